@@ -1,0 +1,3 @@
+from jitsiwizard.cli import main
+
+raise SystemExit(main())

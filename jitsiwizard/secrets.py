@@ -1,0 +1,100 @@
+"""Secret values: given as env:NAME, file:PATH or literally; never printed."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+
+REDACTED = "<redacted>"
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret's reference (what the answers file said) and its resolved value.
+
+    repr() and str() never show the value, so a stray log line or f-string cannot leak it.
+    """
+
+    ref: str  # "env:NAME", "file:PATH" or "literal"
+    value: str = field(repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __repr__(self) -> str:
+        return f"Secret(ref={self.ref!r})"
+
+    @property
+    def saved_form(self) -> str:
+        """What a saved answers file holds: the reference, never a literal value."""
+        return self.ref if self.ref != "literal" else ""
+
+
+class SecretError(ValueError):
+    def __init__(self, message: str, hint: str):
+        super().__init__(message)
+        self.hint = hint
+
+
+def resolve(given: str) -> Secret:
+    """Resolve a secret as written in the answers file. Raises SecretError with a fix."""
+    if given.startswith("env:"):
+        name = given[4:]
+        if not name:
+            raise SecretError("env: needs a variable name", 'write it as "env:NAME"')
+        if name not in os.environ:
+            raise SecretError(f"environment variable {name} is not set",
+                              f"export {name}=... before running, or use file:PATH")
+        return Secret(given, os.environ[name])
+    if given.startswith("file:"):
+        path = given[5:]
+        if not path.startswith("/"):
+            raise SecretError(f"secret file path {path!r} is not absolute",
+                              'write it as "file:/root/secret-file"')
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+        except FileNotFoundError:
+            raise SecretError(f"secret file {path} does not exist",
+                              "create it (mode 0600) or fix the path") from None
+        except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
+            raise SecretError(f"cannot read secret file {path}: {exc.__class__.__name__}",
+                              "make it a readable UTF-8 text file owned by root") from None
+        # A trailing newline is what editors add, never part of the password.
+        return Secret(given, text[:-1] if text.endswith("\n") else text)
+    return Secret("literal", given)
+
+
+def loose_file_mode(path: str) -> bool:
+    """True when a file holding a literal secret is readable by group or others."""
+    try:
+        return bool(os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
+    except OSError:
+        return False
+
+
+class Redactor:
+    """Replaces every known secret value (and its escaped spellings) in text meant for people."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if value and len(value) >= 3:
+            self._values.add(value)
+
+    def add_secret(self, secret: Secret | None) -> None:
+        if secret is None:
+            return
+        from jitsiwizard.escape import spellings  # local: escape imports nothing of ours
+
+        for spelling in spellings(secret.value):
+            self.add(spelling)
+
+    def __call__(self, text: str) -> str:
+        # Longest first, so a value that contains another is replaced whole.
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        return text

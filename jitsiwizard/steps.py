@@ -1,0 +1,245 @@
+"""The typed steps a plan is made of. Pure data: building and showing them touches nothing."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Union
+
+from jitsiwizard.secrets import REDACTED, Secret
+
+
+@dataclass(frozen=True)
+class TargetPath:
+    """A command argument that is a path on the target system: mapped under --root when run."""
+
+    path: str
+
+    def __str__(self) -> str:
+        return self.path
+
+
+Arg = Union[str, TargetPath]
+
+
+def _mask(text: str | None, keys: tuple[str, ...]) -> str | None:
+    """Hide the values of secret-holding keys (`key = value` lines) in text shown to people."""
+    if text is None or not keys:
+        return text
+    pattern = re.compile(
+        r"^(?P<lead>\s*(?:" + "|".join(re.escape(k) for k in keys) + r")\s*[=:]\s*).*$",
+        re.MULTILINE,
+    )
+    return pattern.sub(lambda m: m.group("lead") + REDACTED, text)
+
+
+@dataclass
+class FileChange:
+    """Create a file or replace its content. Owner and mode of an existing file are kept
+    unless given; a new file gets `mode` (default 0644) and `owner`/`group` (default root)."""
+
+    path: str
+    content: str
+    summary: str
+    before: str | None = None  # current content; None when the file does not exist
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+    secret_keys: tuple[str, ...] = ()  # keys whose values are masked when shown
+    services: tuple[str, ...] = ()  # services that read this file
+
+    kind = "file"
+
+    def diff(self) -> str:
+        old = _mask(self.before, self.secret_keys) or ""
+        new = _mask(self.content, self.secret_keys) or ""
+        label_old = self.path if self.before is not None else "/dev/null"
+        return "".join(
+            difflib.unified_diff(
+                old.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=label_old, tofile=self.path,
+            )
+        )
+
+    def describe(self) -> str:
+        mode = f" (mode {self.mode:04o})" if self.mode is not None else ""
+        verb = "edit" if self.before is not None else "create"
+        return f"{verb} {self.path}{mode}: {self.summary}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "summary": self.summary,
+                "mode": self.mode, "owner": self.owner, "group": self.group,
+                "creates": self.before is None, "diff": self.diff()}
+
+
+@dataclass
+class RemovePath:
+    """Remove a file or a symlink (never a directory tree)."""
+
+    path: str
+    summary: str
+    before: str | None = None  # content when a regular file, for the diff
+    secret_keys: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    kind = "remove"
+
+    def diff(self) -> str:
+        if self.before is None:
+            return ""
+        old = _mask(self.before, self.secret_keys) or ""
+        return "".join(difflib.unified_diff(old.splitlines(keepends=True), [],
+                                            fromfile=self.path, tofile="/dev/null"))
+
+    def describe(self) -> str:
+        return f"remove {self.path}: {self.summary}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "summary": self.summary,
+                "diff": self.diff()}
+
+
+@dataclass
+class Symlink:
+    """Make `path` a symlink to `target` (replacing an existing link)."""
+
+    path: str
+    target: str
+    summary: str
+    services: tuple[str, ...] = ()
+
+    kind = "link"
+
+    def describe(self) -> str:
+        return f"link {self.path} -> {self.target}: {self.summary}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "path": self.path, "target": self.target,
+                "summary": self.summary}
+
+
+@dataclass
+class Command:
+    """Run a command (argv, never a shell string) with a timeout.
+
+    `stdin` is fed to the command and never shown or logged (how passwords reach prosodyctl).
+    `snapshot` lists target paths (files or directories) the command may change: apply saves
+    them first and rollback restores them exactly, removing files the command created.
+    `undo` is an argv run on rollback for effects outside files.
+    """
+
+    argv: list[Arg]
+    summary: str
+    timeout: float = 120.0
+    stdin: Secret | str | None = None
+    snapshot: tuple[str, ...] = ()
+    undo: list[Arg] | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    ok_codes: tuple[int, ...] = (0,)
+    phase: str = "configure"  # "install" steps run before configuration is planned
+
+    kind = "command"
+
+    def shown(self) -> str:
+        return " ".join(shlex.quote(str(a)) for a in self.argv)
+
+    def describe(self) -> str:
+        fed = " (password on standard input)" if isinstance(self.stdin, Secret) else ""
+        return f"run {self.shown()}{fed}: {self.summary}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "argv": [str(a) for a in self.argv],
+                "summary": self.summary, "timeout": self.timeout,
+                "snapshot": list(self.snapshot),
+                "undo": [str(a) for a in self.undo] if self.undo else None}
+
+
+@dataclass
+class Service:
+    """Restart or reload a systemd unit. Apply records whether it was enabled and running
+    before, and rollback puts it back that way."""
+
+    name: str
+    action: str  # "restart" | "reload"
+    summary: str
+
+    kind = "service"
+
+    def describe(self) -> str:
+        return f"{self.action} {self.name}: {self.summary}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "action": self.action,
+                "summary": self.summary}
+
+
+@dataclass
+class Verify:
+    """Check an outcome (a certificate really issued, a config accepted) with a named verifier
+    from `jitsiwizard.verify`. When it fails, the `otherwise` steps run in its place (a
+    fallback route); with no `otherwise`, the failure aborts the run and rolls it back."""
+
+    name: str  # a verifier registered in jitsiwizard.verify
+    summary: str
+    args: dict = field(default_factory=dict)
+    otherwise: list = field(default_factory=list)  # list[Step]
+    why_otherwise: str = ""  # said to the admin when the fallback is taken
+
+    kind = "verify"
+
+    def describe(self) -> str:
+        text = f"verify: {self.summary}"
+        if self.otherwise:
+            text += f" (if not: {len(self.otherwise)} fallback step(s): {self.why_otherwise})"
+        return text
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "summary": self.summary,
+                "args": self.args, "otherwise": [s.to_json() for s in self.otherwise]}
+
+
+Step = Union[FileChange, RemovePath, Symlink, Command, Service, Verify]
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # warnings and facts worth reading first
+
+    def file_steps(self) -> list[Step]:
+        return [s for s in self.steps if isinstance(s, (FileChange, RemovePath, Symlink))]
+
+    @property
+    def changes_files(self) -> bool:
+        return bool(self.file_steps())
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.steps
+
+    def render(self, redact=lambda text: text) -> str:
+        """Numbered steps, each file change as a unified diff; secrets redacted."""
+        out: list[str] = []
+        for note in self.notes:
+            out.append(f"note: {note}")
+        if not self.steps:
+            out.append("Nothing to change: the host already matches these answers.")
+            return redact("\n".join(out) + "\n")
+        if not self.changes_files:
+            out.append("No file changes.")
+        for number, step in enumerate(self.steps, 1):
+            out.append(f"{number:>3}. {step.describe()}")
+            diff = getattr(step, "diff", None)
+            if diff:
+                text = diff()
+                if text:
+                    out.extend("       " + line for line in text.rstrip("\n").split("\n"))
+        return redact("\n".join(out) + "\n")
+
+    def to_json(self, redact=lambda text: text) -> str:
+        doc = {"notes": self.notes, "changes_files": self.changes_files,
+               "steps": [s.to_json() for s in self.steps]}
+        return redact(json.dumps(doc, indent=2))
