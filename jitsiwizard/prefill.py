@@ -1,0 +1,49 @@
+"""Answers that describe the host as it is now: a rerun of the wizard starts from them, so
+switching the auth policy is a few keystrokes."""
+
+from __future__ import annotations
+
+from jitsiwizard.host import HostFacts
+from jitsiwizard.model import Answers, LdapAnswers, LocalUser
+
+
+def cert_mode_from_facts(facts: HostFacts) -> str:
+    path = facts.cert_file or ""
+    if path.startswith("/etc/letsencrypt/"):
+        return "certbot"
+    if facts.hostname and path == f"/etc/jitsi/meet/{facts.hostname}.crt":
+        return "self-signed"  # what the package made; the Let's Encrypt helper writes here too
+    return "own" if path else "letsencrypt"
+
+
+def answers_from_facts(facts: HostFacts) -> Answers:
+    answers = Answers()
+    answers.host.hostname = facts.hostname or ""
+    answers.cert.mode = cert_mode_from_facts(facts)
+    if answers.cert.mode == "own":
+        answers.cert.cert_file = facts.cert_file or ""
+        answers.cert.key_file = facts.key_file or ""
+    policy = facts.policy if facts.policy in ("open", "local", "ldap") else "open"
+    answers.auth.policy = policy
+    answers.auth.guests = facts.guests and policy != "open"
+    answers.auth.users = [LocalUser(name) for name in sorted(facts.users)]
+    if facts.ldap and facts.ldap.backend == "ldap":
+        ldap = LdapAnswers(bind_dn=facts.ldap.bind_dn, user_base=facts.ldap.base)
+        servers = facts.ldap.server.split()
+        ldap.urls = [s if "://" in s else f"ldap://{s}" for s in servers]
+        ldap.starttls = bool(facts.ldap.tls)
+        ldap.user_filter, ldap.username_attribute = _split_filter(facts.ldap.filter)
+        answers.auth.ldap = ldap
+    return answers
+
+
+def _split_filter(ldap_filter: str) -> tuple[str, str]:
+    """Undo plan.ldap_filter_option: "(&(uid=$user)(objectClass=x))" -> ("(objectClass=x)",
+    "uid"). Anything else is kept whole, with uid as the user name attribute."""
+    text = ldap_filter.strip()
+    if text.startswith("(&(") and "=$user)" in text:
+        head, _, rest = text[3:].partition("=$user)")
+        return rest[:-1], head
+    if text.startswith("(") and text.endswith("=$user)"):
+        return "", text[1:-len("=$user)")]
+    return text or "(objectClass=inetOrgPerson)", "uid"

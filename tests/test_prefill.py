@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from jitsiwizard.answers import dumps, loads
+from jitsiwizard.cli import main
+from jitsiwizard.host import read_facts
+from jitsiwizard.plan import build
+from jitsiwizard.prefill import answers_from_facts
+from jitsiwizard.rootfs import Root
+
+from .conftest import POLICIES, answers_toml
+
+
+@pytest.mark.parametrize("policy, guests", POLICIES)
+def test_prefilled_answers_describe_the_host(make_root, tmp_path, policy, guests):
+    """A rerun starts from the current state: its answers (with the secrets given again)
+    plan no file changes."""
+    root = make_root()
+    path = tmp_path / "a.toml"
+    path.write_text(answers_toml(policy, guests))
+    assert main(["--answers", str(path), "--root", str(root), "--simulate",
+                 "--skip-checks"]) == 0
+    facts = read_facts(Root(root))
+    pre = answers_from_facts(facts)
+    assert (pre.auth.policy, pre.auth.guests) == (policy, guests)
+    text, _ = dumps(pre)
+    if policy == "ldap":
+        text = text.replace("[auth.ldap]", '[auth.ldap]\nbind_password = "env:JW_TEST_LDAP_PW"')
+    replay = loads(text).answers
+    assert not build(replay, facts).changes_files
+
+
+def test_prefill_on_fresh_install(make_root):
+    facts = read_facts(Root(make_root("legacy")))
+    pre = answers_from_facts(facts)
+    assert pre.host.hostname == "meet.example.org"
+    assert pre.auth.policy == "open" and pre.cert.mode == "self-signed"
