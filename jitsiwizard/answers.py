@@ -449,6 +449,9 @@ def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -
         remove = _get(u, "remove", BOOL, out, f"{path}.remove", False)
         password = _secret(_get(u, "password", STR, out, f"{path}.password", ""), out,
                            f"{path}.password", source_path)
+        if password is not None and ("\n" in password.value or "\r" in password.value):
+            out.error(f"{path}.password", "contains a line break",
+                      "prosodyctl reads a password as one line: choose one without line breaks")
         auth.users.append(LocalUser(name, None if remove else password, remove))
 
     ldap_table = t.get("ldap")

@@ -137,3 +137,11 @@ def test_secret_repr_never_shows_value():
     loaded = A.loads(answers_toml("ldap"))
     text = repr(loaded.answers) + str(loaded.answers.auth.ldap.bind_password)
     assert CANARY not in text
+
+
+def test_user_password_with_line_break_is_refused(monkeypatch):
+    monkeypatch.setenv("JW_TWO_LINES", "first\nsecond")
+    users = '[[auth.users]]\nname = "alice"\npassword = "env:JW_TWO_LINES"\n'
+    (p,) = [p for p in problems(answers_toml("local", users=users))
+            if p.field == "auth.users[0].password"]
+    assert "line break" in p.message

@@ -1,0 +1,333 @@
+"""What the machine has: read-only facts gathered under a root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from jitsiwizard.rootfs import Root
+
+
+@dataclass
+class ScramRecord:
+    """A Prosody internal_hashed account: enough to tell whether a password matches."""
+
+    salt: str
+    iteration_count: int
+    stored_key: str
+    server_key: str
+
+
+@dataclass
+class LdapFacts:
+    """LDAP settings as the files say (Prosody's mod_auth_ldap, or a hand-made ldap2 setup)."""
+
+    backend: str  # "ldap" | "ldap2" | "cyrus"
+    file: str | None = None  # the file holding the settings
+    server: str = ""
+    base: str = ""
+    bind_dn: str = ""
+    tls: bool | None = None
+    filter: str = ""
+
+
+@dataclass
+class HostFacts:
+    root: Root
+    os_id: str = ""  # "debian" | "ubuntu" | ""
+    os_version: str = ""  # "12", "20.04"
+    os_codename: str = ""
+    packages: dict[str, str] = field(default_factory=dict)  # installed package -> version
+
+    # Jitsi as configured
+    hostname: str | None = None
+    generation: str | None = None  # "current" (jicofo.conf era) | "legacy" | None (no Jitsi)
+    anonymous_module: str = "jitsi-anonymous"  # what "open" means on this install
+    prosody_host_file: str | None = None  # /etc/prosody/conf.avail/HOST.cfg.lua
+    main_auth: str | None = None  # the authentication value on VirtualHost "HOST"
+    policy: str | None = None  # open | local | ldap | unknown
+    plain_passwords: bool = False  # internal_plain in use (passwords stored in clear)
+    guests: bool = False
+    guest_host_file: str | None = None  # where VirtualHost "guest.HOST" is defined
+    anonymousdomain: str | None = None  # from HOST-config.js
+    config_js: str | None = None
+    jicofo_conf: str | None = None
+    jicofo_sip_properties: str | None = None
+    jicofo_auth: bool = False  # authentication enabled in jicofo.conf
+    legacy_auth_key: str | None = None  # org.jitsi.jicofo.auth.URL value, which wins when set
+    ldap: LdapFacts | None = None
+    users: dict[str, ScramRecord | None] = field(default_factory=dict)  # None: plain/unknown
+
+    # nginx and certificates
+    nginx_site: str | None = None  # /etc/nginx/sites-available/HOST.conf
+    cert_file: str | None = None  # ssl_certificate in the site
+    key_file: str | None = None
+    letsencrypt_script: str | None = None  # the package's helper, when present
+
+    # the wizard's own records
+    managed: dict[str, str] = field(default_factory=dict)  # path -> sha256 the wizard wrote
+    warnings: list[str] = field(default_factory=list)  # security problems and oddities found
+
+    @property
+    def jitsi_installed(self) -> bool:
+        return self.generation is not None
+
+    @property
+    def release(self) -> str:
+        return f"{self.os_id} {self.os_version}".strip()
+
+    def has_package(self, name: str) -> bool:
+        return name in self.packages
+
+
+# --- detection ------------------------------------------------------------------------------
+
+PLUGINS_DIR = "/usr/share/jitsi-meet/prosody-plugins"
+LETSENCRYPT_SCRIPT = "/usr/share/jitsi-meet/scripts/install-letsencrypt-cert.sh"
+PROSODY_AVAIL = "/etc/prosody/conf.avail"
+PROSODY_ENABLED = "/etc/prosody/conf.d"
+JICOFO_CONF = "/etc/jitsi/jicofo/jicofo.conf"
+JICOFO_PROPS = "/etc/jitsi/jicofo/sip-communicator.properties"
+LEGACY_AUTH_KEY = "org.jitsi.jicofo.auth.URL"
+ANONYMOUS_MODULES = ("anonymous", "jitsi-anonymous")
+LEGACY_RELEASES = {("ubuntu", "18.04"), ("ubuntu", "20.04"), ("debian", "10")}
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+def parse_dpkg_status(text: str) -> dict[str, str]:
+    """Installed packages and versions from /var/lib/dpkg/status."""
+    packages = {}
+    for block in text.split("\n\n"):
+        fields = {}
+        for line in block.splitlines():
+            if line and not line[0].isspace() and ":" in line:
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            packages[fields["Package"]] = fields.get("Version", "")
+    return packages
+
+
+def prosody_data_dir(host: str) -> str:
+    """Prosody's on-disk name for a host: every non-alphanumeric byte as %xx."""
+    return "".join(c if c.isalnum() and c.isascii() else f"%{ord(c):02x}" for c in host)
+
+
+def parse_prosody_account(text: str) -> tuple[ScramRecord | None, bool]:
+    """(SCRAM record, has_plain_password) from an accounts/USER.dat Lua table."""
+    import re
+
+    def field_value(name: str) -> str | None:
+        m = re.search(r'\["' + name + r'"\]\s*=\s*(?:"([^"]*)"|(\d+))', text)
+        return (m.group(1) if m.group(1) is not None else m.group(2)) if m else None
+
+    salt, stored, server = (field_value(k) for k in ("salt", "stored_key", "server_key"))
+    count = field_value("iteration_count")
+    if salt is not None and stored and server and count:
+        return ScramRecord(salt, int(count), stored, server), False
+    return None, field_value("password") is not None
+
+
+def _enabled_prosody_files(root: Root) -> list[str]:
+    """conf.avail files linked into conf.d (what Prosody includes), plus plain conf.d files."""
+    files = []
+    for entry in root.glob(PROSODY_ENABLED, "*.cfg.lua"):
+        target = root.readlink(entry)
+        if target is None:
+            files.append(entry)
+        else:
+            if not target.startswith("/"):
+                target = PROSODY_ENABLED + "/" + target
+            files.append(os_normpath(target))
+    return files
+
+
+def os_normpath(path: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(path)
+
+
+def _find_hostname(root: Root) -> str | None:
+    candidates = [p.rsplit("/", 1)[1][: -len("-config.js")]
+                  for p in root.glob("/etc/jitsi/meet", "*-config.js")]
+    with_prosody = [c for c in candidates if root.exists(f"{PROSODY_AVAIL}/{c}.cfg.lua")]
+    chosen = with_prosody or candidates
+    return chosen[0] if chosen else None
+
+
+def read_facts(root: Root) -> HostFacts:
+    """Read the host's state under `root`. Never writes; never runs anything."""
+    from jitsiwizard import edits
+
+    facts = HostFacts(root=root)
+    release = parse_os_release(root.read_text("/etc/os-release") or "")
+    facts.os_id = release.get("ID", "")
+    facts.os_version = release.get("VERSION_ID", "")
+    facts.os_codename = release.get("VERSION_CODENAME", "")
+    facts.packages = parse_dpkg_status(root.read_text("/var/lib/dpkg/status") or "")
+    if (facts.os_id, facts.os_version) in LEGACY_RELEASES:
+        facts.warnings.append(
+            f"{facts.release} is a legacy release for Jitsi: it works, but new Jitsi packages "
+            "target Debian 11+ and Ubuntu 22.04+; plan an upgrade")
+    facts.managed = _managed(root)
+
+    host = _find_hostname(root)
+    if host is None:
+        return facts
+    facts.hostname = host
+    facts.letsencrypt_script = LETSENCRYPT_SCRIPT if root.exists(LETSENCRYPT_SCRIPT) else None
+    facts.anonymous_module = ("jitsi-anonymous"
+                              if root.exists(f"{PLUGINS_DIR}/mod_auth_jitsi-anonymous.lua")
+                              else "anonymous")
+
+    host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
+    host_text = root.read_text(host_file)
+    if host_text is None:
+        facts.warnings.append(f"found /etc/jitsi/meet/{host}-config.js but no {host_file}: "
+                              "the jitsi-meet-prosody package is missing or broken")
+        return facts
+    facts.prosody_host_file = host_file
+    facts.generation = "current" if root.exists(JICOFO_CONF) else "legacy"
+
+    # Prosody: the main host's module, and where a guest host is defined.
+    prosody_files = {host_file: host_text}
+    for path in _enabled_prosody_files(root):
+        if path not in prosody_files:
+            text = root.read_text(path)
+            if text is not None:
+                prosody_files[path] = text
+    raw = edits.prosody_get(host_text, host, "authentication")
+    auth = edits.lua_unquote(raw) if raw else None
+    if auth is None:  # falls back to a global `authentication` in an included file
+        for path, text in prosody_files.items():
+            raw = edits.prosody_get(text, None, "authentication")
+            if raw and path != host_file:
+                auth = edits.lua_unquote(raw)
+    facts.main_auth = auth
+    guest = f"guest.{host}"
+    for path, text in prosody_files.items():
+        if any(s.name == guest for s in edits.prosody_sections(text)):
+            facts.guest_host_file = path
+    facts.guests = facts.guest_host_file is not None
+
+    # config.js, jicofo
+    facts.config_js = f"/etc/jitsi/meet/{host}-config.js"
+    facts.anonymousdomain = edits.configjs_get(root.read_text(facts.config_js) or "",
+                                               "anonymousdomain")
+    jicofo_text = root.read_text(JICOFO_CONF)
+    if jicofo_text is not None:
+        facts.jicofo_conf = JICOFO_CONF
+        found = edits.hocon_jicofo_auth(jicofo_text)
+        facts.jicofo_auth = bool(found and found.get("enabled"))
+    props = root.read_text(JICOFO_PROPS)
+    if props is not None:
+        facts.jicofo_sip_properties = JICOFO_PROPS
+        facts.legacy_auth_key = edits.properties_get(props, LEGACY_AUTH_KEY)
+
+    _read_policy(facts, prosody_files)
+    _read_users(facts)
+
+    # nginx
+    site = f"/etc/nginx/sites-available/{host}.conf"
+    site_text = root.read_text(site)
+    if site_text is not None:
+        facts.nginx_site = site
+        certs = edits.nginx_get(site_text, "ssl_certificate")
+        keys = edits.nginx_get(site_text, "ssl_certificate_key")
+        facts.cert_file = certs[0] if certs else None
+        facts.key_file = keys[0] if keys else None
+    return facts
+
+
+def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
+    from jitsiwizard import edits
+
+    auth = facts.main_auth
+    if auth in ANONYMOUS_MODULES:
+        facts.policy = "open"
+    elif auth in ("internal_hashed", "internal_plain"):
+        facts.policy = "local"
+        facts.plain_passwords = auth == "internal_plain"
+        if facts.plain_passwords:
+            facts.warnings.append(
+                f"{facts.hostname} stores user passwords in clear (internal_plain); choosing "
+                "the local policy switches to internal_hashed and keeps every user")
+    elif auth in ("ldap", "ldap2", "cyrus"):
+        facts.policy = "ldap"
+        facts.ldap = LdapFacts(backend=auth)
+        for path, text in prosody_files.items():
+            if auth == "ldap":
+                server = edits.prosody_get(text, None, "ldap_server")
+                if server:
+                    facts.ldap.file = path
+                    facts.ldap.server = edits.lua_unquote(server) or server
+                    facts.ldap.base = _lua_str(edits.prosody_get(text, None, "ldap_base"))
+                    facts.ldap.bind_dn = _lua_str(edits.prosody_get(text, None, "ldap_rootdn"))
+                    facts.ldap.filter = _lua_str(edits.prosody_get(text, None, "ldap_filter"))
+                    tls = edits.prosody_get(text, None, "ldap_tls")
+                    facts.ldap.tls = tls.strip() == "true" if tls else None
+            elif auth == "ldap2" and edits.prosody_get(text, None, "ldap"):
+                facts.ldap.file = path
+        if auth == "ldap2":
+            facts.warnings.append(
+                "SECURITY: Prosody authenticates with the community module ldap2, which does "
+                "not escape user names: names like * or *)(uid=... log in with another "
+                "user's password, and a directory failure leaves clients hanging. Rerun the "
+                "wizard with the ldap policy to convert it to Prosody's own ldap module.")
+    elif auth is None:
+        facts.policy = "unknown"
+        facts.warnings.append(f"VirtualHost \"{facts.hostname}\" sets no authentication")
+    else:
+        facts.policy = "unknown"
+        facts.warnings.append(
+            f"{facts.hostname} uses authentication = {auth!r}, which this wizard does not "
+            "manage (token authentication, for instance); choosing a policy replaces it")
+
+    if facts.guests != bool(facts.anonymousdomain):
+        facts.warnings.append(
+            "guest access is half configured: "
+            + ("a guest host exists but config.js has no anonymousdomain"
+               if facts.guests else "config.js names an anonymousdomain but Prosody has no "
+               "guest host"))
+    if facts.legacy_auth_key and facts.jicofo_conf:
+        facts.warnings.append(
+            f"jicofo's legacy key {LEGACY_AUTH_KEY} is set in {JICOFO_PROPS}; it wins over "
+            "jicofo.conf, so the wizard moves the setting into jicofo.conf")
+
+
+def _lua_str(raw: str | None) -> str:
+    from jitsiwizard import edits
+
+    if raw is None:
+        return ""
+    value = edits.lua_unquote(raw)
+    return value if value is not None else raw
+
+
+def _read_users(facts: HostFacts) -> None:
+    directory = f"/var/lib/prosody/{prosody_data_dir(facts.hostname or '')}/accounts"
+    for path in facts.root.glob(directory, "*.dat"):
+        name = path.rsplit("/", 1)[1][:-4]
+        # user names are stored escaped like host names; ours are plain [a-z0-9._-]
+        name = name.replace("%2e", ".").replace("%2d", "-").replace("%5f", "_")
+        record, _ = parse_prosody_account(facts.root.read_text(path) or "")
+        facts.users[name] = record
+
+
+def _managed(root: Root) -> dict[str, str]:
+    import json
+
+    text = root.read_text("/var/lib/jitsi-wizard/managed.json")
+    try:
+        data = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
