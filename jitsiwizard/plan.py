@@ -1,0 +1,460 @@
+"""build(answers, facts) -> Plan: pure. Every change the run would make, in order.
+
+Each file's target text is computed from its current text by reversible edits (jitsiwizard/
+edits.py) or rendered whole for the files the wizard owns, so applying policy A then B leaves
+the same files as applying B directly, and a host already in shape gets an empty plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import unicodedata
+
+from jitsiwizard import edits
+from jitsiwizard.errors import UserError
+from jitsiwizard.host import (
+    JICOFO_CONF,
+    JICOFO_PROPS,
+    LEGACY_AUTH_KEY,
+    PROSODY_AVAIL,
+    PROSODY_ENABLED,
+    HostFacts,
+    ScramRecord,
+    prosody_data_dir,
+)
+from jitsiwizard.model import Answers, LdapAnswers
+from jitsiwizard.render import render
+from jitsiwizard.secrets import Secret
+from jitsiwizard.steps import Command, FileChange, Plan, RemovePath, Service, Symlink, TargetPath
+
+OWNED_LDAP = f"{PROSODY_AVAIL}/jitsi-wizard-ldap.cfg.lua"
+OWNED_GUESTS = f"{PROSODY_AVAIL}/jitsi-wizard-guests.cfg.lua"
+LDAP_CA_DROPIN = "/etc/systemd/system/prosody.service.d/jitsi-wizard-ldap-ca.conf"
+JVB_CONF = "/etc/jitsi/videobridge/jvb.conf"
+STATE_DIR = "/var/lib/jitsi-wizard"
+PROSODY_MIN = (0, 12)
+LDAP_SECRET_KEYS = ("ldap_password",)
+
+JITSI_KEY_URL = "https://download.jitsi.org/jitsi-key.gpg.key"
+JITSI_KEYRING = "/usr/share/keyrings/jitsi-keyring.gpg"
+JITSI_LIST = "/etc/apt/sources.list.d/jitsi-stable.list"
+PROSODY_KEY_URL = "https://prosody.im/files/prosody-debian-packages.key"
+PROSODY_KEYRING = "/usr/share/keyrings/prosody-debian-packages.gpg"
+PROSODY_LIST = "/etc/apt/sources.list.d/prosody-debian-packages.list"
+APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'0.12.3-1' -> (0, 12, 3); an epoch ('1:0.12') is dropped."""
+    head = version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0].split("~", 1)[0]
+    parts = []
+    for piece in head.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def password_matches(record: ScramRecord, password: str) -> bool:
+    """Whether `password` is the one Prosody stored (SCRAM-SHA-1, as internal_hashed keeps it)."""
+    prepared = unicodedata.normalize("NFKC", password).encode("utf-8")
+    salted = hashlib.pbkdf2_hmac("sha1", prepared, record.salt.encode("latin-1"),
+                                 record.iteration_count)
+    client_key = hmac.new(salted, b"Client Key", "sha1").digest()
+    return hmac.compare_digest(hashlib.sha1(client_key).hexdigest(), record.stored_key.lower())
+
+
+def ldap_server_option(ldap: LdapAnswers) -> str:
+    """mod_auth_ldap's ldap_server: space-separated; host:port for ldap://, URIs for ldaps://."""
+    servers = []
+    for url in ldap.urls:
+        scheme, _, rest = url.partition("://")
+        rest = rest.rstrip("/")
+        servers.append(url.rstrip("/") if scheme.lower() == "ldaps" else rest)
+    return " ".join(servers)
+
+
+def ldap_filter_option(ldap: LdapAnswers) -> str:
+    """The user filter with the login name test added; $user is escaped by mod_auth_ldap."""
+    name_test = f"({ldap.username_attribute}=$user)"
+    extra = ldap.user_filter.strip()
+    return f"(&{name_test}{extra})" if extra else name_test
+
+
+class _Builder:
+    def __init__(self, facts: HostFacts, force: bool):
+        self.facts = facts
+        self.root = facts.root
+        self.force = force
+        self.plan = Plan()
+        self.restart: set[str] = set()
+        self.hand_edited: list[str] = []
+
+    def note(self, text: str) -> None:
+        if text not in self.plan.notes:
+            self.plan.notes.append(text)
+
+    def _guard(self, path: str, before: str | None) -> None:
+        recorded = self.facts.managed.get(path)
+        if recorded is None or before is None or self.force:
+            return
+        if hashlib.sha256(before.encode("utf-8", "surrogateescape")).hexdigest() != recorded:
+            self.hand_edited.append(path)
+
+    def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
+             owner=None, group=None, secret_keys=()) -> bool:
+        """Plan `path` to hold `text` (None: absent). Returns whether anything changes."""
+        before = self.root.read_text(path)
+        if text is None:
+            if before is None and not self.root.exists(path):
+                return False
+            self._guard(path, before)
+            self.plan.steps.append(RemovePath(path, summary, before, tuple(secret_keys),
+                                              tuple(services)))
+        else:
+            if before == text and not self._mode_differs(path, mode):
+                return False
+            self._guard(path, before)
+            self.plan.steps.append(FileChange(path, text, summary, before, mode, owner, group,
+                                              tuple(secret_keys), tuple(services)))
+        self.restart.update(services)
+        return True
+
+    def _mode_differs(self, path: str, mode: int | None) -> bool:
+        if mode is None:
+            return False
+        try:
+            return (self.root.path(path).stat().st_mode & 0o7777) != mode
+        except OSError:
+            return True
+
+    def link(self, path: str, target: str | None, summary: str, services=()) -> bool:
+        current = self.root.readlink(path)
+        if target is None:
+            if current is None and not self.root.exists(path):
+                return False
+            self.plan.steps.append(RemovePath(path, summary, services=tuple(services)))
+        else:
+            if current == target:
+                return False
+            self.plan.steps.append(Symlink(path, target, summary, tuple(services)))
+        self.restart.update(services)
+        return True
+
+    def command(self, argv, summary: str, **kw) -> None:
+        self.plan.steps.append(Command(list(argv), summary, **kw))
+
+
+def build(answers: Answers, facts: HostFacts, *, force: bool = False,
+          ssh_port_in_use: int | None = None) -> Plan:
+    """The plan that takes this host to these answers. Pure: reads facts (and files under the
+    root, read-only), touches nothing."""
+    b = _Builder(facts, force)
+    for warning in facts.warnings:
+        b.note(warning)
+    if not facts.jitsi_installed:
+        _install_steps(b, answers)
+        b.note("Jitsi is not installed yet: the run installs the packages first, then plans "
+               "and applies the configuration against the files the packages create "
+               "(shown as it happens, in the same run and the same rollback). Packages stay "
+               "installed if the run is rolled back.")
+        return b.plan
+    if facts.hostname != answers.host.hostname:
+        raise UserError(
+            f"this host serves Jitsi as {facts.hostname}, the answers say "
+            f"{answers.host.hostname}", "renaming an installed Jitsi host is not supported: set "
+            f'hostname = "{facts.hostname}" under [host], or reinstall Jitsi for the new name',
+            field="host.hostname")
+
+    _prosody_upgrade_steps(b, answers)
+    _auth_steps(b, answers)
+    _nat_steps(b, answers)
+    _cert_steps(b, answers)
+    _firewall_steps(b, answers, ssh_port_in_use)
+    _user_steps(b, answers)
+
+    if b.hand_edited:
+        raise UserError(
+            "these files were changed by hand since jitsi-wizard last wrote them: "
+            + ", ".join(b.hand_edited),
+            "look at the differences with `jitsi-wizard plan --answers FILE --force`, "
+            "then rerun with --force to overwrite them (a backup is kept)", field="--force")
+    _service_steps(b)
+    return b.plan
+
+
+# --- authentication -------------------------------------------------------------------------
+
+def _auth_steps(b: _Builder, answers: Answers) -> None:
+    facts, host = b.facts, answers.host.hostname
+    policy, guests = answers.auth.policy, answers.auth.guests and answers.auth.policy != "open"
+    anonymous = facts.anonymous_module
+    module = {"open": anonymous, "local": "internal_hashed", "ldap": "ldap"}[policy]
+    prosody = ("prosody",)
+
+    if policy == "local" and facts.plain_passwords:
+        b.note(f"{host} moves from internal_plain to internal_hashed: existing users are "
+               "kept (Prosody hashes each password on first use) and passwords are no "
+               "longer stored in clear")
+    if policy == "ldap" and facts.ldap and facts.ldap.backend == "ldap2":
+        b.note("the unsafe ldap2 setup is converted to Prosody's own ldap module")
+
+    # The main host's module, on the line the packages mark "do not delete me".
+    host_text = b.root.read_text(facts.prosody_host_file) or ""
+    text = edits.prosody_set(host_text, host, "authentication", f'"{module}"')
+    if facts.guest_host_file == facts.prosody_host_file:
+        text = edits.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
+    b.file(facts.prosody_host_file, text,
+           f"authentication for {host}: {module}", services=prosody)
+
+    # A hand-made ldap2 file (the 2020 guides' ldap.cfg.lua) is replaced by ours.
+    if facts.ldap and facts.ldap.backend == "ldap2" and facts.ldap.file not in (
+            None, facts.prosody_host_file):
+        name = facts.ldap.file.rsplit("/", 1)[1]
+        b.link(f"{PROSODY_ENABLED}/{name}", None,
+               "stop including the hand-made ldap2 settings", services=prosody)
+        b.file(facts.ldap.file, None, "remove the hand-made ldap2 settings (unsafe: user "
+               "names are not escaped)", services=prosody, secret_keys=("bind_password",))
+
+    # Guests: a VirtualHost of the wizard's own.
+    guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
+                        anonymous_module=anonymous) if guests else None
+    _owned_prosody_file(b, OWNED_GUESTS, guest_text,
+                        "guest host: anonymous users may join started meetings"
+                        if guests else "no guest host")
+
+    # LDAP: Prosody's mod_auth_ldap settings, in a file holding the service password.
+    ldap = answers.auth.ldap if policy == "ldap" else None
+    ldap_text = None
+    if ldap is not None:
+        ldap_text = render(
+            "prosody-ldap.cfg.lua.j2", hostname=host, server=ldap_server_option(ldap),
+            bind_dn=ldap.bind_dn,
+            bind_password=ldap.bind_password.value if ldap.bind_password else "",
+            base=ldap.user_base, filter=ldap_filter_option(ldap), scope=ldap.scope,
+            starttls=ldap.starttls and not ldap.ldaps)
+        if not facts.has_package("lua-ldap"):
+            b.command(["apt-get", "install", "-y", "lua-ldap"],
+                      "install lua-ldap (Prosody's LDAP library)", timeout=600, env=APT_ENV)
+    _owned_prosody_file(b, OWNED_LDAP, ldap_text,
+                        "LDAP settings (mod_auth_ldap)" if ldap else "no LDAP settings",
+                        mode=0o640, group="prosody", secret_keys=LDAP_SECRET_KEYS)
+    dropin = (render("prosody-ldap-ca.conf.j2", ca_file=ldap.ca_file)
+              if ldap is not None and ldap.ca_file else None)
+    if b.file(LDAP_CA_DROPIN, dropin, "the CA libldap trusts for the directory"
+              if dropin else "no LDAP CA override", services=prosody):
+        b.command(["systemctl", "daemon-reload"], "make systemd read the prosody drop-in")
+    if ldap is not None and ldap.ca_file and not b.root.exists(ldap.ca_file):
+        raise UserError(f"CA file {ldap.ca_file} does not exist on this host",
+                        "copy the directory's CA certificate there, or fix the path",
+                        field="auth.ldap.ca_file")
+
+    # config.js tells the web app where guests log in.
+    config_text = b.root.read_text(facts.config_js) or ""
+    b.file(facts.config_js, edits.configjs_set_anonymousdomain(
+        config_text, f"guest.{host}" if guests else None),
+        "anonymousdomain for guests" if guests else "no anonymousdomain")
+
+    # Jicofo: authentication on for every policy but open. The legacy key wins over
+    # jicofo.conf, so it is only kept where jicofo.conf does not exist.
+    secured = policy != "open"
+    jicofo = ("jicofo",)
+    if facts.jicofo_conf:
+        jtext = b.root.read_text(JICOFO_CONF) or ""
+        body = render("jicofo-auth.hocon.j2", hostname=host) if secured else None
+        b.file(JICOFO_CONF, edits.hocon_managed_block(jtext, body),
+               "jicofo requires login to start a meeting" if secured
+               else "jicofo lets anyone start a meeting", services=jicofo)
+    props = b.root.read_text(JICOFO_PROPS)
+    if props is not None:
+        if secured and not facts.jicofo_conf:
+            new = edits.properties_set(props, LEGACY_AUTH_KEY, f"XMPP:{host}")
+        else:
+            new = edits.properties_remove(props, LEGACY_AUTH_KEY)
+        summary = (f"jicofo's legacy {LEGACY_AUTH_KEY} requires login" if edits.properties_get(
+            new, LEGACY_AUTH_KEY) else f"remove jicofo's legacy {LEGACY_AUTH_KEY}"
+            + (" (it would override jicofo.conf)" if facts.jicofo_conf else ""))
+        b.file(JICOFO_PROPS, new, summary, services=jicofo)
+    elif secured and not facts.jicofo_conf:
+        raise UserError("neither jicofo.conf nor jicofo's sip-communicator.properties exists",
+                        "reinstall the jicofo package", field="auth.policy")
+
+
+def _owned_prosody_file(b: _Builder, path: str, text: str | None, summary: str,
+                        **kw) -> None:
+    name = path.rsplit("/", 1)[1]
+    b.file(path, text, summary, services=("prosody",), **kw)
+    b.link(f"{PROSODY_ENABLED}/{name}", path if text is not None else None,
+           f"Prosody includes {name}" if text is not None else f"Prosody drops {name}",
+           services=("prosody",))
+
+
+# --- users ----------------------------------------------------------------------------------
+
+def _user_steps(b: _Builder, answers: Answers) -> None:
+    if answers.auth.policy != "local":
+        return
+    host = answers.host.hostname
+    data_dir = f"/var/lib/prosody/{prosody_data_dir(host)}"
+    snapshot = (data_dir,)
+    for user in answers.auth.users:
+        jid = f"{user.name}@{host}"
+        exists = user.name in b.facts.users
+        if user.remove:
+            if exists:
+                b.command(["prosodyctl", "deluser", jid], f"delete user {jid}",
+                          snapshot=snapshot, timeout=60)
+            continue
+        if not exists:
+            if user.password is None:
+                raise UserError(f"user {user.name} does not exist yet and has no password",
+                                "add password = \"env:NAME\" (or file:PATH) to that user",
+                                field="auth.users")
+            b.command(["prosodyctl", "adduser", jid], f"create user {jid}",
+                      stdin=_twice(user.password), snapshot=snapshot, timeout=60)
+        elif user.password is not None:
+            record = b.facts.users.get(user.name)
+            if record is None or not password_matches(record, user.password.value):
+                b.command(["prosodyctl", "passwd", jid], f"set the password of {jid}",
+                          stdin=_twice(user.password), snapshot=snapshot, timeout=60)
+
+
+def _twice(secret: Secret) -> Secret:
+    """prosodyctl asks for a new password and its confirmation on standard input."""
+    return Secret(secret.ref, f"{secret.value}\n{secret.value}\n")
+
+
+# --- videobridge behind NAT -----------------------------------------------------------------
+
+def _nat_steps(b: _Builder, answers: Answers) -> None:
+    text = b.root.read_text(JVB_CONF)
+    if text is None:
+        if answers.host.public_address:
+            b.note("jvb.conf is missing (an old videobridge): add the NAT mapping by hand, see "
+                   "the README")
+        return
+    body = None
+    if answers.host.public_address and answers.host.local_address:
+        body = render("jvb-nat.hocon.j2", local_address=answers.host.local_address,
+                      public_address=answers.host.public_address)
+    elif answers.host.public_address:
+        raise UserError("host.public_address is set but host.local_address is not",
+                        "give this host's private address (the one `ip addr` shows) as "
+                        "local_address under [host]", field="host.local_address")
+    b.file(JVB_CONF, edits.hocon_managed_block(text, body),
+           "videobridge maps its private address to the public one (NAT)" if body
+           else "no NAT address mapping", services=("jitsi-videobridge2",))
+
+
+# --- certificates and firewall (their own modules) -----------------------------------------
+
+def _cert_steps(b: _Builder, answers: Answers) -> None:
+    from jitsiwizard import certs
+
+    steps, notes = certs.cert_steps(answers, b.facts)
+    for note in notes:
+        b.note(note)
+    b.plan.steps.extend(steps)
+
+
+def _firewall_steps(b: _Builder, answers: Answers, ssh_port_in_use: int | None) -> None:
+    if not answers.firewall.manage:
+        return
+    from jitsiwizard import firewall
+
+    steps, notes = firewall.firewall_steps(answers, b.facts, ssh_port_in_use)
+    for note in notes:
+        b.note(note)
+    b.plan.steps.extend(steps)
+
+
+# --- packages -------------------------------------------------------------------------------
+
+def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
+    """mod_auth_ldap needs Prosody 0.12; older releases get it from Prosody's repository."""
+    version = b.facts.packages.get("prosody", "")
+    if answers.auth.policy != "ldap" or not version or version_tuple(version) >= PROSODY_MIN:
+        return
+    b.note(f"Prosody {version} predates 0.12, which the ldap module needs: the run adds "
+           "Prosody's repository and upgrades Prosody")
+    _apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
+                    "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
+    b.command(["apt-get", "update"], "read the new package lists", timeout=600, env=APT_ENV)
+    b.command(["apt-get", "install", "-y", "prosody", "lua-ldap"],
+              "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
+
+
+def _apt_repository(b: _Builder, name: str, key_url: str, keyring: str, list_file: str,
+                    url: str, suite: str, phase: str = "configure") -> None:
+    armored = f"{STATE_DIR}/{name}-key.asc"
+    b.command(["curl", "-fsSL", "--max-time", "60", "-o", TargetPath(armored), key_url],
+              f"download {name}'s signing key", snapshot=(armored,), timeout=90, phase=phase)
+    # Saved as-is, apt rejects the armored key (NO_PUBKEY): de-armor it.
+    b.command(["gpg", "--batch", "--yes", "--dearmor", "-o", TargetPath(keyring),
+               TargetPath(armored)], f"store {name}'s key as {keyring}",
+              snapshot=(keyring,), timeout=60, phase=phase)
+    text = render("apt-source.list.j2", keyring=keyring, url=url, suite=suite)
+    before = b.root.read_text(list_file)
+    if before != text:
+        b.plan.steps.append(FileChange(list_file, text, f"apt source for {name}", before))
+
+
+def _install_steps(b: _Builder, answers: Answers) -> None:
+    facts = b.facts
+    host = answers.host.hostname
+    if facts.os_id not in ("debian", "ubuntu"):
+        raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
+                        "jitsi-wizard installs Jitsi on Debian 11-13 and Ubuntu 20.04-24.04",
+                        field="host")
+    needed = [p for p in ("gnupg", "curl", "apt-transport-https") if not facts.has_package(p)]
+    if answers.cert.mode == "letsencrypt" and not facts.has_package("cron"):
+        needed.append("cron")  # the certificate helper refuses to install without crontab
+    b.command(["apt-get", "update"], "read the package lists", timeout=600, env=APT_ENV,
+              phase="install")
+    if needed:
+        b.command(["apt-get", "install", "-y", *needed], "install " + ", ".join(needed),
+                  timeout=900, env=APT_ENV, phase="install")
+    _apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
+                    "https://download.jitsi.org", "stable/", phase="install")
+    prosody_version = facts.packages.get("prosody", "")
+    if (facts.os_id, facts.os_version) in (("debian", "11"), ("ubuntu", "20.04"),
+                                            ("ubuntu", "22.04")) or (
+            prosody_version and version_tuple(prosody_version) < PROSODY_MIN):
+        _apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
+                        "http://packages.prosody.im/debian", f"{facts.os_codename} main",
+                        phase="install")
+        b.note(f"{facts.release} ships a Prosody older than 0.12: Prosody's own repository "
+               "is added")
+    cert_choice = ("I want to use my own certificate" if answers.cert.mode == "own"
+                   else "Generate a new self-signed certificate")
+    preseed = render("debconf-preseed.txt.j2", hostname=host, cert_choice=cert_choice,
+                     cert_file=answers.cert.cert_file, key_file=answers.cert.key_file,
+                     email=answers.host.email)
+    preseed_path = f"{STATE_DIR}/debconf-preseed.txt"
+    b.plan.steps.append(FileChange(preseed_path, preseed, "answers for the package questions",
+                                   b.root.read_text(preseed_path), mode=0o600))
+    b.command(["debconf-set-selections", TargetPath(preseed_path)],
+              "give debconf the answers, so the install asks nothing", timeout=60,
+              phase="install")
+    b.command(["apt-get", "update"], "read the new package lists", timeout=600, env=APT_ENV,
+              phase="install")
+    b.command(["apt-get", "install", "-y", "jitsi-meet"], "install Jitsi Meet", timeout=1800,
+              env=APT_ENV, phase="install")
+
+
+# --- services -------------------------------------------------------------------------------
+
+def _service_steps(b: _Builder) -> None:
+    restart = b.restart
+    if "prosody" in restart:
+        # The bridge and jicofo hold XMPP sessions to Prosody: they reconnect cleanly only
+        # when restarted after it.
+        restart |= {"jicofo", "jitsi-videobridge2"}
+    why = {"prosody": "load the new Prosody configuration",
+           "jicofo": "load the new jicofo configuration",
+           "jitsi-videobridge2": "reconnect the videobridge to Prosody"}
+    for name in ("prosody", "jicofo", "jitsi-videobridge2"):
+        if name in restart:
+            b.plan.steps.append(Service(name, "restart", why[name]))
