@@ -122,6 +122,11 @@ def _root(args) -> Root:
 
 
 def _require_root_user(root: Root, simulate: bool) -> None:
+    if not root.is_real and not simulate:
+        # Commands (systemctl, prosodyctl, apt-get) act on this system, not inside DIR.
+        raise UserError(f"--root {root.base} needs --simulate: commands cannot run inside "
+                        "another root", "add --simulate (files under the root are still "
+                        "written), or drop --root to change this system", field="--root")
     if root.is_real and not simulate and os.geteuid() != 0:
         raise UserError("changing this system needs root",
                         "run it with sudo, or add --dry-run to only see the plan")
@@ -202,7 +207,6 @@ def run_tui(args, edit: str | None) -> int:
 def run_replay(args) -> int:
     from jitsiwizard.answers import dumps
     from jitsiwizard.apply import apply
-    from jitsiwizard.host import read_facts
     from jitsiwizard.runner import Runner
 
     root = _root(args)
@@ -231,10 +235,7 @@ def run_replay(args) -> int:
 
     replan = None
     if not facts.jitsi_installed:
-        from jitsiwizard.plan import build
-
-        def replan():
-            return build(answers, read_facts(root), force=args.force)
+        replan = make_replan(answers, root, simulate=bool(args.simulate), force=args.force)
 
     saved, notes = dumps(answers)
     for note in notes:
@@ -243,6 +244,28 @@ def run_replay(args) -> int:
     outcome = apply(plan, root, runner, redact=redact, answers_text=saved, replan=replan,
                     on_event=event)
     return _report(outcome, root)
+
+
+def make_replan(answers, root: Root, *, simulate: bool, force: bool):
+    """After the install steps of a fresh host: plan the configuration against the files the
+    packages created."""
+    from jitsiwizard.host import read_facts
+    from jitsiwizard.plan import build
+    from jitsiwizard.steps import Plan
+
+    def replan() -> Plan:
+        facts = read_facts(root)
+        if facts.jitsi_installed:
+            return build(answers, facts, force=force)
+        if simulate:
+            return Plan(notes=["the install was only simulated, so there are no Jitsi files "
+                               "to configure yet: the configuration is planned after a real "
+                               "install"])
+        raise UserError("jitsi-meet was installed but its configuration files are missing",
+                        "look at the run log for apt's messages; `dpkg -s jitsi-meet` shows "
+                        "the package state")
+
+    return replan
 
 
 def _report(outcome, root: Root) -> int:

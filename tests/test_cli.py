@@ -200,3 +200,14 @@ def test_example_and_schema_commands(capsys):
     assert "[auth.ldap]" in capsys.readouterr().out
     assert main(["schema"]) == 0
     assert '"additionalProperties": false' in capsys.readouterr().out
+
+
+def test_other_root_without_simulate_is_refused(make_root, tmp_path, capsys):
+    root = make_root()
+    before = snapshot(root, include_state=True)
+    answers = tmp_path / "a.toml"
+    answers.write_text(answers_toml("local", True))
+    assert main(["--answers", str(answers), "--root", str(root), "--skip-checks"]) == 2
+    err = capsys.readouterr().err
+    assert "needs --simulate" in err and "fix:" in err
+    assert snapshot(root, include_state=True) == before
