@@ -171,7 +171,22 @@ def _build_plan(loaded, root: Root, force: bool):
     from jitsiwizard.plan import build
 
     facts = read_facts(root)
+    if loaded.answers.cert.mode == "own":
+        _check_own_certificate(loaded.answers, facts)
     return facts, build(loaded.answers, facts, force=force)
+
+
+def _check_own_certificate(answers, facts) -> None:
+    """The admin's certificate is validated before anything is planned (openssl reads it)."""
+    from jitsiwizard.certs import own_cert_problems
+    from jitsiwizard.errors import ProblemList
+
+    problems = own_cert_problems(answers, facts)
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        raise ProblemList(problems, "the certificate files")
+    for problem in problems:
+        _warn(problem.render().strip().replace("- warning", "warning", 1))
 
 
 # --- commands -------------------------------------------------------------------------------

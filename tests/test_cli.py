@@ -211,3 +211,20 @@ def test_other_root_without_simulate_is_refused(make_root, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "needs --simulate" in err and "fix:" in err
     assert snapshot(root, include_state=True) == before
+
+
+def test_own_certificate_is_validated_before_planning(make_root, tmp_path, capsys):
+    root = make_root()
+    (root / "etc/ssl").mkdir(exist_ok=True)
+    (root / "etc/ssl/meet.crt").write_text("not a certificate\n")
+    (root / "etc/ssl/meet.key").write_text("not a key\n")
+    before = snapshot(root, include_state=True)
+    answers = tmp_path / "a.toml"
+    answers.write_text(answers_toml("open", cert="own").replace(
+        'mode = "own"', 'mode = "own"\ncert_file = "/etc/ssl/meet.crt"\n'
+        'key_file = "/etc/ssl/meet.key"'))
+    assert main(["--answers", str(answers), "--root", str(root), "--simulate",
+                 "--skip-checks"]) == 2
+    err = capsys.readouterr().err
+    assert "cert.cert_file" in err and "fix:" in err
+    assert snapshot(root, include_state=True) == before
