@@ -1,0 +1,72 @@
+"""Preflight checks: DNS, ports and firewall, LDAP. Async, concurrent, each bounded in time.
+
+Every check returns CheckResults (status ok / warn / fail, evidence, the fix to try). The
+libraries that talk to servers (dnspython, ldap3) are imported inside the checks, so importing
+this package stays cheap for the TUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from jitsiwizard.checks.dnscheck import check_dns, parse_resolver
+from jitsiwizard.checks.ldapcheck import check_ldap
+from jitsiwizard.checks.ports import COTURN_PORTS, JITSI_PORTS, Port, check_local_ports
+from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, worst
+from jitsiwizard.errors import UserError
+from jitsiwizard.model import Answers
+from jitsiwizard.rootfs import Root
+
+__all__ = ["COTURN_PORTS", "FAIL", "JITSI_PORTS", "OK", "WARN", "CheckResult", "check_dns",
+           "check_ldap", "check_local_ports", "run_checks", "worst"]
+
+# Beyond its own timeout a check gets this long to report, before it is cut off.
+_GRACE = 1.0
+
+
+async def _guarded(prefix: str, job: Awaitable[list[CheckResult]],
+                   timeout: float) -> list[CheckResult]:
+    """A check that overruns or breaks becomes a failed result; the others still report."""
+    try:
+        return await asyncio.wait_for(job, timeout + _GRACE)
+    except UserError:
+        raise  # the admin's input: the caller reports it like any other input error
+    except asyncio.TimeoutError:
+        return [CheckResult(f"{prefix}.timeout", FAIL,
+                            f"the {prefix} checks did not finish within {timeout:g} s", [],
+                            "run the check again; if it repeats, the server is not answering",
+                            {"reason": "timeout"})]
+    except Exception as exc:  # a bug must not hide the other checks' findings
+        return [CheckResult(f"{prefix}.error", FAIL, f"the {prefix} check stopped with an "
+                            f"error: {exc.__class__.__name__}: {exc}", [],
+                            "report this; the other checks are still valid",
+                            {"reason": "error"})]
+
+
+async def run_checks(answers: Answers, *, resolver: str | None = None, timeout: float = 5.0,
+                     host_addresses: list[str] | None = None, root: Root | None = None,
+                     ports: list[Port] | None = None, authoritative_port: int = 53,
+                     ldap_resolver: str | None = None) -> list[CheckResult]:
+    """Every check the answers call for, run concurrently: the whole takes about as long as
+    the slowest single check, and each is bounded by `timeout`.
+
+    `resolver` (ADDR[:PORT]) is used for the DNS checks; LDAP server names go through the
+    system resolver (as Prosody's will) unless `ldap_resolver` is given.
+    """
+    if resolver is not None:
+        parse_resolver(resolver)  # a bad address is the admin's input error: raise it now
+    jobs = [
+        _guarded("dns", check_dns(answers.host.hostname, resolver=resolver, timeout=timeout,
+                                  host_addresses=host_addresses,
+                                  public_address=answers.host.public_address,
+                                  authoritative_port=authoritative_port), timeout),
+        _guarded("ports", check_local_ports(ports=ports, ssh_port=answers.firewall.ssh_port,
+                                            timeout=timeout, root=root,
+                                            manage_firewall=answers.firewall.manage), timeout),
+    ]
+    if answers.auth.policy == "ldap" and answers.auth.ldap is not None:
+        jobs.append(_guarded("ldap", check_ldap(answers.auth.ldap, timeout,
+                                                resolver=ldap_resolver), timeout))
+    found = await asyncio.gather(*jobs)
+    return [result for results in found for result in results]
