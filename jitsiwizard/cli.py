@@ -171,9 +171,15 @@ def _build_plan(loaded, root: Root, force: bool):
     from jitsiwizard.plan import build
 
     facts = read_facts(root)
-    if loaded.answers.cert.mode == "own":
-        _check_own_certificate(loaded.answers, facts)
-    return facts, build(loaded.answers, facts, force=force)
+    answers = loaded.answers
+    if answers.cert.mode == "own":
+        _check_own_certificate(answers, facts)
+    ssh_port = None
+    if answers.firewall.manage:
+        from jitsiwizard.firewall import detect_ssh_port
+
+        ssh_port = detect_ssh_port(root, os.environ)
+    return facts, build(answers, facts, force=force, ssh_port_in_use=ssh_port)
 
 
 def _check_own_certificate(answers, facts) -> None:
@@ -312,12 +318,10 @@ def _run_checks(answers, args) -> bool:
 
     from jitsiwizard.checks import run_checks
 
-    results = asyncio.run(run_checks(answers, resolver=args.resolver))
+    results = asyncio.run(run_checks(answers, resolver=args.resolver, root=_root(args)))
     failed = False
     for r in results:
-        print(f"[{r.status}] {r.name}: {r.summary}")
-        if r.status != "ok" and r.fix:
-            print(f"       fix: {r.fix}")
+        print(r.render())
         failed |= r.status == "fail"
     if failed:
         print("checks failed: nothing was changed. Fix the above, or rerun with "

@@ -228,3 +228,18 @@ def test_own_certificate_is_validated_before_planning(make_root, tmp_path, capsy
     err = capsys.readouterr().err
     assert "cert.cert_file" in err and "fix:" in err
     assert snapshot(root, include_state=True) == before
+
+
+def test_managed_firewall_keeps_the_admins_ssh_port(make_root, tmp_path, capsys, monkeypatch):
+    root = make_root()
+    answers = tmp_path / "a.toml"
+    answers.write_text(answers_toml("open") + "\n[firewall]\nmanage = true\nssh_port = 22\n")
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.9 50000 192.0.2.1 2222")
+    assert main(["plan", "--answers", str(answers), "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "firewall.ssh_port" in err and "2222" in err
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.9 50000 192.0.2.1 22")
+    assert main(["plan", "--answers", str(answers), "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    allow_ssh = out.index("ufw allow 22/tcp")
+    assert allow_ssh < out.index("ufw allow 443/tcp") < out.index("ufw --force enable")
