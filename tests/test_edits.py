@@ -1,0 +1,1001 @@
+"""Text edits of Jitsi's config formats: realistic files, and properties over generated ones."""
+
+from __future__ import annotations
+
+import difflib
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jitsiwizard import edits
+from jitsiwizard.errors import UserError
+from jitsiwizard.escape import hocon_string, js_string, lua_string
+
+HOST = "meet.example.org"
+GUEST = "guest.meet.example.org"
+
+# The host file as current jitsi-meet-prosody packages write it (abridged: fewer helper components).
+CURRENT_HOST_CFG = """\
+plugin_paths = { "/usr/share/jitsi-meet/prosody-plugins/" }
+
+-- domain mapper options, must at least have domain base set to use the mapper
+muc_mapper_domain_base = "meet.example.org";
+
+external_service_secret = "Tq7nW2xLr8";
+external_services = {
+     { type = "stun", host = "meet.example.org", port = 3478 },
+     { type = "turn", host = "meet.example.org", port = 3478, transport = "udp", secret = true,
+       ttl = 86400, algorithm = "turn" },
+     { type = "turns", host = "meet.example.org", port = 5349, transport = "tcp", secret = true,
+       ttl = 86400, algorithm = "turn" }
+};
+
+cross_domain_bosh = false;
+consider_bosh_secure = true;
+-- https_ports = { }; -- Remove this line to prevent listening on port 5284
+
+--http_cors_override = {
+--    bosh = {
+--        enabled = false;
+--    };
+--}
+
+unlimited_jids = {
+    "focus@auth.meet.example.org",
+    "jvb@auth.meet.example.org"
+}
+
+VirtualHost "meet.example.org"
+    authentication = "jitsi-anonymous" -- do not delete me
+    -- Properties below are modified by jitsi-meet-tokens package config
+    -- and authentication above is switched to "token"
+    --app_id="example_app_id"
+    --app_secret="example_app_secret"
+    ssl = {
+        key = "/etc/prosody/certs/meet.example.org.key";
+        certificate = "/etc/prosody/certs/meet.example.org.crt";
+    }
+    speakerstats_component = "speakerstats.meet.example.org"
+    -- we need bosh
+    modules_enabled = {
+        "bosh";
+        "websocket";
+        "ping"; -- Enable mod_ping
+        "speakerstats";
+        "external_services";
+        "muc_lobby_rooms";
+        "muc_breakout_rooms";
+    }
+    c2s_require_encryption = false
+    lobby_muc = "lobby.meet.example.org"
+    breakout_rooms_muc = "breakout.meet.example.org"
+    main_muc = "conference.meet.example.org"
+    -- muc_lobby_whitelist = { "recorder.meet.example.org" } -- Here we can whitelist jibri
+
+Component "conference.meet.example.org" "muc"
+    restrict_room_creation = true
+    storage = "memory"
+    modules_enabled = {
+        "muc_meeting_id";
+        "muc_domain_mapper";
+        --"token_verification";
+    }
+    admins = { "focus@auth.meet.example.org" }
+    muc_room_locking = false
+
+Component "breakout.meet.example.org" "muc"
+    restrict_room_creation = true
+    storage = "memory"
+    admins = { "focus@auth.meet.example.org" }
+
+-- internal muc component
+Component "internal.auth.meet.example.org" "muc"
+    storage = "memory"
+    modules_enabled = {
+        "ping";
+    }
+    admins = { "focus@auth.meet.example.org", "jvb@auth.meet.example.org" }
+
+VirtualHost "auth.meet.example.org"
+    modules_enabled = {
+        "limits_exception";
+    }
+    authentication = "internal_hashed"
+
+-- Proxy to jicofo's user JID, so that it doesn't have to register as a component.
+Component "focus.meet.example.org" "client_proxy"
+    target_address = "focus@auth.meet.example.org"
+
+Component "speakerstats.meet.example.org" "speakerstats_component"
+    muc_component = "conference.meet.example.org"
+
+Component "lobby.meet.example.org" "muc"
+    storage = "memory"
+    restrict_room_creation = true
+    muc_room_locking = false
+"""
+
+# An old (2019) host file: tab indentation, internal_plain, components with secrets.
+LEGACY_HOST_CFG = """\
+-- Plugins path gets uncommented during jitsi-meet-tokens package install
+--plugin_paths = { "/usr/share/jitsi-meet/prosody-plugins/" }
+
+VirtualHost "meet.example.org"
+\t-- enabled = false -- Remove this line to enable this host
+\tauthentication = "anonymous"
+\t-- Assign this host a certificate for TLS, otherwise it would use the one
+\t-- set in the global section (if any).
+\tssl = {
+\t\tkey = "/etc/prosody/certs/meet.example.org.key";
+\t\tcertificate = "/etc/prosody/certs/meet.example.org.crt";
+\t}
+\t-- we need bosh
+\tmodules_enabled = {
+\t    "bosh";
+\t    "pubsub";
+\t    "ping"; -- Enable mod_ping
+\t}
+
+\tc2s_require_encryption = false
+
+Component "conference.meet.example.org" "muc"
+    storage = "none"
+    --modules_enabled = { "token_verification" }
+admins = { "focus@auth.meet.example.org" }
+
+Component "jitsi-videobridge.meet.example.org"
+    component_secret = "Kd9pLw2q"
+
+VirtualHost "auth.meet.example.org"
+    ssl = {
+        key = "/etc/prosody/certs/auth.meet.example.org.key";
+        certificate = "/etc/prosody/certs/auth.meet.example.org.crt";
+    }
+    authentication = "internal_plain"
+
+Component "focus.meet.example.org"
+    component_secret = "Zr4mQ8vN"
+"""
+
+GUEST_BLOCK = """\
+VirtualHost "guest.meet.example.org"
+    authentication = "jitsi-anonymous"
+    c2s_require_encryption = false
+"""
+
+
+def changed_lines(before: str, after: str, keepends: bool = True
+                  ) -> tuple[list[str], list[str]]:
+    """The lines only `before` has and the lines only `after` has, by a line diff."""
+    old, new = before.splitlines(keepends), after.splitlines(keepends)
+    removed, added = [], []
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += old[i1:i2]
+            added += new[j1:j2]
+    return removed, added
+
+
+def deleted_lines_only(before: str, after: str) -> bool:
+    """`after` is `before` with some lines deleted (line contents compared)."""
+    remaining = iter(before.splitlines())
+    return all(any(line == old for old in remaining) for line in after.splitlines())
+
+
+# --------------------------------------------------------------------------------------------
+# Prosody: realistic files
+
+
+def test_sections_of_current_host_file():
+    sections = edits.prosody_sections(CURRENT_HOST_CFG)
+    assert sections[0] == edits.Section("global", None, 0, sections[1].start)
+    assert [(s.kind, s.name) for s in sections[1:]] == [
+        ("VirtualHost", HOST),
+        ("Component", "conference.meet.example.org"),
+        ("Component", "breakout.meet.example.org"),
+        ("Component", "internal.auth.meet.example.org"),
+        ("VirtualHost", "auth.meet.example.org"),
+        ("Component", "focus.meet.example.org"),
+        ("Component", "speakerstats.meet.example.org"),
+        ("Component", "lobby.meet.example.org"),
+    ]
+    lines = CURRENT_HOST_CFG.splitlines()
+    for previous, section in zip(sections, sections[1:]):
+        assert previous.end == section.start
+        assert lines[section.start].lstrip().startswith(section.kind)
+    assert sections[-1].end == len(lines)
+
+
+def test_headers_in_comments_and_strings_are_not_headers():
+    text = textwrap.dedent('''\
+        -- VirtualHost "commented.example.org"
+        --[[
+        VirtualHost "block.example.org"
+        ]]
+        --[==[ Component "leveled.example.org" ]] still a comment
+        ]==]
+        motd = [[
+        VirtualHost "in-long-string.example.org"
+        ]]
+        banner = "VirtualHost \\"in-string\\""
+          VirtualHost "indented.example.org"
+            a = 1
+        Component("called.example.org")
+        ---[[ a line comment, so the next line is code
+        Component "real.example.org" "muc"
+        ''')
+    sections = edits.prosody_sections(text)
+    assert [s.name for s in sections] == [
+        None, "indented.example.org", "called.example.org", "real.example.org"]
+    assert edits.prosody_get(text, None, "motd") == (
+        '[[\nVirtualHost "in-long-string.example.org"\n]]')
+
+
+def test_get_reads_values_as_raw_lua():
+    text = CURRENT_HOST_CFG
+    assert edits.prosody_get(text, HOST, "authentication") == '"jitsi-anonymous"'
+    assert edits.prosody_get(text, None, "muc_mapper_domain_base") == '"meet.example.org"'
+    assert edits.prosody_get(text, HOST, "modules_enabled") == (
+        '{\n        "bosh";\n        "websocket";\n        "ping"; -- Enable mod_ping\n'
+        '        "speakerstats";\n        "external_services";\n        "muc_lobby_rooms";\n'
+        '        "muc_breakout_rooms";\n    }')
+    assert edits.prosody_get(text, "auth.meet.example.org", "authentication") == '"internal_hashed"'
+    assert edits.prosody_get(text, "conference.meet.example.org", "storage") == '"memory"'
+    assert edits.prosody_get(text, HOST, "app_id") is None  # commented out
+    assert edits.prosody_get(text, HOST, "key") is None  # inside the ssl table
+    assert edits.prosody_get(text, None, "authentication") is None
+    assert edits.prosody_get(text, "guest.meet.example.org", "authentication") is None
+    assert edits.prosody_get(LEGACY_HOST_CFG, HOST, "authentication") == '"anonymous"'
+    # an unindented line still belongs to the section above it
+    assert edits.prosody_get(LEGACY_HOST_CFG, "conference.meet.example.org", "admins") == (
+        '{ "focus@auth.meet.example.org" }')
+
+
+def test_get_is_not_fooled_by_comment_markers_in_strings():
+    text = textwrap.dedent('''\
+        VirtualHost "meet.example.org"
+            ldap_password = "a--b" -- the service password
+            ldap_filter = '(uid=$user)--[[' ; other = "x"
+            ldap_base = [==[ou=a]]--,dc=b]==]
+            authentication = "ldap"
+            authentication = "ldap" .. "2" -- the last one wins
+        ''')
+    assert edits.prosody_get(text, HOST, "ldap_password") == '"a--b"'
+    assert edits.lua_unquote(edits.prosody_get(text, HOST, "ldap_password")) == "a--b"
+    assert edits.prosody_get(text, HOST, "ldap_filter") == "'(uid=$user)--[['"
+    assert edits.prosody_get(text, HOST, "other") == '"x"'
+    assert edits.prosody_get(text, HOST, "ldap_base") == "[==[ou=a]]--,dc=b]==]"
+    assert edits.prosody_get(text, HOST, "authentication") == '"ldap" .. "2"'
+
+
+def test_set_replaces_only_the_value_and_keeps_the_marker_comment():
+    after = edits.prosody_set(CURRENT_HOST_CFG, HOST, "authentication", '"internal_hashed"')
+    assert changed_lines(CURRENT_HOST_CFG, after) == (
+        ['    authentication = "jitsi-anonymous" -- do not delete me\n'],
+        ['    authentication = "internal_hashed" -- do not delete me\n'])
+    # the auth host's own authentication line is another section's and stays
+    assert edits.prosody_get(after, "auth.meet.example.org", "authentication") == (
+        '"internal_hashed"')
+    assert edits.prosody_set(after, HOST, "authentication", '"internal_hashed"') == after
+
+
+def test_set_replaces_a_multiline_value_whole():
+    after = edits.prosody_set(CURRENT_HOST_CFG, "internal.auth.meet.example.org",
+                              "modules_enabled", '{ "ping"; "muc_hide_all" }')
+    assert changed_lines(CURRENT_HOST_CFG, after) == (
+        ['    modules_enabled = {\n', '        "ping";\n', '    }\n'],
+        ['    modules_enabled = { "ping"; "muc_hide_all" }\n'])
+
+
+def test_set_inserts_a_missing_key_after_the_header_with_the_sections_indent():
+    after = edits.prosody_set(CURRENT_HOST_CFG, "auth.meet.example.org",
+                              "c2s_require_encryption", "true")
+    assert changed_lines(CURRENT_HOST_CFG, after) == (
+        [], ["    c2s_require_encryption = true\n"])
+    lines = after.splitlines()
+    header = lines.index('VirtualHost "auth.meet.example.org"')
+    assert lines[header + 1] == "    c2s_require_encryption = true"
+    # tab-indented legacy section: the new line is tab-indented too
+    legacy = edits.prosody_set(LEGACY_HOST_CFG, HOST, "consider_websocket_secure", "true")
+    assert '"meet.example.org"\n\tconsider_websocket_secure = true\n\t-- enabled' in legacy
+    # a section with no body gets four spaces
+    bare = 'VirtualHost "x.example.org"'
+    assert edits.prosody_set(bare, "x.example.org", "a", "1") == (
+        'VirtualHost "x.example.org"\n    a = 1')
+
+
+def test_set_global_goes_before_the_first_header_and_its_comments():
+    after = edits.prosody_set(CURRENT_HOST_CFG, None, "consider_websocket_secure", "true")
+    assert ('    "jvb@auth.meet.example.org"\n}\nconsider_websocket_secure = true\n\n'
+            'VirtualHost') in after
+    legacy = edits.prosody_set(LEGACY_HOST_CFG, None, "consider_bosh_secure", "true")
+    assert legacy.startswith(
+        "-- Plugins path gets uncommented during jitsi-meet-tokens package install\n"
+        '--plugin_paths = { "/usr/share/jitsi-meet/prosody-plugins/" }\n'
+        "consider_bosh_secure = true\n\nVirtualHost")
+    # the comment introducing the first section stays attached to it
+    text = 'a = 1\n-- the main host\nVirtualHost "x"\n'
+    assert edits.prosody_set(text, None, "b", "2") == (
+        'a = 1\nb = 2\n\n-- the main host\nVirtualHost "x"\n')
+    assert edits.prosody_set("", None, "b", "2") == "b = 2\n"
+    assert edits.prosody_set("a = 1", None, "b", "2") == "a = 1\nb = 2"
+    assert edits.prosody_set('VirtualHost "x"\n', None, "b", "2") == 'b = 2\n\nVirtualHost "x"\n'
+
+
+def test_set_on_a_missing_section_raises_keyerror():
+    with pytest.raises(KeyError):
+        edits.prosody_set(CURRENT_HOST_CFG, "guest.meet.example.org", "authentication", '"x"')
+
+
+def test_remove_takes_whole_lines_including_multiline_values():
+    after = edits.prosody_remove(CURRENT_HOST_CFG, HOST, "modules_enabled")
+    removed, added = changed_lines(CURRENT_HOST_CFG, after)
+    assert added == [] and removed[0] == "    modules_enabled = {\n" and removed[-1] == "    }\n"
+    assert len(removed) == 9
+    assert edits.prosody_get(after, "conference.meet.example.org", "modules_enabled") is not None
+    assert edits.prosody_remove(CURRENT_HOST_CFG, HOST, "no_such_key") == CURRENT_HOST_CFG
+    assert edits.prosody_remove(CURRENT_HOST_CFG, "nowhere.example.org", "a") == CURRENT_HOST_CFG
+    # every assignment goes, and a statement sharing its line is cut out of it
+    text = 'VirtualHost "x"\n    a = 1\n    b = 2; a = 3\n    a = "-- not a comment"; -- c\n'
+    assert edits.prosody_remove(text, "x", "a") == 'VirtualHost "x"\n    b = 2; \n'
+    # the last line of a file without a final newline
+    assert edits.prosody_remove('VirtualHost "x"\n    a = 1\n    b = 2', "x", "b") == (
+        'VirtualHost "x"\n    a = 1')
+
+
+def test_guest_host_append_and_remove_restore_the_file():
+    after = edits.prosody_append_section(CURRENT_HOST_CFG, GUEST_BLOCK)
+    assert after == CURRENT_HOST_CFG + "\n" + GUEST_BLOCK
+    assert edits.prosody_get(after, GUEST, "authentication") == '"jitsi-anonymous"'
+    assert edits.prosody_remove_section(after, GUEST) == CURRENT_HOST_CFG
+    for original in ("", "a = 1", "a = 1\n\n\n", "a = 1\n  \t", "\n",
+                     CURRENT_HOST_CFG.rstrip("\n")):
+        appended = edits.prosody_append_section(original, GUEST_BLOCK + "\n\n")
+        core = original.rstrip()
+        assert appended.startswith(core + ("\n\n" if core else "") + 'VirtualHost "guest.')
+        assert edits.prosody_remove_section(appended, "guest.meet.example.org") == original
+    crlf = CURRENT_HOST_CFG.replace("\n", "\r\n")
+    appended = edits.prosody_append_section(crlf, GUEST_BLOCK)
+    assert appended.startswith(crlf + "\r\nVirtualHost")
+    assert edits.prosody_remove_section(appended, "guest.meet.example.org") == crlf
+
+
+def test_remove_section_in_the_middle_keeps_the_next_headers_comment():
+    after = edits.prosody_remove_section(CURRENT_HOST_CFG, "breakout.meet.example.org")
+    assert ('    muc_room_locking = false\n\n-- internal muc component\n'
+            'Component "internal.auth.meet.example.org" "muc"\n') in after
+    assert "breakout.meet.example.org\" \"muc\"" not in after
+    assert edits.prosody_remove_section(CURRENT_HOST_CFG, "nope.example.org") == CURRENT_HOST_CFG
+
+
+def test_lua_unquote():
+    assert edits.lua_unquote('"jitsi-anonymous"') == "jitsi-anonymous"
+    assert edits.lua_unquote("'it\\'s'") == "it's"
+    assert edits.lua_unquote('"a\\\\b\\"c\\n\\t\\065\\x42\\u{e9}\\z   d"') == 'a\\b"c\n\tABéd'
+    assert edits.lua_unquote('"\\195\\169"') == "é"
+    assert edits.lua_unquote("[[\nline]]") == "line"
+    assert edits.lua_unquote("[==[a]]b]=]c]==]") == "a]]b]=]c"
+    assert edits.lua_unquote('  "padded"  ') == "padded"
+    for not_a_string in ('"a" .. "b"', "[[a]] .. [[b]]", "true", "{ }", '"open', '"a"b"',
+                         '"\\q"', '"\\300"', ""):
+        assert edits.lua_unquote(not_a_string) is None, not_a_string
+
+
+# --------------------------------------------------------------------------------------------
+# Prosody: generated files
+
+KEYS = ("authentication", "ldap_password", "modules_enabled", "c2s_require_encryption", "admins")
+NAMES = ("meet.example.org", "auth.meet.example.org", "conference.meet.example.org")
+# No surrogates: escape.lua_string encodes text as UTF-8.
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@st.composite
+def lua_values(draw):
+    kind = draw(st.sampled_from(["string", "long", "number", "bool", "table", "concat"]))
+    if kind == "string":
+        return lua_string(draw(TEXT))
+    if kind == "long":
+        body = draw(st.text(st.sampled_from('ab-"[]=\n VirtualHost'), max_size=12))
+        level = "=" * draw(st.integers(0, 2))
+        while "]" + level + "]" in body + "]":
+            level += "="
+        return f"[{level}[{body}]{level}]"
+    if kind == "number":
+        return str(draw(st.integers(0, 99999)))
+    if kind == "bool":
+        return draw(st.sampled_from(["true", "false"]))
+    if kind == "table":
+        items = draw(st.lists(TEXT.map(lua_string), max_size=3))
+        return "{\n" + "".join(f"        {item};\n" for item in items) + "    }"
+    return lua_string(draw(TEXT)) + " ..\n        " + lua_string(draw(TEXT))
+
+
+@st.composite
+def option_lines(draw):
+    indent = draw(st.sampled_from(["", "    ", "\t"]))
+    trailer = draw(st.sampled_from(["", ";", " -- do not delete me", "; -- a -- comment"]))
+    return f"{indent}{draw(st.sampled_from(KEYS))} = {draw(lua_values())}{trailer}"
+
+
+FILLER = st.one_of(
+    st.just(""), st.just("   "), st.just("-- a comment"),
+    st.just('-- VirtualHost "commented.example.org"'),
+    st.just('--[[\nComponent "in-block-comment.example.org"\n]]'),
+    st.just('    --modules_enabled = { "x" }'))
+
+
+@st.composite
+def prosody_files(draw):
+    def body():
+        return draw(st.lists(st.one_of(option_lines(), FILLER), max_size=5))
+
+    lines = body()
+    for name in draw(st.lists(st.sampled_from(NAMES), max_size=3)):
+        header = draw(st.sampled_from(['VirtualHost "{}"', 'Component "{}" "muc"',
+                                       '  Component "{}"']))
+        lines.append(header.format(name))
+        lines += body()
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines)
+    if lines and draw(st.booleans()):
+        text += newline
+    return text
+
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(prosody_files(), st.sampled_from(["guest", "other"]), st.booleans())
+def test_append_then_remove_section_is_identity(text, label, trailing):
+    block = f'VirtualHost "{label}.example.net"\n    authentication = "jitsi-anonymous"'
+    appended = edits.prosody_append_section(text, block + ("\n" if trailing else ""))
+    names = [s.name for s in edits.prosody_sections(appended)]
+    assert names[-1] == f"{label}.example.net"
+    assert edits.prosody_get(appended, names[-1], "authentication") == '"jitsi-anonymous"'
+    assert edits.prosody_remove_section(appended, names[-1]) == text
+
+
+@FAST
+@given(prosody_files(), st.sampled_from([None, *NAMES]), st.sampled_from(KEYS), lua_values())
+def test_set_changes_only_the_assignment(text, section, key, value):
+    if section is not None and section not in [s.name for s in edits.prosody_sections(text)]:
+        with pytest.raises(KeyError):
+            edits.prosody_set(text, section, key, value)
+        return
+    had = edits.prosody_get(text, section, key)
+    after = edits.prosody_set(text, section, key, value)
+    assert edits.prosody_get(after, section, key) == value
+    assert [(s.kind, s.name) for s in edits.prosody_sections(after)] == [
+        (s.kind, s.name) for s in edits.prosody_sections(text)]
+    if had is None:  # new lines only, which removing the key takes away again
+        assert deleted_lines_only(after, text)
+        restored = edits.prosody_remove(after, section, key)
+        if section is None:  # the blank line put before the first header may stay
+            assert deleted_lines_only(restored, text)
+            assert restored.count("\n") - text.count("\n") <= 1
+        else:
+            assert restored == text
+    else:  # without the key's assignments both texts are the same
+        assert (edits.prosody_remove(after, section, key)
+                == edits.prosody_remove(text, section, key))
+    # other sections' text is untouched
+    for old, new in zip(edits.prosody_sections(text)[1:], edits.prosody_sections(after)[1:]):
+        if old.name != section:
+            old_text = "".join(text.splitlines(True)[old.start:old.end])
+            new_text = "".join(after.splitlines(True)[new.start:new.end])
+            assert old_text.rstrip("\r\n") == new_text.rstrip("\r\n")
+
+
+@FAST
+@given(prosody_files(), st.sampled_from([None, *NAMES]), st.sampled_from(KEYS))
+def test_remove_removes_every_assignment_and_nothing_else(text, section, key):
+    after = edits.prosody_remove(text, section, key)
+    assert edits.prosody_get(after, section, key) is None
+    for other in KEYS:
+        if other != key:
+            assert (edits.prosody_get(after, section, other)
+                    == edits.prosody_get(text, section, other))
+    assert deleted_lines_only(text, after)
+    assert (after == text) == (edits.prosody_get(text, section, key) is None)
+
+
+# Real Lua reads the file with VirtualHost/Component as functions that switch the current
+# section, and prints each section's string options as hex, to compare with our parser.
+LUA_DUMP = r"""
+local options, current = {}, "\0global"
+local env = setmetatable({}, {
+  __index = function(_, name)
+    if name == "VirtualHost" or name == "Component" then
+      return function(host) current = host; return function() end end
+    end
+  end,
+  __newindex = function(_, key, value)
+    options[#options + 1] = { current, key, value }
+  end,
+})
+assert(loadfile(arg[1], "t", env))()
+for _, o in ipairs(options) do
+  local value = o[3]
+  if type(value) == "string" then
+    value = "s" .. value:gsub(".", function(c) return string.format("%02x", c:byte()) end)
+  else
+    value = type(value)
+  end
+  print(o[1], o[2], value)
+end
+"""
+
+LUA = shutil.which("lua5.4") or shutil.which("lua")
+
+
+def lua_options(tmp_path, text: str) -> dict:
+    """{(section or None, key): str value or type name}, the last assignment winning."""
+    (tmp_path / "dump.lua").write_text(LUA_DUMP)
+    (tmp_path / "host.cfg.lua").write_bytes(text.encode("utf-8"))
+    run = subprocess.run([LUA, str(tmp_path / "dump.lua"), str(tmp_path / "host.cfg.lua")],
+                         capture_output=True, text=True, timeout=10)
+    assert run.returncode == 0, run.stderr
+    found = {}
+    for line in run.stdout.splitlines():
+        section, key, value = line.split("\t")
+        if value.startswith("s"):
+            value = bytes.fromhex(value[1:]).decode("utf-8", "surrogateescape")
+        found[(None if section == "\0global" else section, key)] = value
+    return found
+
+
+def our_options(text: str) -> dict:
+    """{(section or None, key): raw value} for every option our parser finds."""
+    found = {}
+    for section in edits.prosody_sections(text):
+        for key in {a.key for a in edits._LuaDoc(text).assignments(section)}:
+            found[(section.name, key)] = edits.prosody_get(text, section.name, key)
+    return found
+
+
+def assert_same_options(lua: dict, ours: dict) -> None:
+    """Both see the same options, and every string literal we read has Lua's value."""
+    assert set(lua) == set(ours)
+    for where, value in lua.items():
+        unquoted = edits.lua_unquote(ours[where])
+        if unquoted is not None:
+            assert unquoted == value, where
+
+
+needs_lua = pytest.mark.skipif(LUA is None, reason="needs lua5.4 (a dependency of prosody)")
+
+
+@pytest.mark.lab
+@needs_lua
+@pytest.mark.parametrize("text", [CURRENT_HOST_CFG, LEGACY_HOST_CFG], ids=["current", "legacy"])
+def test_lua_itself_reads_the_edited_files_as_intended(tmp_path, text):
+    after = edits.prosody_set(text, HOST, "authentication", lua_string("internal_hashed"))
+    after = edits.prosody_set(after, None, "ldap_password", lua_string('p"w--]]\n\\x'))
+    after = edits.prosody_remove(after, HOST, "modules_enabled")
+    after = edits.prosody_append_section(after, GUEST_BLOCK)
+    lua = lua_options(tmp_path, after)
+    assert lua[(HOST, "authentication")] == "internal_hashed"
+    assert lua[(None, "ldap_password")] == 'p"w--]]\n\\x'
+    assert (HOST, "modules_enabled") not in lua
+    assert lua[("guest.meet.example.org", "authentication")] == "jitsi-anonymous"
+    assert_same_options(lua, our_options(after))
+
+
+@pytest.mark.lab
+@needs_lua
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(prosody_files())
+def test_parser_agrees_with_lua(tmp_path, text):
+    assert_same_options(lua_options(tmp_path, text), our_options(text))
+
+
+# --------------------------------------------------------------------------------------------
+# HOCON
+
+JICOFO_CONF = """\
+# Jicofo HOCON configuration. See reference.conf in /usr/share/jicofo/jicofo.jar for
+#available options, syntax, and default values.
+jicofo {
+  xmpp: {
+    client: {
+      client-proxy: "focus.meet.example.org"
+      xmpp-domain: "meet.example.org"
+      domain: "auth.meet.example.org"
+      username: "focus"
+      password: "Jq2vX8pLk3"
+    }
+    trusted-domains: [ "recorder.meet.example.org" ]
+  }
+  bridge: {
+    brewery-jid: "JvbBrewery@internal.auth.meet.example.org"
+  }
+}
+"""
+
+JVB_CONF = """\
+videobridge {
+    http-servers {
+        public {
+            port = 9090
+        }
+    }
+    websockets {
+        enabled = true
+        domain = "meet.example.org:443"
+        tls = true
+    }
+}
+ice4j {
+  harvest {
+    mapping {
+      stun {
+        addresses = [ "meet-jit-si-turnrelay.jitsi.net:443" ]
+      }
+    }
+  }
+}
+"""
+
+AUTH_BODY = ('jicofo {\n  authentication {\n    enabled = true\n    type = XMPP\n'
+             f'    login-url = {hocon_string(HOST)}\n  }}\n}}')
+
+
+def test_managed_block_add_replace_remove():
+    added = edits.hocon_managed_block(JICOFO_CONF, AUTH_BODY)
+    assert added == (JICOFO_CONF + "\n" + edits.HOCON_BEGIN + "\n" + AUTH_BODY + "\n"
+                     + edits.HOCON_END + "\n")
+    assert edits.hocon_get_managed_block(added) == AUTH_BODY
+    assert edits.hocon_get_managed_block(JICOFO_CONF) is None
+    replaced = edits.hocon_managed_block(added, "jicofo.authentication.enabled = false\n")
+    assert replaced == (JICOFO_CONF + "\n" + edits.HOCON_BEGIN
+                        + "\njicofo.authentication.enabled = false\n" + edits.HOCON_END + "\n")
+    assert edits.hocon_managed_block(added, AUTH_BODY) == added
+    assert edits.hocon_managed_block(replaced, None) == JICOFO_CONF
+    assert edits.hocon_managed_block(JICOFO_CONF, None) == JICOFO_CONF
+    with pytest.raises(UserError):
+        edits.hocon_managed_block(JICOFO_CONF + edits.HOCON_BEGIN + "\nx = 1\n", None)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(), st.text(st.characters(blacklist_characters="\x00"), max_size=40),
+       st.text(max_size=40))
+def test_managed_block_round_trip(text, body, other_body):
+    if edits.HOCON_BEGIN in text or "jitsi-wizard" in body + other_body:
+        return
+    added = edits.hocon_managed_block(text, body)
+    assert added.startswith(text)
+    assert edits.hocon_managed_block(added, None) == text
+    replaced = edits.hocon_managed_block(added, other_body)
+    assert edits.hocon_managed_block(replaced, None) == text
+    assert edits.hocon_managed_block(replaced, body) == added
+
+
+@pytest.mark.parametrize("conf, expected", [
+    (JICOFO_CONF, None),
+    (JICOFO_CONF + 'jicofo { authentication { enabled = true, type = XMPP, '
+     'login-url = "meet.example.org" } }\n',
+     {"enabled": True, "type": "XMPP", "login_url": HOST}),
+    ("jicofo.authentication.enabled = true\njicofo.authentication.type: \"JWT\"\n",
+     {"enabled": True, "type": "JWT", "login_url": None}),
+    ('jicofo: {\n  // comment\n  authentication: {\n    enabled: true # on\n'
+     '    type: "XMPP"\n    login-url: meet.example.org\n  }\n}\n',
+     {"enabled": True, "type": "XMPP", "login_url": HOST}),
+    # later settings merge into earlier ones and win
+    ('jicofo { authentication { enabled = true, type = XMPP, login-url = "meet.example.org" } }\n'
+     'jicofo.authentication { enabled = false }\n',
+     {"enabled": False, "type": "XMPP", "login_url": HOST}),
+    ('jicofo { authentication { enabled = true, login-url = null } }\n'
+     'jicofo { authentication.enabled = false }\njicofo.authentication.enabled = "true"',
+     {"enabled": True, "type": None, "login_url": None}),
+    # a replaced (non-object) authentication is no configuration
+    ("jicofo.authentication = {}\n", {"enabled": False, "type": None, "login_url": None}),
+    ('{ jicofo { "authentication" { "enabled" = true } } }',
+     {"enabled": True, "type": None, "login_url": None}),
+])
+def test_jicofo_auth(conf, expected):
+    assert edits.hocon_jicofo_auth(conf) == expected
+
+
+def test_jicofo_auth_reads_the_managed_block():
+    assert edits.hocon_jicofo_auth(edits.hocon_managed_block(JICOFO_CONF, AUTH_BODY)) == {
+        "enabled": True, "type": "XMPP", "login_url": HOST}
+    # broken input does not raise
+    assert edits.hocon_jicofo_auth("jicofo { authentication { enabled = ") == {
+        "enabled": False, "type": None, "login_url": None}
+    assert edits.hocon_jicofo_auth('}}]] = : "x\n{') is None
+
+
+def test_static_mappings():
+    assert edits.hocon_static_mappings(JVB_CONF) == []
+    body = ('ice4j.harvest.mapping.static-mappings = [\n'
+            '  { local-address = "10.0.0.5", public-address = "203.0.113.7" }\n'
+            '  { name = "v6", local-address: "fd00::5"\n    public-address: "2001:db8::7" }\n]')
+    conf = edits.hocon_managed_block(JVB_CONF, body)
+    assert edits.hocon_static_mappings(conf) == [
+        {"local-address": "10.0.0.5", "public-address": "203.0.113.7"},
+        {"name": "v6", "local-address": "fd00::5", "public-address": "2001:db8::7"},
+    ]
+    # stun settings in the same `mapping` object survive the merge
+    nested = JVB_CONF.replace(
+        "      stun {",
+        '      static-mappings = [{ local-address = "10.1.1.1", public-address = "198.51.100.1" }]'
+        "\n      stun {")
+    assert edits.hocon_static_mappings(nested) == [
+        {"local-address": "10.1.1.1", "public-address": "198.51.100.1"}]
+
+
+# --------------------------------------------------------------------------------------------
+# .properties
+
+JICOFO_PROPERTIES = """\
+org.jitsi.jicofo.BRIDGE_MUC=JvbBrewery@internal.auth.meet.example.org
+#org.jitsi.jicofo.auth.URL=XMPP:old.example.org
+   ! org.jitsi.jicofo.auth.URL=XMPP:older.example.org
+org.jitsi.jicofo.auth.URL: XMPP:meet.example.org
+org.jitsi.jicofo.health.ENABLE_HEALTH_CHECKS true
+org.jitsi.jicofo.multi \\
+    line\\\\
+org.jitsi.jicofo.last=x"""
+
+
+def test_properties_get():
+    text = JICOFO_PROPERTIES
+    assert edits.properties_get(text, "org.jitsi.jicofo.auth.URL") == "XMPP:meet.example.org"
+    assert edits.properties_get(text, "org.jitsi.jicofo.BRIDGE_MUC") == (
+        "JvbBrewery@internal.auth.meet.example.org")
+    assert edits.properties_get(text, "org.jitsi.jicofo.health.ENABLE_HEALTH_CHECKS") == "true"
+    assert edits.properties_get(text, "org.jitsi.jicofo.multi") == "line\\"
+    assert edits.properties_get(text, "org.jitsi.jicofo.last") == "x"
+    assert edits.properties_get(text, "#org.jitsi.jicofo.auth.URL") is None
+    assert edits.properties_get(text, "org.jitsi.jicofo.nope") is None
+
+
+def test_properties_set_and_remove():
+    text = JICOFO_PROPERTIES
+    after = edits.properties_set(text, "org.jitsi.jicofo.auth.URL", "XMPP:new.example.org")
+    assert changed_lines(text, after) == (
+        ["org.jitsi.jicofo.auth.URL: XMPP:meet.example.org\n"],
+        ["org.jitsi.jicofo.auth.URL: XMPP:new.example.org\n"])
+    removed = edits.properties_remove(text, "org.jitsi.jicofo.auth.URL")
+    assert changed_lines(text, removed) == (
+        ["org.jitsi.jicofo.auth.URL: XMPP:meet.example.org\n"], [])
+    assert "#org.jitsi.jicofo.auth.URL=XMPP:old.example.org" in removed
+    multi = edits.properties_remove(text, "org.jitsi.jicofo.multi")
+    assert "line" not in multi and multi.endswith("\norg.jitsi.jicofo.last=x")
+    assert edits.properties_remove(text, "org.jitsi.jicofo.last") == text.rsplit("\n", 1)[0]
+    appended = edits.properties_set(text, "org.jitsi.jicofo.new", "a b")
+    assert appended == text + "\norg.jitsi.jicofo.new=a b"
+    assert edits.properties_remove(appended, "org.jitsi.jicofo.new") == text
+    assert edits.properties_set("", "k", "v") == "k=v\n"
+    assert edits.properties_set("k\n", "k", "v") == "k=v\n"
+
+
+PROPERTY_LINES = st.sampled_from([
+    "a=1", "b: 2", "c 3", "# a=commented", "! b: commented", "", "  ", "d=x\\", "  continued",
+    "a\\=b=weird key", "e=\\u00e9"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(PROPERTY_LINES, max_size=8), st.sampled_from(["\n", "\r\n"]), st.booleans(),
+       st.sampled_from(["a", "b", "c", "new.key", "a=b", " sp ace", "#x"]), st.text(max_size=10))
+def test_properties_round_trips(lines, newline, final, key, value):
+    text = newline.join(lines) + (newline if final and lines else "")
+    after = edits.properties_set(text, key, value)
+    assert edits.properties_get(after, key) == value
+    for other in ("a", "b", "c", "d"):
+        if other != key:
+            assert edits.properties_get(after, other) == edits.properties_get(text, other)
+    dangling = text.rstrip("\r\n").endswith("\\")  # appending must end that continuation
+    if edits.properties_get(text, key) is None and not dangling:
+        assert edits.properties_remove(after, key) == text
+    assert edits.properties_get(edits.properties_remove(after, key), key) is None
+
+
+# --------------------------------------------------------------------------------------------
+# config.js
+
+CONFIG_JS = """\
+/* eslint-disable comma-dangle, no-unused-vars, no-var, prefer-template */
+
+var subdir = '<!--# echo var="subdir" default="" -->';
+var subdomain = '<!--# echo var="subdomain" default="" -->';
+
+if (subdomain) {
+    subdomain = subdomain.substring(0, subdomain.length - 1).split('.')
+        .join('_')
+        .toLowerCase() + '.';
+}
+
+// In case of no ssi provided by the webserver, use empty strings
+if (subdir.startsWith('<!--')) {
+    subdir = '';
+}
+
+var config = {
+    // Connection
+    //
+
+    hosts: {
+        // XMPP domain.
+        domain: 'meet.example.org',
+
+        // When using authentication, domain for guest users.
+        // anonymousdomain: 'guest.example.com',
+
+        // Domain for authenticated users. Defaults to <domain>.
+        // authdomain: 'meet.example.org',
+
+        // Focus component domain. Defaults to focus.<domain>.
+        // focus: 'focus.meet.example.org',
+
+        // XMPP MUC domain. FIXME: use XEP-0030 to discover it.
+        muc: 'conference.' + subdir + 'meet.example.org',
+    },
+
+    // BOSH URL. FIXME: use XEP-0156 to discover it.
+    bosh: 'https://meet.example.org/' + subdir + 'http-bind',
+
+    // anonymousdomain: 'not-in-hosts.example.com',
+    testing: {
+        anonymousdomain: 'not-in-hosts.example.com',
+    },
+};
+"""
+
+def test_configjs_get():
+    assert edits.configjs_get(CONFIG_JS, "domain") == HOST
+    assert edits.configjs_get(CONFIG_JS, "anonymousdomain") is None
+    assert edits.configjs_get(CONFIG_JS, "muc") is None  # an expression, not a string
+    assert edits.configjs_get(CONFIG_JS, "bosh") is None  # not in hosts
+    assert edits.configjs_get("var config = {};", "domain") is None
+    assert edits.configjs_get("var config = { 'hosts': { \"domain\": 'a\\'b\\u0041' } }",
+                              "domain") == "a'bA"
+
+
+def test_configjs_set_anonymousdomain_below_the_shipped_comment():
+    after = edits.configjs_set_anonymousdomain(CONFIG_JS, GUEST)
+    assert changed_lines(CONFIG_JS, after) == ([], [f"        anonymousdomain: '{GUEST}',\n"])
+    assert ("        // anonymousdomain: 'guest.example.com',\n"
+            f"        anonymousdomain: '{GUEST}',\n") in after
+    assert edits.configjs_get(after, "anonymousdomain") == GUEST
+    assert edits.configjs_set_anonymousdomain(after, GUEST) == after
+    other = edits.configjs_set_anonymousdomain(after, "guests.example.net")
+    assert changed_lines(after, other) == (
+        [f"        anonymousdomain: '{GUEST}',\n"],
+        ["        anonymousdomain: 'guests.example.net',\n"])
+    assert edits.configjs_set_anonymousdomain(other, None) == CONFIG_JS
+    assert edits.configjs_set_anonymousdomain(CONFIG_JS, None) == CONFIG_JS
+
+
+def test_configjs_set_anonymousdomain_without_the_comment():
+    text = "var config = {\n\thosts: {\n\t\tdomain: 'meet.example.org', // main\n" \
+           "\t\tmuc: 'conference.meet.example.org'\n\t},\n};\n"
+    after = edits.configjs_set_anonymousdomain(text, GUEST)
+    assert after == text.replace("// main\n", f"// main\n\t\tanonymousdomain: '{GUEST}',\n")
+    assert edits.configjs_set_anonymousdomain(after, None) == text
+    # `domain` last and without a comma: the entry goes before it
+    last = "var config = {\r\n  hosts: {\r\n    domain: 'x.example.org'\r\n  }\r\n};"
+    after = edits.configjs_set_anonymousdomain(last, "g'x")
+    assert "  hosts: {\r\n    anonymousdomain: 'g\\'x',\r\n    domain" in after
+    assert edits.configjs_get(after, "anonymousdomain") == "g'x"
+    assert edits.configjs_set_anonymousdomain(after, None) == last
+    inline = "var config = { hosts: { domain: 'x.example.org' } };"
+    after = edits.configjs_set_anonymousdomain(inline, GUEST)
+    assert after == ("var config = { hosts: { "
+                     f"anonymousdomain: '{GUEST}', domain: 'x.example.org' }} }};")
+    assert edits.configjs_set_anonymousdomain(after, None) == inline
+    with pytest.raises(UserError):
+        edits.configjs_set_anonymousdomain("var config = {};", GUEST)
+
+
+def test_configjs_removes_every_active_entry_in_hosts_only():
+    text = CONFIG_JS.replace(
+        "        muc:", "        anonymousdomain: 'a.example.org',\n"
+        "        anonymousdomain: 'b.example.org', // again\n        muc:")
+    assert edits.configjs_get(text, "anonymousdomain") == "b.example.org"
+    assert edits.configjs_set_anonymousdomain(text, None) == CONFIG_JS
+    both = edits.configjs_set_anonymousdomain(text, GUEST)
+    assert both.count(f"anonymousdomain: '{GUEST}',") == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=20), st.booleans(), st.booleans(), st.sampled_from(["\n", "\r\n"]))
+def test_configjs_round_trip(domain, with_comment, comma, newline):
+    text = CONFIG_JS
+    if not with_comment:
+        text = text.replace("        // anonymousdomain: 'guest.example.com',\n", "")
+    if not comma:
+        text = text.replace("'conference.' + subdir + 'meet.example.org',",
+                            "'conference.' + subdir + 'meet.example.org'")
+    text = text.replace("\n", newline)
+    after = edits.configjs_set_anonymousdomain(text, domain)
+    assert edits.configjs_get(after, "anonymousdomain") == domain
+    assert edits.configjs_get(after, "domain") == HOST
+    assert edits.configjs_set_anonymousdomain(after, domain) == after
+    removed, added = changed_lines(text, after)
+    assert removed == [] and len(added) == 1 and js_string(domain) in added[0]
+    assert edits.configjs_set_anonymousdomain(after, None) == text
+
+
+# --------------------------------------------------------------------------------------------
+# nginx
+
+NGINX_SITE = """\
+server_names_hash_bucket_size 64;
+
+upstream prosody {
+    zone upstreams 64K;
+    server 127.0.0.1:5280;
+    keepalive 2;
+}
+server {
+    listen 80;
+    listen [::]:80;
+    server_name meet.example.org;
+
+    location ^~ /.well-known/acme-challenge/ {
+        default_type "text/plain";
+        root         /usr/share/jitsi-meet;
+    }
+    location / {
+        return 301 https://$host$request_uri;
+    }
+}
+server {
+    listen 443 ssl;
+    listen [::]:443 ssl;
+    server_name meet.example.org;
+
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;  # about 40000 sessions
+    add_header Strict-Transport-Security "max-age=63072000" always;
+
+    # ssl_certificate /etc/letsencrypt/live/meet.example.org/fullchain.pem;
+    ssl_certificate /etc/jitsi/meet/meet.example.org.crt;
+\tssl_certificate_key   /etc/jitsi/meet/meet.example.org.key ;\x20\x20
+}
+"""
+
+
+def test_nginx_get():
+    assert edits.nginx_get(NGINX_SITE, "ssl_certificate") == [f"/etc/jitsi/meet/{HOST}.crt"]
+    assert edits.nginx_get(NGINX_SITE, "ssl_certificate_key") == [f"/etc/jitsi/meet/{HOST}.key"]
+    assert edits.nginx_get(NGINX_SITE, "listen") == ["80", "[::]:80", "443 ssl", "[::]:443 ssl"]
+    assert edits.nginx_get(NGINX_SITE, "default_type") == ["text/plain"]
+    assert edits.nginx_get(NGINX_SITE, "ssl_session_cache") == ["shared:SSL:10m"]
+    assert edits.nginx_get(NGINX_SITE, "ssl_dhparam") == []
+
+
+def test_nginx_set():
+    cert = "/etc/letsencrypt/live/meet.example.org/fullchain.pem"
+    after = edits.nginx_set(NGINX_SITE, "ssl_certificate", cert)
+    assert changed_lines(NGINX_SITE, after) == (
+        ["    ssl_certificate /etc/jitsi/meet/meet.example.org.crt;\n"],
+        [f"    ssl_certificate {cert};\n"])
+    key = edits.nginx_set(after, "ssl_certificate_key", "/etc/ssl/my key.pem")
+    assert changed_lines(after, key) == (
+        ["\tssl_certificate_key   /etc/jitsi/meet/meet.example.org.key ;  \n"],
+        ['\tssl_certificate_key   "/etc/ssl/my key.pem" ;  \n'])
+    assert edits.nginx_get(key, "ssl_certificate_key") == ["/etc/ssl/my key.pem"]
+    assert edits.nginx_set(NGINX_SITE, "ssl_stapling", "on") == NGINX_SITE
+    twice = NGINX_SITE + "server { ssl_certificate a.pem; }"
+    assert edits.nginx_get(edits.nginx_set(twice, "ssl_certificate", "b.pem"),
+                           "ssl_certificate") == ["b.pem", "b.pem"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30))
+def test_nginx_set_round_trips_any_path(path):
+    after = edits.nginx_set(NGINX_SITE, "ssl_certificate", path)
+    assert edits.nginx_get(after, "ssl_certificate") == [path]
+    assert edits.nginx_get(after, "ssl_certificate_key") == ["/etc/jitsi/meet/meet.example.org.key"]
+    removed, added = changed_lines(NGINX_SITE, after)
+    assert removed == ["    ssl_certificate /etc/jitsi/meet/meet.example.org.crt;\n"]
