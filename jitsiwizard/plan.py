@@ -130,6 +130,16 @@ class _Builder:
         except OSError:
             return True
 
+    def edit(self, path: str, transform, *args) -> str:
+        """The text of `path` after `transform(text, *args)`; a file the edit cannot
+        understand is named in the error."""
+        text = self.root.read_text(path) or ""
+        try:
+            return transform(text, *args)
+        except UserError as exc:
+            raise UserError(f"{path}: {exc.message}", exc.hint or "restore the file from its "
+                            "package, or fix it by hand", field=exc.field) from None
+
     def link(self, path: str, target: str | None, summary: str, services=()) -> bool:
         current = self.root.readlink(path)
         if target is None:
@@ -202,8 +212,8 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
         b.note("the unsafe ldap2 setup is converted to Prosody's own ldap module")
 
     # The main host's module, on the line the packages mark "do not delete me".
-    host_text = b.root.read_text(facts.prosody_host_file) or ""
-    text = edits.prosody_set(host_text, host, "authentication", f'"{module}"')
+    text = b.edit(facts.prosody_host_file, edits.prosody_set, host, "authentication",
+                  f'"{module}"')
     if facts.guest_host_file == facts.prosody_host_file:
         text = edits.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
     b.file(facts.prosody_host_file, text,
@@ -252,9 +262,8 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
                         field="auth.ldap.ca_file")
 
     # config.js tells the web app where guests log in.
-    config_text = b.root.read_text(facts.config_js) or ""
-    b.file(facts.config_js, edits.configjs_set_anonymousdomain(
-        config_text, f"guest.{host}" if guests else None),
+    b.file(facts.config_js, b.edit(facts.config_js, edits.configjs_set_anonymousdomain,
+                                   f"guest.{host}" if guests else None),
         "anonymousdomain for guests" if guests else "no anonymousdomain")
 
     # Jicofo: authentication on for every policy but open. The legacy key wins over
@@ -262,9 +271,8 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     secured = policy != "open"
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
-        jtext = b.root.read_text(JICOFO_CONF) or ""
         body = render("jicofo-auth.hocon.j2", hostname=host) if secured else None
-        b.file(JICOFO_CONF, edits.hocon_managed_block(jtext, body),
+        b.file(JICOFO_CONF, b.edit(JICOFO_CONF, edits.hocon_managed_block, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
     props = b.root.read_text(JICOFO_PROPS)
@@ -343,7 +351,7 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
         raise UserError("host.public_address is set but host.local_address is not",
                         "give this host's private address (the one `ip addr` shows) as "
                         "local_address under [host]", field="host.local_address")
-    b.file(JVB_CONF, edits.hocon_managed_block(text, body),
+    b.file(JVB_CONF, b.edit(JVB_CONF, edits.hocon_managed_block, body),
            "videobridge maps its private address to the public one (NAT)" if body
            else "no NAT address mapping", services=("jitsi-videobridge2",))
 

@@ -9,6 +9,7 @@ import pytest
 
 from jitsiwizard.apply import list_runs
 from jitsiwizard.cli import main
+from jitsiwizard.edits import HOCON_BEGIN
 from jitsiwizard.host import read_facts
 from jitsiwizard.rootfs import Root
 
@@ -114,3 +115,12 @@ def test_hand_edit_of_owned_file_is_refused_without_force(make_root, tmp_path, c
     assert snapshot(root) == before
     assert run(root, tmp_path, "local", False, "--force") == 0
     assert not guests.exists()
+
+
+def test_unreadable_managed_block_names_the_file(make_root, tmp_path, capsys):
+    root = make_root()
+    jicofo = root / "etc/jitsi/jicofo/jicofo.conf"
+    jicofo.write_text(jicofo.read_text() + HOCON_BEGIN + "\njicofo {}\n")
+    assert run(root, tmp_path, "local", False) == 2
+    err = capsys.readouterr().err
+    assert "/etc/jitsi/jicofo/jicofo.conf" in err and "fix:" in err
