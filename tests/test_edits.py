@@ -569,7 +569,10 @@ def assert_same_options(lua: dict, ours: dict) -> None:
             assert unquoted == value, where
 
 
-needs_lua = pytest.mark.skipif(LUA is None, reason="needs lua5.4 (a dependency of prosody)")
+def needs_lua(test):
+    """lua5.4 comes with prosody, which scripts/test installs."""
+    assert LUA is not None, "lua5.4 is missing: run scripts/test to install prosody"
+    return test
 
 
 @pytest.mark.lab
