@@ -624,8 +624,13 @@ async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi
         await asyncio.wait_for(in_thread(_check_server, run, ldap, timeout, resolver), timeout)
     except asyncio.TimeoutError:
         run.abort()
+        # The thread may have reported its own timeout in the same instant: one failure
+        # per server, and nothing it adds after this point counts.
+        reported = list(run.results)
+        if any(r.status == FAIL for r in reported):
+            return reported
         step = run.step
-        run.results.append(run.result(
+        reported.append(run.result(
             _STEP_RESULT.get(step, "ldap.connect"), FAIL,
             f"no answer from {server.where} within {timeout:g} s while "
             f"{_STEP_WORDS.get(step, step)}",
@@ -634,6 +639,7 @@ async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi
              f"gave up after {timeout:g} s while {_STEP_WORDS.get(step, step)}"],
             "check that the directory server is healthy; a directory that accepts connections "
             "but never answers also stalls every Prosody login", "timeout"))
+        return reported
     return list(run.results)
 
 
