@@ -1,0 +1,250 @@
+"""The interactive wizard (Textual). Screens live in jitsiwizard/screens/ and are imported the
+first time they are shown, and the host is read just after the first screen is drawn, so the
+wizard appears quickly; the checks, the plan and the templates are imported by the workers
+that need them."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+
+from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
+from jitsiwizard.rootfs import Root
+from jitsiwizard.screens.base import STEP_NAMES, ConfirmDialog
+
+if TYPE_CHECKING:
+    from jitsiwizard.host import HostFacts
+    from jitsiwizard.screens.checking import CheckRunner
+    from jitsiwizard.screens.form import WizardForm
+
+# Screen name -> "module:Class" under jitsiwizard.screens.
+SCREENS = {
+    "welcome": "welcome:WelcomeScreen",
+    "hostname": "hostname:HostnameScreen",
+    "dns": "dns:DnsScreen",
+    "firewall": "firewall:FirewallScreen",
+    "certificate": "certificate:CertificateScreen",
+    "auth": "auth:AuthScreen",
+    "review": "review:ReviewScreen",
+    "apply": "apply:ApplyScreen",
+    "done": "done:DoneScreen",
+}
+RUNS_DIR = "/var/lib/jitsi-wizard/runs"  # where apply records its runs
+# Signals that end a terminal session; during an apply they roll the run back instead.
+SESSION_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+class WizardApp(App):
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses keep it
+    TITLE = "jitsi-wizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, root: Root, *, simulate: bool = False, edit: str | None = None,
+                 force: bool = False, resolver: str | None = None,
+                 check_timeout: float = 5.0, checks: CheckRunner | None = None):
+        super().__init__()
+        self.root = root
+        self.simulate = simulate
+        self.force = force
+        self.edit_file = edit
+        self._checks = checks
+        self._check_options = (resolver, check_timeout)
+        # Read by load_host() once the first screen is up; the form on first use.
+        self.facts: HostFacts | None = None
+        self._form: WizardForm | None = None
+        self.interrupted = None
+        # Filled in as the admin goes: the validated answers and plan (Review), the outcome
+        # of the run (Apply), where the answers were saved (Done).
+        self.loaded = None
+        self.plan = None
+        self.plan_facts: HostFacts | None = None
+        self.redact = None
+        self.outcome = None
+        self.saved_answers: str | None = None
+        self.saved_notes: list[str] = []
+        self.exit_code = EXIT_CHECKS_FAILED  # nothing applied, unless a run says otherwise
+        self.applying = False
+        self._signal_runner = None
+        self._previous_handlers: dict = {}
+
+    @property
+    def checks(self) -> CheckRunner:
+        if self._checks is None:
+            from jitsiwizard.screens.checking import CheckRunner
+
+            resolver, timeout = self._check_options
+            self._checks = CheckRunner(self.root, resolver=resolver, timeout=timeout)
+        return self._checks
+
+    def on_mount(self) -> None:
+        self.go("welcome")
+        self.call_after_refresh(self.load_host)
+
+    def load_host(self) -> None:
+        """Read the host and start the answers (from it, or from --edit FILE)."""
+        self.refresh_host()
+        welcome = self.get_screen("welcome")
+        welcome.refresh_from_form()
+        if self.screen is welcome:
+            welcome.focus_first()
+
+    @property
+    def loaded_host(self) -> bool:
+        return self.facts is not None
+
+    @property
+    def form(self) -> WizardForm:
+        """What the screens edit: from --edit FILE, else from the host's current state."""
+        if self._form is None:
+            from jitsiwizard.screens.form import WizardForm
+
+            self._form = (WizardForm.from_file(self.facts, self.edit_file) if self.edit_file
+                          else WizardForm.for_host(self.facts))
+        return self._form
+
+    # -- navigation --------------------------------------------------------------------
+
+    def screen_named(self, name: str):
+        if not self.is_screen_installed(name):
+            module_name, class_name = SCREENS[name].split(":")
+            module = importlib.import_module(f"jitsiwizard.screens.{module_name}")
+            self.install_screen(getattr(module, class_name)(), name)
+        return self.get_screen(name)
+
+    def go(self, name: str) -> None:
+        screen = self.screen_named(name)
+        screen.entering = True
+        if len(self.screen_stack) <= 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def current_step(self) -> str:
+        for screen in reversed(self.screen_stack):
+            name = getattr(screen, "NAME", "")
+            if name:
+                return name
+        return STEP_NAMES[0]
+
+    def go_next(self) -> None:
+        index = STEP_NAMES.index(self.current_step())
+        if index + 1 < len(STEP_NAMES):
+            self.go(STEP_NAMES[index + 1])
+
+    def go_back(self) -> None:
+        index = STEP_NAMES.index(self.current_step())
+        if index > 0:
+            self.go(STEP_NAMES[index - 1])
+
+    def refresh_host(self) -> None:
+        """Read the host (again, after a rollback); the answers start afresh from it."""
+        from jitsiwizard.host import read_facts
+
+        self.facts = read_facts(self.root)
+        self._form = None
+        self.interrupted = None
+        # Only a host with recorded runs can have one left half done (saves loading apply).
+        if self.root.exists(RUNS_DIR):
+            from jitsiwizard.apply import interrupted_run
+
+            self.interrupted = interrupted_run(self.root)
+
+    async def on_event(self, event: events.Event) -> None:
+        # Enter in a form field moves the focus on right here, before the next key is
+        # routed: over SSH keys arrive in bursts, and text typed ahead behind an Enter
+        # belongs in the next field (routed later, the burst would land in this one).
+        if (isinstance(event, events.Key) and event.key == "enter"
+                and not event.is_forwarded
+                and getattr(self.focused, "submits_to_screen", False)):
+            handler = getattr(self.screen, "field_submitted", None)
+            if handler is not None:
+                handler(self.focused)
+                return
+        await super().on_event(event)
+
+    # -- quitting ----------------------------------------------------------------------
+
+    def action_request_quit(self) -> None:
+        if self.applying:
+            self.notify("Changes are being applied. Quitting now would leave them half done; "
+                        "wait for the run to finish (or roll back).", title="Not now",
+                        severity="warning")
+            return
+        if self.current_step() == "done":
+            self.exit(self.exit_code)
+            return
+        if isinstance(self.screen, ConfirmDialog):
+            return
+        if self.outcome is not None and self.outcome.status == "applied":
+            message = "Quit the wizard? The changes were applied."
+        else:
+            message = "Quit the wizard? Nothing on this host has been changed."
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit(self.exit_code)
+
+        self.push_screen(ConfirmDialog(message, yes="Quit", no="Stay", title="Quit"),
+                         answered)
+
+    # -- apply: signals from the terminal ----------------------------------------------
+
+    def begin_apply(self, runner) -> None:
+        """From now until end_apply, a hang-up or SIGTERM rolls the run back: apply only sets
+        its own handlers on the main thread, and the run happens in a worker thread."""
+        self.applying = True
+        self._signal_runner = runner
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in SESSION_SIGNALS:
+            self._previous_handlers[signum] = signal.signal(signum, self._on_session_signal)
+
+    def _on_session_signal(self, signum: int, frame: object) -> None:
+        runner = self._signal_runner
+        if runner is not None:
+            runner.abort()  # the current command stops; the next step fails; all is undone
+
+    def end_apply(self) -> None:
+        self.applying = False
+        self._signal_runner = None
+        for signum, previous in self._previous_handlers.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous_handlers.clear()
+
+
+def run_app(root: Root, simulate: bool = False, edit: str | None = None, force: bool = False,
+            *, resolver: str | None = None, check_timeout: float = 5.0,
+            demo: bool = False) -> int:
+    """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
+    applied, 3 rolled back)."""
+    if edit:
+        from jitsiwizard.answers import load_file
+
+        load_file(edit)  # a broken file is reported before the screen takes over
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("the interactive wizard needs a terminal",
+                        "run it in a terminal (ssh -t), or replay answers with --answers FILE")
+    checks = None
+    if demo and resolver is None:
+        from jitsiwizard.screens.checking import DemoCheckRunner
+
+        checks = DemoCheckRunner(root, timeout=check_timeout)
+    app = WizardApp(root, simulate=simulate, edit=edit, force=force, resolver=resolver,
+                    check_timeout=check_timeout, checks=checks)
+    app.run()
+    if app.return_code not in (None, 0):
+        return app.return_code
+    return app.exit_code
+

@@ -1,0 +1,297 @@
+"""Step 8: the run. Progress per step, a live log, a progress bar (and one for package
+installs, from apt's status lines), the outcome; on failure, what was rolled back and why.
+
+The run happens in a thread worker; it reports through messages, which never block it."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.widgets import Button, RichLog, Static
+
+from jitsiwizard.screens.base import WizardScreen
+
+INTRO = "Each change is backed up before it is made; if a step fails, all are undone."
+MARKS = {"todo": ("[    ]", "dim"), "run": ("[ .. ]", "bold"), "done": ("[ OK ]", "bold green"),
+         "failed": ("[FAIL]", "bold red"), "undone": ("[UNDO]", "bold yellow"),
+         "fallback": ("[ALT ]", "bold yellow")}
+BAR_WIDTH = 40
+
+
+def bar_text(label: str, done: float, total: float) -> Text:
+    """An ASCII progress bar (every terminal font has # and .)."""
+    share = 0.0 if total <= 0 else max(0.0, min(1.0, done / total))
+    filled = round(share * BAR_WIDTH)
+    return Text.assemble(f"{label:<9}[", ("#" * filled, "bold"), "." * (BAR_WIDTH - filled),
+                         f"] {share * 100:3.0f}%")
+
+
+def apt_status(line: str) -> tuple[str, float, str] | None:
+    """apt's status-fd lines ("pmstatus:PKG:PERCENT:TEXT", "dlstatus:...") as (kind, percent,
+    text); None for any other line."""
+    for raw in line.splitlines():
+        raw = raw.strip()
+        kind, _, rest = raw.partition(":")
+        if kind not in ("pmstatus", "dlstatus"):
+            continue
+        parts = rest.split(":", 2)
+        if len(parts) < 3:
+            continue
+        try:
+            percent = float(parts[1])
+        except ValueError:
+            continue
+        return ("download" if kind == "dlstatus" else "install"), percent, parts[2]
+    return None
+
+
+class ApplyEvent(Message):
+    def __init__(self, kind: str, number: int, text: str):
+        super().__init__()
+        self.kind, self.number, self.text = kind, number, text
+
+
+class ApplyLog(Message):
+    def __init__(self, line: str):
+        super().__init__()
+        self.line = line
+
+
+class ApplyFinished(Message):
+    def __init__(self, outcome, error: str = "", saved: str | None = None,
+                 notes: list[str] | None = None, secrets: list[str] | None = None):
+        super().__init__()
+        self.outcome, self.error = outcome, error
+        self.saved, self.notes, self.secrets = saved, notes or [], secrets or []
+
+
+class ApplyScreen(WizardScreen):
+    NAME = "apply"
+    TITLE = "Apply"
+    INTRO = INTRO
+    NEXT_LABEL = "Next >"
+    HELP = (INTRO + "\n\nEach step is marked as it starts and ends; the log shows every "
+            "command and its output (passwords redacted). If a step fails, every change of "
+            "this run is undone in reverse order, services are put back as they were, and "
+            "the reason is shown here.\n\nQuitting is refused while the run is in progress: "
+            "stopping halfway would leave the host half configured. If the connection drops, "
+            "the run is rolled back, and a later start of the wizard finds any run left "
+            "half done and offers its rollback first.")
+    def __init__(self):
+        super().__init__()
+        self.started_for = None  # the plan this screen ran
+        self.running = False
+        self.marks: dict[int, str] = {}
+        self.descriptions: dict[int, str] = {}
+        self.total = 0
+        self.finished = 0
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="apply-bar")
+        yield Static("", id="package-bar")
+        yield Static("", id="apply-steps", classes="steps")
+        yield Static("", id="apply-outcome", classes="outcome")
+        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=5000)
+
+    def refresh_from_form(self) -> None:
+        plan = self.app.plan
+        if plan is None or plan is self.started_for:
+            return
+        self.start(plan)
+
+    def focus_first(self) -> None:
+        self.query_one("#apply-log", RichLog).focus()
+
+    # -- starting --------------------------------------------------------------------------
+
+    def start(self, plan) -> None:
+        from jitsiwizard.runner import Runner
+
+        app = self.app
+        self.started_for = plan
+        self.running = True
+        self.total = len(plan.steps)
+        self.finished = 0
+        self.marks = {n: "todo" for n in range(1, self.total + 1)}
+        self.descriptions = {n: app.redact(s.describe()) for n, s in enumerate(plan.steps, 1)}
+        self.query_one("#apply-log", RichLog).clear()
+        self.query_one("#apply-outcome", Static).update("")
+        self.query_one("#package-bar", Static).display = False
+        self.query_one("#next", Button).disabled = True
+        self.query_one("#back", Button).disabled = True
+        self.show_steps()
+        post = self.post_message
+
+        def log(line: str) -> None:
+            post(ApplyLog(line))  # thread-safe and never blocks the run
+
+        runner = Runner(app.root, simulate=app.simulate, redact=app.redact, log=log)
+        app.begin_apply(runner)
+        self.status.start("applying; quitting is refused until the run ends")
+        self.run_plan(runner)
+
+    @work(thread=True, exclusive=True, group="apply")
+    def run_plan(self, runner) -> None:
+        from jitsiwizard.answers import dumps
+        from jitsiwizard.apply import apply
+        from jitsiwizard.errors import UserError
+
+        app = self.app
+        loaded, plan, redact = app.loaded, app.plan, app.redact
+        post = self.post_message
+
+        def event(kind: str, number: int, text: str) -> None:
+            post(ApplyEvent(kind, number, text))
+
+        replan = None
+        if not app.plan_facts.jitsi_installed:
+            from jitsiwizard.host import read_facts
+            from jitsiwizard.plan import build
+
+            def replan():
+                return build(loaded.answers, read_facts(app.root), force=app.force)
+
+        try:
+            written = app.form.store_secrets(loaded.answers)
+            text, notes = dumps(loaded.answers)
+            outcome = apply(plan, app.root, runner, redact=redact, answers_text=text,
+                            replan=replan, on_event=event)
+            saved = None
+            if outcome.status in ("applied", "nothing-to-do"):
+                saved, notes = app.form.save_answers(loaded.answers)
+        except UserError as exc:
+            post(ApplyFinished(None, redact(exc.render())))
+            return
+        except Exception as exc:  # shown to the admin; the run's own log has the details
+            post(ApplyFinished(None, redact(f"{exc.__class__.__name__}: {exc}")))
+            return
+        post(ApplyFinished(outcome, saved=saved, notes=notes, secrets=written))
+
+    # -- progress --------------------------------------------------------------------------
+
+    def on_apply_event(self, message: ApplyEvent) -> None:
+        kind, number = message.kind, message.number
+        log = self.query_one("#apply-log", RichLog)
+        if number > self.total:
+            self.total = number
+        if kind == "step":
+            self.marks[number] = "run"
+            self.descriptions[number] = message.text
+        elif kind == "done":
+            if self.marks.get(number) == "run":
+                self.marks[number] = "done"
+            self.finished = max(self.finished, number)
+        elif kind == "fallback":
+            self.marks[number] = "fallback"
+            log.write(Text(f"fallback: {message.text}", "bold yellow"))
+        elif kind == "replan":
+            log.write(Text(f"replanning: {message.text}", "bold"))
+        elif kind == "failed":
+            if number:
+                self.marks[number] = "failed"
+            log.write(Text(f"FAILED at step {number}: {message.text}", "bold red"))
+        elif kind == "rollback":
+            for step, mark in self.marks.items():
+                if mark in ("done", "fallback"):
+                    self.marks[step] = "undone"
+            self.status.start("rolling back every change of this run")
+            log.write(Text(message.text, "bold yellow"))
+        elif kind == "rolled-back":
+            log.write(Text(f"rolled back: {message.text}", "bold yellow"))
+        self.show_steps()
+
+    def on_apply_log(self, message: ApplyLog) -> None:
+        self.query_one("#apply-log", RichLog).write(Text(message.line))
+        status = apt_status(message.line)
+        if status is not None:
+            kind, percent, text = status
+            bar = self.query_one("#package-bar", Static)
+            bar.display = True
+            bar.update(Text.assemble(bar_text("Packages", percent, 100), f"  {kind}: {text}"))
+
+    def show_steps(self) -> None:
+        done = sum(1 for m in self.marks.values() if m in ("done", "fallback"))
+        self.query_one("#apply-bar", Static).update(Text.assemble(
+            bar_text("Steps", done, self.total), f"  {done} of {self.total}"))
+        text = Text()
+        for number in sorted(self.marks):
+            mark, style = MARKS[self.marks[number]]
+            text.append(mark, style)
+            text.append(f" {number:>2}. {self.descriptions.get(number, '')}\n")
+        self.query_one("#apply-steps", Static).update(text)
+        running = [n for n, m in self.marks.items() if m == "run"]
+        if running:
+            self.query_one("#apply-steps").scroll_to(y=max(0, running[0] - 3), animate=False)
+
+    def on_apply_finished(self, message: ApplyFinished) -> None:
+        app = self.app
+        app.end_apply()
+        self.running = False
+        outcome = message.outcome
+        app.outcome = outcome
+        app.saved_answers, app.saved_notes = message.saved, message.notes
+        box = self.query_one("#apply-outcome", Static)
+        self.query_one("#back", Button).disabled = False
+        if outcome is None:
+            self.status.stop("the run did not start")
+            box.update(Text.assemble(("The run did not start: ", "bold red"), message.error,
+                                     "\nNothing was changed. Esc goes back to the review."))
+            return
+        if outcome.status in ("applied", "nothing-to-do"):
+            from jitsiwizard.errors import EXIT_OK
+
+            app.exit_code = EXIT_OK
+            self.status.stop("applied")
+            self.query_one("#next", Button).disabled = False
+            fallbacks = "".join(f"\nfallback taken: {f}" for f in outcome.fallbacks)
+            box.update(Text.assemble(("Applied. ", "bold green"),
+                                     f"Run {outcome.run_id}; log {outcome.log_path}{fallbacks}"
+                                     "\nNext shows the summary."))
+            self.query_one("#next", Button).focus()
+            return
+        from jitsiwizard.errors import EXIT_ROLLED_BACK
+
+        app.exit_code = EXIT_ROLLED_BACK
+        self.status.stop("failed and rolled back")
+        text = Text()
+        text.append(f"Step {outcome.failed_step} failed: " if outcome.failed_step else
+                    "The run failed: ", "bold red")
+        text.append(f"{outcome.error}\n")
+        if outcome.rollback_errors:
+            text.append("The rollback could not restore everything:\n", "bold red")
+            for problem in outcome.rollback_errors:
+                text.append(f"  - {problem}\n")
+        else:
+            text.append("Every change of this run was rolled back: the host is as it was "
+                        "before.\n", "bold")
+        text.append(f"Details: {outcome.log_path}\nEsc goes back to the review; Ctrl+Q quits.")
+        box.update(text)
+
+    # -- leaving ---------------------------------------------------------------------------
+
+    def can_leave(self) -> bool:
+        if self.running:
+            self.notify("The run is in progress; wait for it to finish.", severity="warning")
+            return False
+        return True
+
+    def action_back(self) -> None:
+        if not self.can_leave():
+            return
+        outcome = self.app.outcome
+        if outcome is not None and outcome.status == "applied":
+            self.notify("The run is done: it can be undone with `jitsi-wizard rollback`. "
+                        "Next shows the summary.", markup=False)
+            return
+        self.app.go_back()
+
+    def action_next(self) -> None:
+        if not self.can_leave():
+            return
+        outcome = self.app.outcome
+        if outcome is None or outcome.status not in ("applied", "nothing-to-do"):
+            self.notify("Nothing was applied. Esc goes back to the review.", severity="warning")
+            return
+        self.app.go_next()

@@ -1,0 +1,394 @@
+"""Step 6: who may start meetings (open, local accounts, LDAP) and whether guests may join;
+the local users editor; the LDAP form with a live "Test connection"."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, RadioSet, Static
+from textual.widgets.option_list import Option
+
+from jitsiwizard.errors import ProblemList
+from jitsiwizard.model import LocalUser
+from jitsiwizard.screens.base import WizardScreen, plain_console, problems_text, result_text
+from jitsiwizard.screens.form import typed
+from jitsiwizard.screens.widgets import Choice, Field, Tick
+
+INTRO = "Who may start a meeting, and whether people without an account may join one."
+POLICIES = (
+    ("open", "Anyone who has the link may start a meeting"),
+    ("local", "Hosts log in with accounts kept on this server"),
+    ("ldap", "Hosts log in with their directory (LDAP, AD) account"),
+)
+SCOPES = ("subtree", "onelevel", "base")
+# LDAP form fields: (widget id, label, attribute of LdapAnswers, placeholder)
+LDAP_FIELDS = (
+    ("ldap-url", "Server URL(s)", "urls", "ldaps://ldap.example.org (several: a, b)"),
+    ("ldap-ca", "CA file", "ca_file", "/etc/ssl/certs/ldap-ca.pem (empty: system CAs)"),
+    ("ldap-bind-dn", "Bind DN", "bind_dn", "cn=jitsi,ou=services,dc=example,dc=org"),
+    ("ldap-bind-pw", "Bind password", "bind_password", ""),
+    ("ldap-base", "User base", "user_base", "ou=people,dc=example,dc=org"),
+    ("ldap-filter", "User filter", "user_filter", "(objectClass=inetOrgPerson)"),
+    ("ldap-login", "Login attribute", "username_attribute", "uid (AD: sAMAccountName)"),
+    ("ldap-name", "Name attribute", "name_attribute", "cn"),
+    ("ldap-test-user", "Test user", "test_user", "optional: a user to log in as"),
+    ("ldap-test-pw", "Test password", "test_password", ""),
+)
+SECRET_FIELDS = {"bind_password", "test_password"}
+
+
+class UsersList(OptionList):
+    BINDINGS: ClassVar = [
+        Binding("a", "screen.add_user", "Add"),
+        Binding("p", "screen.set_password", "Password"),
+        Binding("delete,r", "screen.toggle_remove", "Remove/keep"),
+    ]
+
+
+class AuthScreen(WizardScreen):
+    NAME = "auth"
+    TITLE = "Authentication"
+    INTRO = INTRO
+    HELP = (INTRO + "\n\nOpen: anyone with the link starts meetings.\nLocal: hosts log in "
+            "with accounts stored by Prosody on this server (passwords hashed). In the list: "
+            "A adds a user, P sets a password, Delete (or R) marks a user for removal (press "
+            "again to keep it). Existing users keep their password unless you set one.\n"
+            "LDAP: Prosody checks logins against your directory (its own ldap module, which "
+            "escapes user names). 'Test connection' connects, binds with the service account, "
+            "counts the users the base and filter match, and logs in as the test user if you "
+            "give one.\nGuests: with local or LDAP, people without an account may join a "
+            "meeting once a host has started it.\n\nPasswords are never shown; they are "
+            "stored for replay in root-only files under /var/lib/jitsi-wizard/secrets when "
+            "the plan is applied.")
+
+    def __init__(self):
+        super().__init__()
+        self._form_seen = None  # the form whose secrets are remembered below
+        self._given: dict[str, object] = {}  # secrets the form came with, kept unless retyped
+
+    def compose_body(self) -> ComposeResult:
+        with RadioSet(id="policy", compact=True):
+            for policy, label in POLICIES:
+                yield Choice(f"{policy:<7}{label}", id=f"policy-{policy}", compact=True)
+        yield Tick("Guests without an account may join once a host started the meeting",
+                       id="guests", compact=True)
+        with Vertical(id="panel-open"):
+            yield Static("Nobody logs in: anyone who can open the site starts meetings.",
+                         classes="note")
+        with Vertical(id="panel-local"):
+            yield Static("Users (A add, P password, Delete remove/keep)", classes="section")
+            yield UsersList(id="users")
+            with Horizontal(classes="buttons"):
+                yield Button("Add user", id="add-user", compact=True)
+                yield Button("Set password", id="set-password", compact=True)
+                yield Button("Remove/keep", id="remove-user", compact=True)
+        with Vertical(id="panel-ldap"):
+            for widget_id, label, attr, placeholder in LDAP_FIELDS:
+                secret = attr in SECRET_FIELDS
+                yield Field(label, placeholder=placeholder, id=widget_id, password=secret)
+                if widget_id == "ldap-url":
+                    yield Tick("StartTLS for ldap:// URLs (recommended)", id="ldap-starttls",
+                                   compact=True)
+                    yield Tick("Allow clear-text passwords (plain ldap://, trusted LAN only)",
+                               id="ldap-plain", compact=True)
+                if widget_id == "ldap-name":
+                    yield Static("Search scope", classes="field-label")
+                    with RadioSet(id="ldap-scope", compact=True, classes="inline"):
+                        for scope in SCOPES:
+                            yield Choice(scope, id=f"scope-{scope}", compact=True)
+            with Horizontal(classes="buttons"):
+                yield Button("Test connection", id="ldap-test", compact=True)
+            yield Static("", id="ldap-results", classes="results")
+        yield Static("", id="auth-problems", classes="check-line")
+
+    # -- showing the form ------------------------------------------------------------------
+
+    def refresh_from_form(self) -> None:
+        auth = self.form.answers.auth
+        if self._form_seen is not self.form:
+            self._form_seen = self.form
+            self._given = {attr: getattr(auth.ldap, attr) for attr in SECRET_FIELDS}
+        self.query_one(f"#policy-{auth.policy}", RadioButton).value = True
+        self.query_one("#guests", Checkbox).value = auth.guests
+        ldap = auth.ldap
+        for widget_id, _, attr, _ in LDAP_FIELDS:
+            box = self.query_one(f"#{widget_id}", Input)
+            value = getattr(ldap, attr)
+            if attr == "urls":
+                value = ", ".join(value)
+            elif attr in SECRET_FIELDS:
+                given = self._given.get(attr)
+                if value is not None and value is given:
+                    box.placeholder = ("(unchanged: " + given.ref + ")" if given.ref != "literal"
+                                       else "(unchanged: given in the answers file)")
+                    value = ""
+                else:
+                    value = value.value if value is not None else ""
+            if box.value != value:
+                box.value = value
+        self.query_one("#ldap-starttls", Checkbox).value = ldap.starttls
+        self.query_one("#ldap-plain", Checkbox).value = ldap.allow_plaintext
+        scope = ldap.scope if ldap.scope in SCOPES else "subtree"
+        self.query_one(f"#scope-{scope}", RadioButton).value = True
+        self.show_users()
+        self.show_policy()
+
+    def show_policy(self) -> None:
+        policy = self.form.answers.auth.policy
+        for name in ("open", "local", "ldap"):
+            self.query_one(f"#panel-{name}").display = name == policy
+        guests = self.query_one("#guests", Checkbox)
+        guests.disabled = policy == "open"
+
+    def user_state(self, user: LocalUser) -> str:
+        exists = self.form.existing_user(user.name)
+        if user.remove:
+            return "will be removed" if exists else "not added (marked for removal)"
+        if not exists:
+            return "new, password set" if user.password else "new: NEEDS A PASSWORD"
+        return "exists, new password" if user.password else "exists, password kept"
+
+    def show_users(self, keep: int | None = None) -> None:
+        users = self.query_one("#users", UsersList)
+        highlighted = users.highlighted if keep is None else keep
+        users.clear_options()
+        for user in self.form.answers.auth.users:
+            prompt = Text.assemble((f"{user.name:<24}", "bold"), f" {self.user_state(user)}")
+            users.add_option(Option(prompt, id=user.name))
+        if not self.form.answers.auth.users:
+            users.add_option(Option(Text("(no users yet: press A to add one)", "dim"),
+                                    disabled=True))
+        elif highlighted is not None:
+            users.highlighted = min(highlighted, len(self.form.answers.auth.users) - 1)
+
+    # -- edits -----------------------------------------------------------------------------
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        pressed = event.pressed.id or ""
+        if event.radio_set.id == "policy":
+            self.form.answers.auth.policy = pressed[len("policy-"):]
+            self.show_policy()
+        elif event.radio_set.id == "ldap-scope":
+            self.form.answers.auth.ldap.scope = pressed[len("scope-"):]
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        auth = self.form.answers.auth
+        if event.checkbox.id == "guests":
+            auth.guests = event.value
+        elif event.checkbox.id == "ldap-starttls":
+            auth.ldap.starttls = event.value
+        elif event.checkbox.id == "ldap-plain":
+            auth.ldap.allow_plaintext = event.value
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        fields = {widget_id: attr for widget_id, _, attr, _ in LDAP_FIELDS}
+        attr = fields.get(event.input.id or "")
+        if attr is None:
+            return
+        ldap = self.form.answers.auth.ldap
+        if attr == "urls":
+            ldap.urls = [u for u in event.value.replace(",", " ").split() if u]
+        elif attr in SECRET_FIELDS:
+            # Empty keeps what the answers came with; typing replaces it.
+            setattr(ldap, attr, typed(event.value) or self._given.get(attr))
+        else:
+            setattr(ldap, attr, event.value.strip())
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions = {"add-user": self.action_add_user, "set-password": self.action_set_password,
+                   "remove-user": self.action_toggle_remove, "ldap-test": self.action_test_ldap}
+        action = actions.get(event.button.id or "")
+        if action is None:
+            super().on_button_pressed(event)
+            return
+        event.stop()
+        action()
+
+    def selected_user(self) -> LocalUser | None:
+        users = self.query_one("#users", UsersList)
+        if users.highlighted is None or not self.form.answers.auth.users:
+            return None
+        option = users.get_option_at_index(users.highlighted)
+        return self.form.user(option.id) if option.id else None
+
+    def action_add_user(self) -> None:
+        existing = {u.name for u in self.form.answers.auth.users}
+
+        def added(result) -> None:
+            if result:
+                name, password = result
+                self.form.answers.auth.users.append(LocalUser(name, typed(password)))
+                self.show_users(keep=len(self.form.answers.auth.users) - 1)
+                self.query_one("#users", UsersList).focus()
+
+        self.app.push_screen(UserDialog(existing), added)
+
+    def action_set_password(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            self.notify("Choose a user in the list first.", severity="warning")
+            return
+
+        def changed(result) -> None:
+            if result is not None:
+                user.password = typed(result[1])
+                user.remove = False
+                self.show_users()
+
+        self.app.push_screen(UserDialog(set(), name=user.name,
+                                        keep_allowed=self.form.existing_user(user.name)),
+                             changed)
+
+    def action_toggle_remove(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        if not self.form.existing_user(user.name) and not user.remove:
+            self.form.answers.auth.users.remove(user)  # never on the host: just forget it
+        else:
+            user.remove = not user.remove
+            if user.remove:
+                user.password = None
+        self.show_users()
+
+    # -- LDAP test -------------------------------------------------------------------------
+
+    def action_test_ldap(self) -> None:
+        problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
+        box = self.query_one("#ldap-results", Static)
+        if problems:
+            box.update(problems_text(problems))
+            return
+        try:
+            ldap = self.form.build().answers.auth.ldap
+        except ProblemList:
+            ldap = self.form.answers.auth.ldap  # other steps have errors; this one is fine
+        box.update(Text("Testing the connection...", "dim"))
+        self.status.start(f"testing LDAP (up to {self.app.checks.timeout:g} s)")
+        self.query_one("#ldap-test", Button).disabled = True
+        self.test_ldap(ldap)
+
+    @work(thread=True, exclusive=True, group="ldap")
+    def test_ldap(self, ldap) -> None:
+        results = self.app.checks.ldap(ldap)
+        self.app.call_from_thread(self.ldap_tested, results)
+
+    def ldap_tested(self, results: list) -> None:
+        self.query_one("#ldap-test", Button).disabled = False
+        failed = [r for r in results if r.status == "fail"]
+        counts = [r.data.get("count") for r in results if r.data.get("count") is not None]
+        head = Text()
+        if failed:
+            head.append("Connection test failed: ", "bold red")
+            head.append(failed[0].summary)
+            self.status.stop("LDAP test failed")
+        else:
+            head.append("Connection works", "bold green")
+            if counts:
+                head.append(f": {counts[0]} users match the base and filter")
+            self.status.stop("LDAP test passed")
+        head.append("\n")
+        head.append_text(result_text(results))
+        self.query_one("#ldap-results", Static).update(head)
+
+    # -- leaving ---------------------------------------------------------------------------
+
+    def check_before_next(self) -> list:
+        problems = self.form.problems("auth")
+        auth = self.form.answers.auth
+        if not problems and auth.policy == "local":
+            missing = [u.name for u in auth.users if not u.remove and u.password is None
+                       and not self.form.existing_user(u.name)]
+            if missing:
+                from jitsiwizard.errors import Problem
+
+                problems = [Problem("auth.users", f"new user {name} has no password",
+                                    "highlight it and press P") for name in missing]
+        return problems
+
+    def show_problems(self, problems) -> None:
+        self.query_one("#auth-problems", Static).update(problems_text(problems))
+        self.query_one("#auth-problems").scroll_visible()
+
+    def warning_before_next(self) -> str:
+        auth = self.form.answers.auth
+        if auth.policy == "local" and not [u for u in auth.users if not u.remove]:
+            return ("No user will be able to log in, so nobody can start a meeting. "
+                    "Continue anyway?")
+        return ""
+
+
+class UserDialog(ModalScreen):
+    """Add a user (name and password) or set one user's password. Returns (name, password),
+    or None when cancelled; the password is never shown."""
+
+    BINDINGS: ClassVar = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, taken: set[str], *, name: str = "", keep_allowed: bool = False):
+        super().__init__()
+        self.taken = taken
+        self.fixed_name = name
+        self.keep_allowed = keep_allowed
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(f"Password for {self.fixed_name}" if self.fixed_name else "Add a user",
+                         classes="title")
+            if not self.fixed_name:
+                yield Field("User name", placeholder="alice", id="name")
+            yield Field("Password", password=True, id="password")
+            yield Field("Again", password=True, id="again")
+            yield Static("", id="dialog-problem", classes="check-line")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("OK", id="ok", compact=True, variant="primary")
+
+    def on_mount(self) -> None:
+        if plain_console():
+            self.add_class("plain")
+        self.query(Input).first().focus()
+
+    def field_submitted(self, field: Input) -> None:
+        if field.id == "again":
+            # After the keys still queued for this field: they are part of the password.
+            field.call_later(self.submit)
+        else:
+            self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "ok":
+            self.submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def submit(self) -> None:
+        problem = self.query_one("#dialog-problem", Static)
+        name = self.fixed_name
+        if not name:
+            name = self.query_one("#name", Input).value.strip()
+            if not name:
+                problem.update("Give a user name.")
+                return
+            if name in self.taken:
+                problem.update(Text(f"{name} is already in the list."))
+                return
+        password = self.query_one("#password", Input).value
+        again = self.query_one("#again", Input).value
+        if password != again:
+            problem.update("The two passwords differ.")
+            return
+        if not password:
+            problem.update("Type the password twice." if not self.keep_allowed else
+                           "Type a new password twice (Cancel keeps the current one).")
+            return
+        self.dismiss((name, password))

@@ -1,0 +1,339 @@
+"""What every wizard screen shares: the step line, the navigation keys and buttons, help, a
+spinner for slow work, confirmation dialogs, and the way check results are shown."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Static
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
+
+# The wizard's steps, in order: (screen name, label in the step line).
+STEPS = (("welcome", "Welcome"), ("hostname", "Hostname"), ("dns", "DNS"),
+         ("firewall", "Firewall"), ("certificate", "Certificate"), ("auth", "Auth"),
+         ("review", "Review"), ("apply", "Apply"), ("done", "Done"))
+STEP_NAMES = tuple(name for name, _ in STEPS)
+
+# The Linux console's fonts lack most symbols: plain ASCII marks read the same everywhere.
+STATUS_MARK = {"ok": " OK ", "warn": "WARN", "fail": "FAIL"}
+STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
+SPINNER_FRAMES = "|/-\\"
+
+
+def plain_console() -> bool:
+    """True on terminals whose fonts lack block and box characters (the Linux console)."""
+    return os.environ.get("TERM", "") in ("linux", "vt100", "vt220", "dumb")
+
+
+def result_text(results, *, evidence: bool = True) -> Text:
+    """Check results as text: a status mark and the summary, then what was seen and the fix."""
+    text = Text()
+    for number, result in enumerate(results):
+        if number:
+            text.append("\n")
+        text.append(f"[{STATUS_MARK.get(result.status, result.status)}]",
+                    STATUS_STYLE.get(result.status, ""))
+        text.append(f" {result.summary}")
+        if evidence:
+            for line in result.evidence:
+                text.append(f"\n       saw: {line}", "dim")
+        if result.fix and result.status != "ok":
+            text.append("\n       fix: ", "bold")
+            text.append(result.fix)
+    return text
+
+
+def problems_text(problems) -> Text:
+    text = Text()
+    for number, problem in enumerate(problems):
+        if number:
+            text.append("\n")
+        kind = "warning" if problem.warning else "error"
+        text.append(f"{kind}: ", "bold yellow" if problem.warning else "bold red")
+        text.append(f"{problem.field}: {problem.message}")
+        if problem.hint:
+            text.append(f"\n  fix: {problem.hint}", "dim")
+    return text
+
+
+class StepLine(Static):
+    """Where the admin is: every step's name, the current one highlighted."""
+
+    def __init__(self, current: str, simulated: bool = False):
+        super().__init__(id="steps")
+        self.current = current
+        self.simulated = simulated
+
+    def on_mount(self) -> None:
+        text = Text(no_wrap=True, overflow="crop")
+        reached = True
+        for name, label in STEPS:
+            if text:
+                text.append("  ")
+            if name == self.current:
+                text.append(f" {label} ", "bold reverse")
+                reached = False
+            else:
+                text.append(label, "" if reached else "dim")
+        if self.simulated:
+            text.append("  SIM", "bold reverse")
+        self.update(text)
+
+
+class Spinner(Static):
+    """A one-line activity mark for slow work, in plain ASCII."""
+
+    def __init__(self, **kw):
+        super().__init__("", **kw)
+        self._frame = 0
+        self._label = ""
+        self._timer = None
+
+    def start(self, label: str) -> None:
+        self._label = label
+        self._frame = 0
+        if self._timer is None:
+            self._timer = self.set_interval(0.15, self._tick)
+        self._show()
+
+    def stop(self, label: str = "") -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self.update(Text(label))
+
+    @property
+    def running(self) -> bool:
+        return self._timer is not None
+
+    def _tick(self) -> None:
+        self._frame = (self._frame + 1) % len(SPINNER_FRAMES)
+        self._show()
+
+    def _show(self) -> None:
+        self.update(Text.assemble((SPINNER_FRAMES[self._frame], "bold"), " ", self._label))
+
+
+class WizardScreen(Screen):
+    """One step of the wizard. Subclasses give NAME, TITLE, HELP and compose_body(); they
+    edit `self.form.answers` and call the core, nothing more."""
+
+    NAME: ClassVar[str] = ""
+    TITLE: ClassVar[str] = ""
+    INTRO: ClassVar[str] = ""
+    HELP: ClassVar[str] = ""
+    NEXT_LABEL: ClassVar[str] = "Next >"
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "back", "Back"),
+        Binding("ctrl+n", "next", "Next"),
+        Binding("f1", "help", "Help"),
+        Binding("question_mark", "help", "Help", show=False),
+    ]
+
+    @property
+    def wizard(self):
+        return self.app
+
+    @property
+    def form(self):
+        return self.app.form
+
+    def compose(self) -> ComposeResult:
+        yield StepLine(self.NAME, self.app.simulate)
+        with VerticalScroll(id="body"):
+            yield Static(self.TITLE, classes="title")
+            if self.INTRO:
+                yield Static(self.INTRO, classes="intro")
+            yield from self.compose_body()
+        with Horizontal(id="nav"):
+            yield Spinner(id="status")
+            yield Button("< Back", id="back", compact=True)
+            yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary")
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        return iter(())
+
+    @property
+    def status(self) -> Spinner:
+        return self.query_one("#status", Spinner)
+
+    def on_mount(self) -> None:
+        if plain_console():
+            self.add_class("plain")
+        if self.NAME == "welcome":
+            self.query_one("#back", Button).display = False
+        # Widgets nested a few levels deep are mounted after this event: arrive (fill them
+        # in) once the screen has been laid out.
+        self.call_after_refresh(self._mounted)
+
+    def _mounted(self) -> None:
+        self._composed = True
+        if self.entering:
+            self.arrive()
+
+    entering = False  # set by the app when it switches to this screen
+    _composed = False
+
+    def on_screen_resume(self) -> None:
+        # Also sent when a dialog on top closes (only a real arrival reloads the screen), and
+        # possibly before a new screen's widgets exist (then on_mount arrives instead).
+        if self.entering and self._composed:
+            self.arrive()
+
+    def arrive(self) -> None:
+        self.entering = False
+        self.refresh_from_form()
+        self.focus_first()
+
+    def refresh_from_form(self) -> None:
+        """Show the form's current values (it may have changed on another screen)."""
+
+    def focus_first(self) -> None:
+        body = self.query_one("#body")
+        for widget in self.focus_chain:  # in Tab order, shown widgets only
+            if widget is not body and body in widget.ancestors:
+                widget.focus()
+                return
+        self.query_one("#next", Button).focus()
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def field_submitted(self, field: Input) -> None:
+        """Enter moves to the next field, and from the last one to the Next button."""
+        self.focus_next()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "back":
+            event.stop()
+            self.action_back()
+        elif event.button.id == "next":
+            event.stop()
+            self.action_next()
+
+    def action_back(self) -> None:
+        if self.can_leave():
+            self.app.go_back()
+
+    def action_next(self) -> None:
+        if not self.can_leave():
+            return
+        problems = self.check_before_next()
+        if problems:
+            self.show_problems(problems)
+            return
+        warning = self.warning_before_next()
+        if warning:
+            def answered(go_on: bool | None) -> None:
+                if go_on:
+                    self.accept_warning()
+                    self.app.go_next()
+
+            self.app.push_screen(ConfirmDialog(warning, yes="Continue anyway", no="Stay"),
+                                 answered)
+            return
+        self.app.go_next()
+
+    def can_leave(self) -> bool:
+        """False while leaving would lose or break something (a run in progress)."""
+        return True
+
+    def check_before_next(self) -> list:
+        """Problems (errors) that keep the admin on this screen."""
+        return []
+
+    def show_problems(self, problems) -> None:
+        """Show the problems next to the fields (the default: a notification)."""
+        self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
+                    title="Please fix", severity="error", markup=False)
+
+    def warning_before_next(self) -> str:
+        """A warning to confirm before going on (a failed check); "" when there is none."""
+        return ""
+
+    def accept_warning(self) -> None:
+        """The admin chose to go on despite the warning."""
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpDialog(self.TITLE, self.HELP or self.INTRO))
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """A question with two answers; Esc means no."""
+
+    BINDINGS: ClassVar = [Binding("escape", "no", "No"),
+                          Binding("left", "app.focus_previous", show=False),
+                          Binding("right", "app.focus_next", show=False)]
+
+    def __init__(self, message: str, *, yes: str = "Yes", no: str = "No",
+                 title: str = "Please confirm"):
+        super().__init__()
+        self.message = message
+        self.yes = yes
+        self.no = no
+        self.title_text = title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.title_text, classes="title")
+            yield Static(Text(self.message), classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.no, id="no", compact=True)
+                yield Button(self.yes, id="yes", compact=True, variant="warning")
+
+    def on_mount(self) -> None:
+        if plain_console():
+            self.add_class("plain")
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+    def action_no(self) -> None:
+        self.dismiss(False)
+
+
+class HelpDialog(ModalScreen[None]):
+    BINDINGS: ClassVar = [Binding("escape", "close", "Close"), Binding("f1", "close", "Close"),
+                          Binding("q", "close", show=False)]
+
+    def __init__(self, title: str, text: str):
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog help"):
+            yield Static(f"Help: {self.title_text}", classes="title")
+            with VerticalScroll(classes="help-body"):
+                yield Static(Text(self.text + "\n\n" + KEYS_HELP), classes="dialog-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        if plain_console():
+            self.add_class("plain")
+        self.query_one("#close", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+KEYS_HELP = """\
+Keys: Tab / Shift+Tab move between fields; Enter moves on (on a button: presses it);
+Ctrl+N next step; Esc previous step; F1 or ? this help; Ctrl+Q quit.
+Nothing on this host changes before you choose Apply on the Review step."""

@@ -1,0 +1,125 @@
+"""Step 9: the meeting URL, what changed, where the backup, the run log and the saved answers
+are, and what to do next."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Button, Static
+
+from jitsiwizard.screens.base import WizardScreen
+
+INTRO = "The wizard is done."
+SHOWN_CHANGES = 5  # steps listed by name; the rest are counted
+
+
+def _line(text: Text, label: str, value: str) -> None:
+    text.append(f"{label:<14}", "bold")
+    text.append(f"{value}\n")
+
+
+class DoneScreen(WizardScreen):
+    NAME = "done"
+    TITLE = "Done"
+    INTRO = INTRO
+    NEXT_LABEL = "Quit"
+    HELP = (INTRO + "\n\nThe answers used are saved (mode 0600, passwords as references to "
+            "root-only files) so the same setup can be replayed on this or another host with "
+            "`jitsi-wizard --answers FILE`, or changed with `jitsi-wizard --edit FILE`.\n\n"
+            "Every change can be undone with `jitsi-wizard rollback`: the backup of each "
+            "file is kept with the run.")
+    BINDINGS: ClassVar = [Binding("escape", "back", "Back", show=False),
+                          Binding("ctrl+n", "next", "Quit")]
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="done-url", classes="url")
+        yield Static("", id="done-summary")
+
+    def on_mount(self) -> None:
+        self.query_one("#back", Button).display = False
+        super().on_mount()
+
+    def focus_first(self) -> None:
+        self.query_one("#next", Button).focus()
+
+    def refresh_from_form(self) -> None:
+        app = self.app
+        if app.saved_answers is None and app.loaded is not None:
+            # Nothing needed changing: the answers are still saved for replay.
+            from jitsiwizard.errors import EXIT_OK
+
+            app.saved_answers, app.saved_notes = app.form.save_answers(app.loaded.answers)
+            app.exit_code = EXIT_OK
+        answers = app.loaded.answers if app.loaded is not None else app.form.answers
+        host = answers.host.hostname
+        self.query_one("#done-url", Static).update(Text.assemble(
+            ("Meetings: ", "bold"), (f"https://{host}/", "bold underline")))
+        self.query_one("#done-summary", Static).update(self.summary(answers))
+
+    def summary(self, answers) -> Text:
+        """Where things are first (they are what the admin needs later), then what to do
+        next, then what changed (the Review step showed it in full)."""
+        app = self.app
+        text = Text()
+        plan, outcome, redact = app.plan, app.outcome, app.redact or (lambda t: t)
+        root_option = "" if app.root.is_real else f" --root {app.root.base}"
+        if outcome is not None and outcome.run_id:
+            run_dir = outcome.log_path.rsplit("/", 1)[0]
+            _line(text, "Run", outcome.run_id)
+            _line(text, "Undo with", f"jitsi-wizard rollback {outcome.run_id}{root_option}")
+            _line(text, "Run log", outcome.log_path)
+            _line(text, "Backups", f"{run_dir}/backup")
+        if app.saved_answers:
+            _line(text, "Answers", app.saved_answers)
+            _line(text, "Replay with", f"jitsi-wizard --answers {app.saved_answers}"
+                  f"{root_option}")
+        for note in app.saved_notes:
+            text.append(f"note: {note}\n", "yellow")
+        text.append("\nNext steps\n", "bold underline")
+        for step in self.next_steps(answers):
+            text.append(f"  - {step}\n")
+        text.append("\nWhat changed\n", "bold underline")
+        if plan is None or plan.is_empty or outcome is None:
+            text.append("  nothing: the host already matched these answers\n")
+            return text
+        for step in plan.steps[:SHOWN_CHANGES]:
+            text.append(f"  - {redact(step.describe())}\n")
+        if len(plan.steps) > SHOWN_CHANGES:
+            text.append(f"  ... and {len(plan.steps) - SHOWN_CHANGES} more steps (all in "
+                        "the run log)\n")
+        for fallback in outcome.fallbacks:
+            text.append(f"  fallback taken: {fallback}\n", "yellow")
+        return text
+
+    def next_steps(self, answers) -> list[str]:
+        host = answers.host.hostname
+        steps = [f"Open https://{host}/ in a browser and start a test meeting."]
+        policy = answers.auth.policy
+        if policy == "local":
+            steps.append("Hosts log in with the accounts you set; add more with the wizard "
+                         "(Authentication) or `prosodyctl adduser NAME@" + host + "`.")
+        elif policy == "ldap":
+            steps.append("Hosts log in with their directory account (user name, not e-mail, "
+                         "unless the login attribute says otherwise).")
+        if answers.auth.guests:
+            steps.append("Guests can join a meeting once a host has started it; until then "
+                         "they are asked to wait for the host.")
+        if answers.cert.mode == "self-signed":
+            steps.append("Browsers will warn about the self-signed certificate, and the "
+                         "mobile apps will not connect: switch to Let's Encrypt when DNS works.")
+        if answers.host.public_address:
+            steps.append(f"Forward 80/tcp, 443/tcp and 10000/udp from "
+                         f"{answers.host.public_address} to this host on the NAT router.")
+        if not answers.firewall.manage:
+            steps.append("Make sure 80/tcp, 443/tcp and 10000/udp are open in every firewall "
+                         "in front of this host.")
+        return steps
+
+    def action_back(self) -> None:
+        self.notify("The wizard is done; Ctrl+N or Ctrl+Q quits.")
+
+    def action_next(self) -> None:
+        self.app.exit(self.app.exit_code)

@@ -1,0 +1,261 @@
+"""Step 7: the plan, step by step, with a diff viewer for each file; secrets redacted. The
+answers go through the same validation as replay, the plan through the same builder."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from jitsiwizard.screens.base import STEPS, ConfirmDialog, WizardScreen, plain_console
+from jitsiwizard.screens.form import screen_of
+
+INTRO = "Everything the run would do, in order. Nothing has changed yet."
+LABELS = dict(STEPS)
+
+
+def diff_text(text: str) -> Text:
+    """A unified diff, coloured by line kind (the marks stay for monochrome terminals)."""
+    out = Text()
+    for line in text.splitlines():
+        if line.startswith(("+++", "---")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        else:
+            style = ""
+        out.append(line + "\n", style)
+    return out
+
+
+class StepsList(OptionList):
+    BINDINGS: ClassVar = [Binding("d", "screen.show_all", "Whole plan")]
+
+
+class ReviewScreen(WizardScreen):
+    NAME = "review"
+    TITLE = "Review the plan"
+    INTRO = INTRO
+    NEXT_LABEL = "Apply..."
+    HELP = (INTRO + "\n\nNotes come first: warnings about this host and what the plan "
+            "decided (the certificate route, for example). Then every step: files to "
+            "create, edit or remove, commands to run, services to restart, checks of the "
+            "outcome. Highlight a step and press Enter to see its diff; D shows the whole "
+            "plan with every diff. Passwords never appear: they are shown as <redacted>.\n\n"
+            "Apply runs the plan as one transaction: a backup of every file is taken first, "
+            "and if any step fails, everything is rolled back. To change something, go back "
+            "with Esc.")
+
+    def __init__(self):
+        super().__init__()
+        self.ready = False
+        self.error = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="plan-notes", classes="notes")
+        yield Static("", id="plan-summary", classes="section")
+        yield StepsList(id="steps-list")
+
+    def refresh_from_form(self) -> None:
+        self.ready = False
+        self.error = False
+        self.app.plan = None
+        self.query_one("#plan-notes", Static).update("")
+        self.query_one("#plan-summary", Static).update(Text("Building the plan...", "dim"))
+        self.query_one("#steps-list", StepsList).clear_options()
+        self.query_one("#next", Button).label = self.NEXT_LABEL
+        self.status.start("building the plan")
+        self.build_plan()
+
+    def focus_first(self) -> None:
+        self.query_one("#steps-list", StepsList).focus()
+
+    @work(thread=True, exclusive=True, group="plan")
+    def build_plan(self) -> None:
+        from jitsiwizard.errors import ProblemList, UserError
+        from jitsiwizard.host import read_facts
+        from jitsiwizard.plan import build
+        from jitsiwizard.secrets import Redactor
+
+        app = self.app
+        try:
+            loaded = app.form.build()
+            facts = read_facts(app.root)
+            plan = build(loaded.answers, facts, force=app.force,
+                         ssh_port_in_use=self.connected_ssh_port())
+        except ProblemList as exc:
+            app.call_from_thread(self.show_error, exc.problems, None)
+            return
+        except UserError as exc:
+            app.call_from_thread(self.show_error, [], exc)
+            return
+        redact = Redactor()
+        for secret in loaded.answers.secrets():
+            redact.add_secret(secret)
+        app.call_from_thread(self.show_plan, loaded, facts, plan, redact)
+
+    def connected_ssh_port(self) -> int | None:
+        fields = os.environ.get("SSH_CONNECTION", "").split()
+        if self.app.root.is_real and len(fields) == 4 and fields[3].isdigit():
+            return int(fields[3])
+        return None
+
+    def show_error(self, problems, error) -> None:
+        self.error = True
+        self.status.stop("the plan could not be built")
+        text = Text()
+        text.append("The plan cannot be built yet:\n", "bold red")
+        if error is not None:
+            where = screen_of(error.field) if error.field else ""
+            text.append(error.message)
+            if error.hint:
+                text.append(f"\n  fix: {error.hint}", "dim")
+            if where in LABELS:
+                text.append(f"\n  (step: {LABELS[where]})", "dim")
+        for problem in problems:
+            if problem.warning:
+                continue
+            where = LABELS.get(screen_of(problem.field), "")
+            text.append(f"- {problem.field}: {problem.message}")
+            if problem.hint:
+                text.append(f"\n    fix: {problem.hint}", "dim")
+            if where:
+                text.append(f" (step: {where})", "dim")
+            text.append("\n")
+        text.append("\nPress Esc to go back and change it.")
+        self.query_one("#plan-summary", Static).update(text)
+
+    def show_plan(self, loaded, facts, plan, redact) -> None:
+        app = self.app
+        app.loaded, app.plan, app.redact = loaded, plan, redact
+        app.plan_facts = facts
+        self.ready = True
+        self.status.stop("")
+        notes = Text()
+        for number, note in enumerate(plan.notes + [p.message for p in loaded.warnings]):
+            if number:
+                notes.append("\n")
+            notes.append("note: ", "bold yellow")
+            notes.append(redact(note))
+        notes_box = self.query_one("#plan-notes", Static)
+        notes_box.update(notes)
+        notes_box.display = bool(plan.notes or loaded.warnings)
+        steps = self.query_one("#steps-list", StepsList)
+        summary = self.query_one("#plan-summary", Static)
+        if plan.is_empty:
+            summary.update("Nothing to change: the host already matches these answers. "
+                           "Finish saves the answers for replay.")
+            self.query_one("#next", Button).label = "Finish"
+            return
+        files = len(plan.file_steps())
+        summary.update(f"{len(plan.steps)} steps, {files} file change(s). Enter on a step "
+                       "shows its diff; D shows the whole plan.")
+        for number, step in enumerate(plan.steps, 1):
+            steps.add_option(Option(Text(redact(f"{number:>2}. {step.describe()}")),
+                                    id=str(number)))
+        steps.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        plan = self.app.plan
+        if plan is None or not event.option.id:
+            return
+        event.stop()
+        number = int(event.option.id)
+        step = plan.steps[number - 1]
+        redact = self.app.redact
+        diff = getattr(step, "diff", None)
+        body = diff() if diff else ""
+        text = Text(redact(step.describe()) + "\n\n", "bold")
+        if body:
+            text.append_text(diff_text(redact(body)))
+        elif diff is not None:
+            text.append("(no content difference)", "dim")
+        else:
+            text.append(_step_details(step, redact))
+        self.app.push_screen(TextDialog(f"Step {number} of {len(plan.steps)}", text))
+
+    def action_show_all(self) -> None:
+        if self.app.plan is not None:
+            self.app.push_screen(TextDialog("The whole plan", diff_text(
+                self.app.plan.render(self.app.redact))))
+
+    def can_leave(self) -> bool:
+        return True
+
+    def action_next(self) -> None:
+        if not self.ready:
+            self.notify("The plan is not ready." if not self.error else
+                        "The plan could not be built: go back (Esc) and fix the answers.",
+                        severity="warning")
+            return
+        plan = self.app.plan
+        if plan.is_empty:
+            self.app.go("done")
+            return
+        where = "this host" if self.app.root.is_real else str(self.app.root.base)
+        how = " (commands are only recorded: simulation)" if self.app.simulate else ""
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self.app.go("apply")
+
+        self.app.push_screen(ConfirmDialog(
+            f"Apply {len(plan.steps)} steps to {where}{how}? Every change is backed up first "
+            "and rolled back if a step fails.", yes="Apply", no="Not yet", title="Apply"),
+            answered)
+
+
+def _step_details(step, redact) -> str:
+    lines = []
+    for name in ("argv", "timeout", "snapshot", "undo", "env", "name", "action", "args"):
+        value = getattr(step, name, None)
+        if value in (None, (), [], {}):
+            continue
+        if name == "argv":
+            value = " ".join(str(a) for a in value)
+        lines.append(f"{name}: {value}")
+    return redact("\n".join(lines))
+
+
+class TextDialog(ModalScreen[None]):
+    """A full-screen, scrollable text viewer (diffs, the whole plan, logs)."""
+
+    BINDINGS: ClassVar = [Binding("escape,q", "close", "Close")]
+
+    def __init__(self, title: str, text: Text):
+        super().__init__()
+        self.title_text = title
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="viewer"):
+            yield Static(self.title_text, classes="title")
+            with VerticalScroll(id="viewer-body"):
+                yield Static(self.text)
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if plain_console():
+            self.add_class("plain")
+        self.query_one("#viewer-body").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
