@@ -211,18 +211,18 @@ def run_demo(args) -> int:
     base = tempfile.mkdtemp(prefix="jitsi-wizard-demo-")
     fixtures.build(base)
     args.root, args.simulate = base, True
-    print(f"demo: a throwaway Jitsi host in {base} (commands are only recorded)")
-    return run_tui(args, edit=args.edit)
-
-
-def run_tui(args, edit: str | None) -> int:
-    root = _root(args)
     try:
-        from jitsiwizard.app import run_app
-    except ImportError:
-        raise UserError("the interactive wizard is not available in this build",
-                        "use --answers FILE (see `jitsi-wizard example-answers`)") from None
-    return run_app(root=root, simulate=bool(args.simulate), edit=edit, force=bool(args.force))
+        return run_tui(args, edit=args.edit, demo=True)
+    finally:
+        print(f"demo: the throwaway host is in {base}: look at what changed there, then "
+              f"remove it with: rm -rf {base}")
+
+
+def run_tui(args, edit: str | None, demo: bool = False) -> int:
+    from jitsiwizard.app import run_app
+
+    return run_app(root=_root(args), simulate=bool(args.simulate), edit=edit,
+                   force=bool(args.force), resolver=args.resolver, demo=demo)
 
 
 def run_replay(args) -> int:

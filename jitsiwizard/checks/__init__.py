@@ -7,19 +7,35 @@ this package stays cheap for the TUI.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
+from typing import TYPE_CHECKING
 
-from jitsiwizard.checks.dnscheck import check_dns, parse_resolver
-from jitsiwizard.checks.ldapcheck import check_ldap
-from jitsiwizard.checks.ports import COTURN_PORTS, JITSI_PORTS, Port, check_local_ports
 from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, worst
 from jitsiwizard.errors import UserError
-from jitsiwizard.model import Answers
-from jitsiwizard.rootfs import Root
+
+if TYPE_CHECKING:
+    from jitsiwizard.checks.ports import Port
+    from jitsiwizard.model import Answers
+    from jitsiwizard.rootfs import Root
 
 __all__ = ["COTURN_PORTS", "FAIL", "JITSI_PORTS", "OK", "WARN", "CheckResult", "check_dns",
            "check_ldap", "check_local_ports", "run_checks", "worst"]
+
+# Loaded on first use: the CLI imports this package to register its sub-commands, and the
+# check modules (with their socket and parsing code) are not needed for that.
+_LAZY = {"check_dns": "dnscheck", "parse_resolver": "dnscheck", "check_ldap": "ldapcheck",
+         "check_local_ports": "ports", "COTURN_PORTS": "ports", "JITSI_PORTS": "ports",
+         "Port": "ports"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(f"jitsiwizard.checks.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Beyond its own timeout a check gets this long to report, before it is cut off.
 _GRACE = 1.0
@@ -28,6 +44,8 @@ _GRACE = 1.0
 async def _guarded(prefix: str, job: Awaitable[list[CheckResult]],
                    timeout: float) -> list[CheckResult]:
     """A check that overruns or breaks becomes a failed result; the others still report."""
+    import asyncio
+
     try:
         return await asyncio.wait_for(job, timeout + _GRACE)
     except UserError:
@@ -54,6 +72,12 @@ async def run_checks(answers: Answers, *, resolver: str | None = None, timeout: 
     `resolver` (ADDR[:PORT]) is used for the DNS checks; LDAP server names go through the
     system resolver (as Prosody's will) unless `ldap_resolver` is given.
     """
+    import asyncio
+
+    from jitsiwizard.checks.dnscheck import check_dns, parse_resolver
+    from jitsiwizard.checks.ldapcheck import check_ldap
+    from jitsiwizard.checks.ports import check_local_ports
+
     if resolver is not None:
         parse_resolver(resolver)  # a bad address is the admin's input error: raise it now
     jobs = [
