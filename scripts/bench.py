@@ -144,46 +144,76 @@ def bench_first_screen(repeat: int) -> tuple[float, float]:
     return median(wizard), median(minimal)
 
 
+def _step_title(screen: str) -> str:
+    lines = screen.splitlines()
+    return lines[2].strip() if len(lines) > 2 else ""
+
+
 def bench_memory(repeat: int) -> tuple[float, float]:
     """Peak RSS on the Review screen (the plan with every diff) against the minimal app."""
-    from jitsiwizard import fixtures
+    from tests.lab.dns import Dnsmasq
 
     minimal_file = Path(tempfile.mkdtemp()) / "minimal.py"
     minimal_file.write_text(MINIMAL_APP)
     env = {"TERM": "xterm-256color", "BENCH_LDAP_PW": "bench-password"}
+    work = Path(tempfile.mkdtemp(prefix="jw-bench-dns-"))
+    dns_server = Dnsmasq(work, HOST.split(".", 1)[1], {HOST: ("127.0.0.1", None)}).start()
     wizard, minimal = [], []
-    for _ in range(repeat):
-        tmux = Tmux(env)
-        try:
-            tmux.start([PY, str(minimal_file)])
-            wait_until(lambda t=tmux: "minimal-ready" in t.screen(), 30, "minimal app")
-            minimal.append(peak_rss_kb(tmux.pane_pid()) / 1024)
-        finally:
-            tmux.stop()
-        base = Path(tempfile.mkdtemp(prefix="jw-bench-"))
-        fixtures.build(base)
-        answers = base / "answers.toml"
-        answers.write_text(ANSWERS_LDAP_GUESTS)
-        tmux = Tmux(env)
-        try:
-            tmux.start([*WIZARD, "--root", str(base), "--simulate", "--edit", str(answers)])
-            wait_until(lambda t=tmux: FIRST_SCREEN_MARK in t.screen(), 30, "wizard")
-            # Walk forward to the Review screen: the plan with all its diffs.
-            for _step in range(12):
-                if "Review" in tmux.screen() and "Apply" in tmux.screen():
-                    break
-                tmux.keys("C-n")
-                screen_before = tmux.screen()
-                try:
-                    wait_until(lambda t=tmux, s=screen_before: t.screen() != s, 10,
-                               "the next screen")
-                except TimeoutError:
-                    break
-            wizard.append(peak_rss_kb(tmux.pane_pid()) / 1024)
-        finally:
-            tmux.stop()
-            shutil.rmtree(base, ignore_errors=True)
+    try:
+        for _ in range(repeat):
+            tmux = Tmux(env)
+            try:
+                tmux.start([PY, str(minimal_file)])
+                wait_until(lambda t=tmux: "minimal-ready" in t.screen(), 30, "minimal app")
+                minimal.append(peak_rss_kb(tmux.pane_pid()) / 1024)
+            finally:
+                tmux.stop()
+            wizard.append(_wizard_on_review(env, f"127.0.0.1:{dns_server.port}") / 1024)
+    finally:
+        dns_server.stop()
+        shutil.rmtree(work, ignore_errors=True)
     return median(wizard), median(minimal)
+
+
+def _wizard_on_review(env: dict, resolver: str) -> int:
+    """Walk the real wizard to Review with the keyboard; its peak RSS in kB."""
+    from jitsiwizard import fixtures
+
+    base = Path(tempfile.mkdtemp(prefix="jw-bench-"))
+    fixtures.build(base)
+    answers = base / "answers.toml"
+    answers.write_text(ANSWERS_LDAP_GUESTS)
+    tmux = Tmux(env)
+    try:
+        tmux.start([*WIZARD, "--root", str(base), "--simulate", "--edit", str(answers),
+                    "--resolver", resolver])
+        wait_until(lambda: FIRST_SCREEN_MARK in tmux.screen(), 30, "the wizard")
+        for _step in range(20):
+            screen = tmux.screen()
+            if _step_title(screen).startswith("Review"):
+                break
+            if "Continue anyway" in screen:
+                tmux.keys("Right", "Enter")
+            else:
+                tmux.keys("C-n")
+            try:
+                wait_until(lambda s=screen: tmux.screen() != s, 15, "the screen to change")
+            except TimeoutError:
+                raise RuntimeError("the wizard stopped at:\n" + screen) from None
+        else:
+            raise RuntimeError("the wizard did not reach Review:\n" + tmux.screen())
+        # the plan and its diffs are drawn once the screen settles
+        last = ""
+        for _ in range(100):
+            now = tmux.screen()
+            if now == last:
+                break
+            last = now
+            time.sleep(0.05)  # polling the screen until two reads agree
+        return peak_rss_kb(tmux.pane_pid())
+    finally:
+        tmux.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # --- 2: replay ------------------------------------------------------------------------------
