@@ -4,10 +4,8 @@ status. Errors a user can cause print as a message and a fix, never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from jitsiwizard import __version__
@@ -51,7 +49,13 @@ def _common(parser: argparse.ArgumentParser, sub: bool) -> None:
                              "wrote them (backups are kept)")
 
 
-def make_parser() -> argparse.ArgumentParser:
+CHECK_COMMANDS = ("check", "probe", "probe-listen")
+
+
+def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
+    """The whole command line. `with_checks=False` leaves out the check sub-commands (and
+    their imports): the interactive start does not need them and its first screen is
+    timed."""
     parser = argparse.ArgumentParser(
         prog="jitsi-wizard", description=DESCRIPTION, epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,15 +103,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     p.set_defaults(func=cmd_schema)
 
-    try:
+    if with_checks:
         from jitsiwizard.checks import commands as check_commands
-    except ImportError:  # pragma: no cover - the checks package ships with the project
-        check_commands = None
-    if check_commands is not None:
+
         check_commands.register(sub)
-        for name in ("check", "probe", "probe-listen"):
-            if name in sub.choices:
-                _common(sub.choices[name], sub=True)
+        for name in CHECK_COMMANDS:
+            _common(sub.choices[name], sub=True)
     return parser
 
 
@@ -206,6 +207,8 @@ def cmd_main(args) -> int:
 
 
 def run_demo(args) -> int:
+    import tempfile
+
     from jitsiwizard import fixtures
 
     base = tempfile.mkdtemp(prefix="jitsi-wizard-demo-")
@@ -364,6 +367,8 @@ def cmd_status(args) -> int:
         "interrupted_run": interrupted.run_id if interrupted else None,
     }
     if args.json:
+        import json
+
         print(json.dumps(doc, indent=2))
         return EXIT_OK
     if not facts.jitsi_installed:
@@ -412,6 +417,8 @@ def cmd_runs(args) -> int:
 
     runs = list_runs(_root(args))
     if args.json:
+        import json
+
         print(json.dumps([r.__dict__ for r in runs], indent=2))
     elif not runs:
         print("no runs yet")
@@ -428,6 +435,8 @@ def cmd_example(args) -> int:
 
 
 def cmd_schema(args) -> int:
+    import json
+
     from jitsiwizard.answers import json_schema
 
     print(json.dumps(json_schema(), indent=2))
@@ -435,9 +444,12 @@ def cmd_schema(args) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    # Without a sub-command word (or a request for help) the parse is the same either way.
+    parser = make_parser(with_checks=any(w in CHECK_COMMANDS or w in ("-h", "--help")
+                                         for w in words))
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
         return int(exc.code or 0)
     try:
