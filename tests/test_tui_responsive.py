@@ -13,6 +13,7 @@ from jitsiwizard.screens.checking import MARGIN
 from tests.lab.dns import SilentDns
 from tests.test_tui_support import (
     SIZE,
+    focus,
     loaded,
     make_app,
     next_step,
@@ -42,7 +43,7 @@ async def test_dns_check_against_a_silent_resolver_keeps_the_ui_responsive(reque
                              and running(app, "dns"), "the DNS check to start")
             dns = app.screen
             await press(pilot, "f1")  # handled while the check waits on the network
-            assert isinstance(app.screen, HelpDialog)
+            await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog), "the help")
             assert running(app, "dns") and dns.results is None
             await press(pilot, "escape")
             await wait_until(pilot, lambda: app.screen is dns, "the help to close")
@@ -63,6 +64,8 @@ async def test_ldap_test_against_a_silent_server_keeps_the_ui_responsive(request
             await wait_screen(pilot, "auth")
             auth = app.screen
             auth.query_one("#policy-ldap").value = True
+            await wait_until(pilot, lambda: auth.query_one("#panel-ldap").display,
+                             "the LDAP form")
             await type_into(pilot, "#ldap-url", f"ldap://127.0.0.1:{silent.port}")
             await type_into(pilot, "#ldap-bind-dn", "cn=jitsi,ou=services,dc=example,dc=org")
             await type_into(pilot, "#ldap-bind-pw", "service-secret")
@@ -71,8 +74,7 @@ async def test_ldap_test_against_a_silent_server_keeps_the_ui_responsive(request
             await wait_until(pilot, lambda: running(app, "ldap"), "the LDAP test to start")
             started = time.monotonic()
             field = auth.query_one("#ldap-test-user", Input)
-            field.focus()
-            await wait_until(pilot, lambda: field.has_focus, "the focus")
+            await focus(pilot, field, "the focus")
             await press(pilot, *"alice")  # typed while the test waits on the server
             await wait_until(pilot, lambda: field.value == "alice", "the typing")
             assert running(app, "ldap")

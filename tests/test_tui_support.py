@@ -159,12 +159,22 @@ async def confirm(pilot) -> None:
     await wait_until(pilot, lambda: pilot.app.screen is not dialog, "the question to close")
 
 
+async def focus(pilot, widget, what: str) -> None:
+    """Focus `widget`, asking again until it takes the focus: a field in a panel that a
+    choice just revealed cannot take it before the panel is shown."""
+    def focused():
+        if not widget.has_focus:
+            widget.focus()
+        return widget.has_focus
+
+    await wait_until(pilot, focused, what)
+
+
 async def type_into(pilot, selector: str, text: str) -> None:
     """Replace a field's text as a paste would (typing every character costs a pilot round
     trip each; the tmux test types for real), then a real key press (End)."""
     widget = pilot.app.screen.query_one(selector)
-    widget.focus()
-    await wait_until(pilot, lambda: widget.has_focus, f"{selector} to have the focus")
+    await focus(pilot, widget, f"{selector} to have the focus")
     widget.value = text
     await press(pilot, "end")
     await wait_until(pilot, lambda: widget.value == text, f"{selector} to read {text!r}")

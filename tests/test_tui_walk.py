@@ -22,6 +22,7 @@ from tests.test_tui_support import (
     HOST,
     SIZE,
     confirm,
+    focus,
     loaded,
     make_app,
     next_step,
@@ -59,8 +60,7 @@ async def choose(pilot, button_id: str) -> None:
 async def tick(pilot, box_id: str, value: bool = True) -> None:
     box = pilot.app.screen.query_one(f"#{box_id}")
     if box.value != value:
-        box.focus()
-        await wait_until(pilot, lambda: box.has_focus, f"{box_id} to have the focus")
+        await focus(pilot, box, f"{box_id} to have the focus")
         await press(pilot, "space")
         await wait_until(pilot, lambda: box.value == value, f"{box_id} = {value}")
 
@@ -86,8 +86,7 @@ async def auth_step(pilot, policy: str, guests: bool, ldap_url: str) -> None:
         await tick(pilot, "guests")
     if policy == "local":
         users = pilot.app.screen.query_one("#users")
-        users.focus()
-        await wait_until(pilot, lambda: users.has_focus, "the users list to have the focus")
+        await focus(pilot, users, "the users list to have the focus")
         await press(pilot, "a")
         await wait_until(pilot, lambda: pilot.app.screen.query("#name")
                          and pilot.app.screen.query_one("#name").has_focus, "the user dialog")
@@ -105,8 +104,7 @@ async def auth_step(pilot, policy: str, guests: bool, ldap_url: str) -> None:
         await type_into(pilot, "#ldap-bind-pw", LDAP_PASSWORD)
         await type_into(pilot, "#ldap-base", "ou=people,dc=example,dc=org")
         test = pilot.app.screen.query_one("#ldap-test")
-        test.focus()
-        await wait_until(pilot, lambda: test.has_focus, "the test button to have the focus")
+        await focus(pilot, test, "the test button to have the focus")
         await press(pilot, "enter")
         await wait_until(pilot, lambda: "users match" in str(
             pilot.app.screen.query_one("#ldap-results").render()), "the LDAP test result")
