@@ -115,7 +115,13 @@ def test_saved_answers_keep_references_and_drop_literals(tmp_path):
 
 
 def test_schema_matches_the_validator():
+    import json
+    from importlib.resources import files
+
     schema = A.json_schema()
+    shipped = json.loads(files("jitsiwizard").joinpath("data/answers.schema.json").read_text())
+    assert shipped == schema, (
+        "regenerate it: jitsi-wizard schema > jitsiwizard/data/answers.schema.json")
     for table in A.TOP_LEVEL:
         assert set(schema["properties"][table]["properties"]) == set(A.SPEC[table])
     ldap = schema["properties"]["auth"]["properties"]["ldap"]["properties"]
