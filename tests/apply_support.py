@@ -88,6 +88,22 @@ def sample_tree(base: Path) -> Root:
     return root
 
 
+UNITS = {"prosody": {"enabled": True, "active": True}}
+
+
+def sample_host(tmp_path: Path) -> tuple[Path, Root, Runner, Path]:
+    """A sample tree under tmp_path/root, a runner whose systemctl is the stand-in (prosody
+    enabled and running, restarted on its host file), and the stand-in's state file."""
+    base = tmp_path / "root"
+    base.mkdir()
+    root = sample_tree(base)
+    runner = Runner(root)
+    state_file = tmp_path / "systemctl.json"
+    fake_systemctl(runner, state_file, UNITS,
+                   watch={"prosody": str(base / "etc/prosody/conf.avail/meet.example.org.cfg.lua")})
+    return base, root, runner, state_file
+
+
 def sample_steps(root: Root, state_file: Path) -> list:
     """Steps of every kind against sample_tree, each changing something."""
     host = "/etc/prosody/conf.d/meet.example.org.cfg.lua"

@@ -38,8 +38,8 @@ from jitsiwizard.steps import (
 from tests.apply_support import (
     fake_systemctl,
     make_root,
+    sample_host,
     sample_steps,
-    sample_tree,
     systemctl_state,
     tree_state,
 )
@@ -64,14 +64,7 @@ def _verify_file_says(root, runner, args):
 
 @pytest.fixture
 def host(tmp_path):
-    base = tmp_path / "root"
-    base.mkdir()
-    root = sample_tree(base)
-    runner = Runner(root)
-    state_file = tmp_path / "systemctl.json"
-    fake_systemctl(runner, state_file, {"prosody": {"enabled": True, "active": True}},
-                   watch={"prosody": str(base / "etc/prosody/conf.avail/meet.example.org.cfg.lua")})
-    return base, root, runner, state_file
+    return sample_host(tmp_path)
 
 
 def _run_dir(root: Root, run_id: str) -> Path:

@@ -13,32 +13,22 @@ import pytest
 
 from jitsiwizard.apply import STATE_DIR, apply, interrupted_run, list_runs, rollback
 from jitsiwizard.errors import EXIT_INTERRUPTED, UserError
-from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
 from jitsiwizard.steps import Command, FileChange, Plan
 from tests.apply_support import (
-    fake_systemctl,
+    UNITS,
     run_child,
+    sample_host,
     sample_steps,
-    sample_tree,
     systemctl_state,
     tree_state,
 )
 from tests.lab.proc import wait_for
 
-UNITS = {"prosody": {"enabled": True, "active": True}}
-
 
 @pytest.fixture
 def host(tmp_path):
-    base = tmp_path / "root"
-    base.mkdir()
-    root = sample_tree(base)
-    runner = Runner(root)
-    state_file = tmp_path / "systemctl.json"
-    fake_systemctl(runner, state_file, UNITS,
-                   watch={"prosody": str(base / "etc/prosody/conf.avail/meet.example.org.cfg.lua")})
-    return base, root, runner, state_file
+    return sample_host(tmp_path)
 
 
 def _leftover_temp_files(base: Path) -> list[Path]:
