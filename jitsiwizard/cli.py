@@ -309,8 +309,8 @@ def _report(outcome, root: Root) -> int:
         for err in outcome.rollback_errors:
             print(f"  - {err}", file=sys.stderr)
     else:
-        print("every change was rolled back; the host is as it was before the run.",
-              file=sys.stderr)
+        print("every change of this run was rolled back: files and services are as they "
+              "were before it (packages it installed stay installed).", file=sys.stderr)
     print(f"details: {outcome.log_path}", file=sys.stderr)
     return EXIT_ROLLED_BACK
 
