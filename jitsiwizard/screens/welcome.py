@@ -65,6 +65,8 @@ class WelcomeScreen(WizardScreen):
             "back here before anything else.")
     BINDINGS: ClassVar = [Binding("escape", "back", "Back", show=False)]  # nothing before
 
+    _interrupted_shown: str | None = None  # the run whose rollback offer is on screen
+
     def compose_body(self) -> ComposeResult:
         yield Static("", id="facts")
         yield Static("", id="warnings", classes="warnings")
@@ -89,6 +91,10 @@ class WelcomeScreen(WizardScreen):
         box.update(warnings)
         box.display = bool(notes)
         run = app.interrupted
+        shown = run.run_id if run is not None else None
+        if shown == self._interrupted_shown:
+            return  # already on screen (or already absent): mounting again would race
+        self._interrupted_shown = shown
         for box in self.query("#interrupted"):
             box.remove()
         if run is not None:  # rare: built only when needed, the first screen must be quick
