@@ -54,6 +54,13 @@ def facts_text(facts, simulated: bool) -> Text:
     return text
 
 
+class RollbackButton(Button):
+    """Takes the focus once it is on screen: the rollback comes before anything else."""
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.focus)
+
+
 class WelcomeScreen(WizardScreen):
     NAME = "welcome"
     TITLE = "Welcome"
@@ -103,17 +110,16 @@ class WelcomeScreen(WizardScreen):
                 f" (run {run.run_id}, started {run.started}, {run.status}): some of its "
                 "changes are in place, some are not. Roll it back first; the wizard "
                 "continues from the restored state.")
-            button = Button("Roll it back now", id="rollback", compact=True,
-                            variant="warning")
+            button = RollbackButton(
+                "Roll it back now", id="rollback", compact=True, variant="warning")
             self.query_one("#body").mount(
                 Vertical(Static(message), Horizontal(button, classes="buttons"),
                          id="interrupted", classes="box"),
                 before=self.query_one("#facts"))
 
     def focus_first(self) -> None:
-        if self.app.interrupted is not None:
-            self.call_after_refresh(lambda: self.query_one("#rollback", Button).focus())
-        else:
+        # With an interrupted run, the rollback button takes the focus once it is mounted.
+        if self.app.interrupted is None:
             self.query_one("#next", Button).focus()
 
     def can_leave(self) -> bool:
