@@ -51,7 +51,7 @@ from jitsiwizard.steps import (
 STATE_DIR = "/var/lib/jitsi-wizard"
 MANAGED_FILE = STATE_DIR + "/managed.json"
 HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
-RUN_LOG_TAIL = 200  # lines of each command output stream kept in run.log
+RUN_LOG_TAIL = 200  # final lines run.log keeps of an output too long to log whole
 
 # Test-only fault injection, used by the SIGKILL tests: "step:N" kills the process before step N
 # (1-based), "write:N" in the middle of step N's file write (half the temp file written),

@@ -581,7 +581,8 @@ def _certbot_steps(answers: Answers, facts: HostFacts, host: str, email: str) ->
     steps: list[Step] = []
     if not facts.has_package("certbot"):
         steps.append(Command(
-            ["apt-get", "install", "-y", "--no-install-recommends", "certbot"],
+            ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "--no-install-recommends",
+             "certbot"],
             "install certbot from the distribution", timeout=900, env=dict(APT_ENV),
             snapshot=(LE_CONFIG, "/etc/cron.d/certbot"),
             undo=["apt-get", "purge", "-y", "certbot"]))
@@ -619,7 +620,7 @@ def _helper_steps(answers: Answers, facts: HostFacts, host: str, email: str) -> 
     crt, key = jitsi_cert_paths(host)
     steps: list[Step] = []
     if facts.packages and not facts.has_package("cron"):
-        steps.append(Command(["apt-get", "install", "-y", "cron"],
+        steps.append(Command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "cron"],
                              "install cron: acme.sh refuses to install without crontab",
                              timeout=600, env=dict(APT_ENV)))
     steps.append(Command(

@@ -121,7 +121,8 @@ def firewall_steps(answers: Answers, facts: HostFacts,
     notes: list[str] = []
     if not facts.has_package("ufw"):
         steps.append(Command(
-            ["apt-get", "install", "-y", "--no-install-recommends", "ufw"],
+            ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "--no-install-recommends",
+             "ufw"],
             "install ufw, the firewall the wizard manages", timeout=600.0,
             env={"DEBIAN_FRONTEND": "noninteractive"}, phase="install",
             undo=["apt-get", "remove", "-y", "ufw"]))

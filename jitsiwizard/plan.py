@@ -246,7 +246,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
             base=ldap.user_base, filter=ldap_filter_option(ldap), scope=ldap.scope,
             starttls=ldap.starttls and not ldap.ldaps)
         if not facts.has_package("lua-ldap"):
-            b.command(["apt-get", "install", "-y", "lua-ldap"],
+            b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "lua-ldap"],
                       "install lua-ldap (Prosody's LDAP library)", timeout=600, env=APT_ENV)
     _owned_prosody_file(b, OWNED_LDAP, ldap_text,
                         "LDAP settings (mod_auth_ldap)" if ldap else "no LDAP settings",
@@ -389,8 +389,9 @@ def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
            "Prosody's repository and upgrades Prosody")
     _apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
                     "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
-    b.command(["apt-get", "update"], "read the new package lists", timeout=600, env=APT_ENV)
-    b.command(["apt-get", "install", "-y", "prosody", "lua-ldap"],
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
+              timeout=600, env=APT_ENV)
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "prosody", "lua-ldap"],
               "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
 
 
@@ -419,11 +420,11 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
     needed = [p for p in ("gnupg", "curl", "apt-transport-https") if not facts.has_package(p)]
     if answers.cert.mode == "letsencrypt" and not facts.has_package("cron"):
         needed.append("cron")  # the certificate helper refuses to install without crontab
-    b.command(["apt-get", "update"], "read the package lists", timeout=600, env=APT_ENV,
-              phase="install")
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the package lists",
+              timeout=600, env=APT_ENV, phase="install")
     if needed:
-        b.command(["apt-get", "install", "-y", *needed], "install " + ", ".join(needed),
-                  timeout=900, env=APT_ENV, phase="install")
+        b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
+                  "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
     _apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
                     "https://download.jitsi.org", "stable/", phase="install")
     prosody_version = facts.packages.get("prosody", "")
@@ -446,10 +447,10 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
     b.command(["debconf-set-selections", TargetPath(preseed_path)],
               "give debconf the answers, so the install asks nothing", timeout=60,
               phase="install")
-    b.command(["apt-get", "update"], "read the new package lists", timeout=600, env=APT_ENV,
-              phase="install")
-    b.command(["apt-get", "install", "-y", "jitsi-meet"], "install Jitsi Meet", timeout=1800,
-              env=APT_ENV, phase="install")
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
+              timeout=600, env=APT_ENV, phase="install")
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "jitsi-meet"],
+              "install Jitsi Meet", timeout=1800, env=APT_ENV, phase="install")
 
 
 # --- services -------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from .conftest import HOST, answers_toml, snapshot
 class AptPlaysJitsi(Runner):
     def run(self, argv, *, timeout, stdin=None, env=None):
         args = [str(a) for a in argv]
-        if args[:3] == ["apt-get", "install", "-y"] and "jitsi-meet" in args:
+        if args[:5] == ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y"] and \
+                "jitsi-meet" in args:
             fixtures.build(self.root.base, hostname=HOST)
             self.recorded.append(args)
             return CommandResult(args, 0, "", "")
@@ -38,7 +39,7 @@ def test_fresh_host_install_then_configure_then_rollback(tmp_path):
     facts = read_facts(root)
     plan = build(answers, facts)
     shown = plan.render()
-    assert "apt-get install -y jitsi-meet" in shown
+    assert "apt-get -o APT::Status-Fd=1 install -y jitsi-meet" in shown
     assert "jitsi-keyring.gpg" in shown and "debconf-set-selections" in shown
     assert "signed-by=/usr/share/keyrings/jitsi-keyring.gpg" in shown
     preseed = [s for s in plan.steps if getattr(s, "path", "").endswith("preseed.txt")][0]
