@@ -81,15 +81,20 @@ def _peer(address) -> str:
 
 
 class _Listening:
-    def __init__(self, token: str, wanted: list[Port]):
+    def __init__(self, token: str, wanted: list[Port],
+                 on_reached: Callable[[int, str, str], None] | None = None):
         self.token = token.encode("ascii")
         self.reached: dict[Port, str] = {}
         self.wanted = wanted
+        self.on_reached = on_reached
         self.all_reached = asyncio.Event()
         self.any_reached = asyncio.Event()
 
     def mark(self, port: Port, peer: str) -> None:
-        self.reached.setdefault(port, peer)
+        if port not in self.reached:
+            self.reached[port] = peer
+            if self.on_reached is not None:
+                self.on_reached(port[0], port[1], peer)
         self.any_reached.set()
         if all(p in self.reached for p in self.wanted):
             self.all_reached.set()
@@ -135,10 +140,16 @@ class _Listening:
 async def listen(ports: list[Port], token: str, *, timeout: float, settle: float = 10.0,
                  address: str | None = None,
                  on_ready: Callable[[list[Port], list[Outcome]], None] | None = None,
+                 on_reached: Callable[[int, str, str], None] | None = None,
                  proc: str = "/proc") -> list[Outcome]:
     """Listen on each free port until every one was reached, or `settle` seconds after the
     first probe arrived (a prober tries all ports at once: what has not arrived by then is
-    blocked), or `timeout` passes."""
+    blocked), or `timeout` passes. Cancelling the task closes every listener at once.
+
+    `on_reached(number, proto, peer)` is called once per port, the moment the first probe
+    with the token arrives there, so a caller can tick ports off before listening ends. It
+    runs on the loop that runs `listen`: a caller on another thread (a UI) must hand it
+    over, e.g. with Textual's `app.call_from_thread`. It must not block."""
     skipped: list[Outcome] = []
     sockets: dict[Port, socket.socket] = {}
     for port in ports:
@@ -151,7 +162,7 @@ async def listen(ports: list[Port], token: str, *, timeout: float, settle: float
                 skipped.append(Outcome(port, SKIPPED, detail + ": not probed"))
             else:
                 skipped.append(Outcome(port, SKIPPED, f"cannot listen: {exc.strerror or exc}"))
-    state = _Listening(token, list(sockets))
+    state = _Listening(token, list(sockets), on_reached)
     loop = asyncio.get_running_loop()
     servers = []
     transports = []

@@ -4,7 +4,6 @@ optional ufw management."""
 
 from __future__ import annotations
 
-import inspect
 import os
 from typing import ClassVar
 
@@ -31,12 +30,15 @@ class FirewallScreen(WizardScreen):
     HELP = (INTRO + "\n\nThis host: what listens on each port, and whether the local "
             "firewall (nftables, iptables or ufw) lets it in. Ctrl+R checks again.\n\nFrom "
             "outside: a firewall in front of the host (the provider's security group, a "
-            "router) is invisible from here. Choose 'Listen for a probe', then run the "
-            "command shown on a machine elsewhere: each port that a probe reaches is ticked "
-            "off. Ports already used by a service (nginx on 443) cannot be listened on and "
-            "are skipped.\n\nManage ufw: the plan adds rules for your SSH port first, then "
-            "Jitsi's ports, and enables ufw. Give the SSH port you are connected through.")
-    BINDINGS: ClassVar = [*WizardScreen.BINDINGS, Binding("ctrl+r", "recheck", "Re-check")]
+            "router) is invisible from here. Choose 'Listen for a probe' (Ctrl+L), then run "
+            "the command shown on a machine elsewhere: each port that a probe reaches is "
+            "ticked off as it arrives; Ctrl+L again stops listening (it also stops when you "
+            "leave this step, or after 5 minutes). Ports already used by a service (nginx "
+            "on 443) cannot be listened on and are skipped.\n\nManage ufw: the plan adds "
+            "rules for your SSH port first, then Jitsi's ports, and enables ufw. Give the "
+            "SSH port you are connected through.")
+    BINDINGS: ClassVar = [*WizardScreen.BINDINGS, Binding("ctrl+r", "recheck", "Re-check"),
+                          Binding("ctrl+l", "probe", "Probe/stop")]
 
     def __init__(self):
         super().__init__()
@@ -44,6 +46,12 @@ class FirewallScreen(WizardScreen):
         self.results: list | None = None
         self.accepted_for: tuple[int, bool] | None = None
         self.probe_lines: dict = {}  # port -> (status, detail)
+        self.probe_commands: list[str] = []
+        # Which ports the outside probe listens on, where, and for how long; tests narrow
+        # them to free high ports on loopback.
+        self.probe_ports: list | None = None  # None: Jitsi's ports
+        self.probe_address: str | None = None  # None: every address
+        self.probe_timeout = PROBE_TIMEOUT
 
     def compose_body(self) -> ComposeResult:
         yield Static("This host", classes="section")
@@ -138,29 +146,37 @@ class FirewallScreen(WizardScreen):
 
     # -- the probe from outside ------------------------------------------------------------
 
+    def action_probe(self) -> None:
+        self.toggle_probe()
+
+    def probe_running(self) -> bool:
+        return any(w.node is self and w.group == "probe" and w.is_running
+                   for w in self.workers)
+
     def toggle_probe(self) -> None:
         button = self.query_one("#probe", Button)
-        running = [w for w in self.workers
-                   if w.node is self and w.group == "probe" and w.is_running]
-        if running:
+        if self.probe_running():
             self.workers.cancel_group(self, "probe")
             button.label = "Listen for a probe"
-            self.query_one("#probe-text", Static).update(Text("Stopped listening.", "dim"))
+            self.show_probe(ended="Stopped listening.")
             return
         button.label = "Stop listening"
         self.probe_lines = {}
+        self.probe_commands = []
+        self.query_one("#probe-text", Static).update(Text("Opening listeners...", "dim"))
         self.listen_for_probe()
 
     @work(exclusive=True, group="probe")
     async def listen_for_probe(self) -> None:
         """Listeners are plain asyncio sockets: they run on the UI's own loop, never
-        blocking it, and stop at once when the worker is cancelled."""
-        from jitsiwizard.checks.ports import JITSI_PORTS, port_label
+        blocking it, and stop at once when the worker is cancelled (Stop, leaving the
+        screen, quitting). So the callbacks below already run on the UI thread."""
+        from jitsiwizard.checks.ports import JITSI_PORTS
         from jitsiwizard.checks.probe import listen, new_token, outside_commands
 
         host = self.form.answers.host.hostname or "THIS-HOST"
         token = new_token()
-        commands: list[str] = []
+        ports = list(self.probe_ports or JITSI_PORTS)
 
         def ready(listening, skipped) -> None:
             for port in listening:
@@ -168,38 +184,39 @@ class FirewallScreen(WizardScreen):
             for outcome in skipped:
                 self.probe_lines[outcome.port] = ("skip", outcome.detail)
             if listening:
-                commands.extend(outside_commands(host, token, listening, JITSI_PORTS))
-            self.show_probe(commands, port_label)
+                self.probe_commands = outside_commands(host, token, listening, JITSI_PORTS)
+            self.show_probe()
 
-        def reached(port, peer: str) -> None:
-            self.probe_lines[port] = ("ok", f"reached from {peer}")
-            self.show_probe(commands, port_label)
+        def reached(number: int, proto: str, peer: str) -> None:
+            self.probe_lines[(number, proto)] = ("ok", f"reached from {peer}")
+            self.show_probe()
 
-        options = {"timeout": PROBE_TIMEOUT, "settle": PROBE_SETTLE, "on_ready": ready}
-        if "on_reached" in inspect.signature(listen).parameters:
-            options["on_reached"] = reached  # ticks ports off live where supported
-        outcomes = await listen(list(JITSI_PORTS), token, **options)
+        outcomes = await listen(ports, token, timeout=self.probe_timeout, settle=PROBE_SETTLE,
+                                address=self.probe_address, on_ready=ready,
+                                on_reached=reached)
         for outcome in outcomes:
             mark = {"reached": "ok", "skipped": "skip"}.get(outcome.status, "fail")
             self.probe_lines[outcome.port] = (mark, outcome.detail)
-        self.show_probe(commands, port_label, finished=True)
+        self.show_probe(ended="Listening ended.")
         self.query_one("#probe", Button).label = "Listen for a probe"
 
-    def show_probe(self, commands: list[str], port_label, finished: bool = False) -> None:
+    def show_probe(self, ended: str = "") -> None:
+        from jitsiwizard.checks.ports import port_label
+
         text = Text()
-        if commands and not finished:
+        if self.probe_commands and not ended:
             text.append("On a machine outside this network, run:\n", "bold")
-            text.append(f"  {commands[0]}\n")
+            text.append(f"  {self.probe_commands[0]}\n")
             text.append("or, without the wizard:\n", "bold")
-            text.append(f"  {commands[1]}\n")
+            text.append(f"  {self.probe_commands[1]}\n")
         marks = {"ok": ("[ OK ]", "bold green"), "wait": ("[WAIT]", "bold"),
                  "skip": ("[SKIP]", "dim"), "fail": ("[FAIL]", "bold red")}
         for port, (status, detail) in self.probe_lines.items():
             mark, style = marks[status]
             text.append(mark, style)
             text.append(f" {port_label(port)}: {detail}\n")
-        if finished:
-            text.append("Listening ended.", "dim")
+        if ended:
+            text.append(ended, "dim")
         self.query_one("#probe-text", Static).update(text)
 
     # -- leaving ---------------------------------------------------------------------------
@@ -225,5 +242,5 @@ class FirewallScreen(WizardScreen):
         self.accepted_for = self.key()
 
     def on_screen_suspend(self) -> None:
-        self.workers.cancel_group(self, "probe")
-        self.query_one("#probe", Button).label = "Listen for a probe"
+        if self.probe_running():
+            self.toggle_probe()
