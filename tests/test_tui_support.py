@@ -143,6 +143,10 @@ async def next_step(pilot, name: str) -> None:
     from jitsiwizard.screens.base import ConfirmDialog
 
     await press(pilot, "ctrl+n")
+    # The question, when there is one, may come a moment after the key.
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog)
+                     or getattr(pilot.app.screen, "NAME", "") == name,
+                     f"the {name} screen or a question")
     if isinstance(pilot.app.screen, ConfirmDialog):
         await confirm(pilot)
     await wait_screen(pilot, name)

@@ -12,10 +12,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, OptionList, Static
+from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jitsiwizard.screens.base import STEPS, ConfirmDialog, WizardScreen, plain_console
+from jitsiwizard.screens.base import (
+    STEPS,
+    ConfirmDialog,
+    KeyHints,
+    WizardScreen,
+    plain_console,
+)
 from jitsiwizard.screens.form import screen_of
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
@@ -246,7 +252,7 @@ class TextDialog(ModalScreen[None]):
                 yield Static(self.text)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", compact=True)
-        yield Footer()
+        yield KeyHints()
 
     def on_mount(self) -> None:
         if plain_console():
