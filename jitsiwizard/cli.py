@@ -217,8 +217,8 @@ def run_demo(args) -> int:
     try:
         return run_tui(args, edit=args.edit, demo=True)
     finally:
-        print(f"demo: the throwaway host is in {base}: look at what changed there, then "
-              f"remove it with: rm -rf {base}")
+        print(f"demo: its throwaway host stays in {base} for a look; remove it with: "
+              f"rm -rf {base}")
 
 
 def run_tui(args, edit: str | None, demo: bool = False) -> int:
