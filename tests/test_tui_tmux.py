@@ -112,7 +112,13 @@ def next_step(term: Terminal, shows: str) -> str:
             return shown
         if "Continue anyway" in shown:
             term.keys("Right", "Enter")
-            time.sleep(0.1)
+            # Answer once: wait until the question is gone before looking again, or a second
+            # Enter would land on the next screen.
+            while "Continue anyway" in term.screen():
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the question did not close:\n{term.screen()}")
+                time.sleep(0.05)
+            continue
         if time.monotonic() > deadline:
             raise AssertionError(f"{shows!r} did not appear:\n{shown}")
         time.sleep(0.05)
