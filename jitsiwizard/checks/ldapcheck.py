@@ -84,6 +84,7 @@ class _Run:
     server: ServerUrl
     multi: bool
     step: str = "resolve"
+    timeout: float = 0.0  # the bound of the whole check, for messages
     results: list[CheckResult] = field(default_factory=list)
     sockets: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -193,7 +194,7 @@ def _reach(run: _Run, addresses: list[str], deadline: float) -> str:
     if "unreachable" in reasons and "timeout" not in reasons:
         raise run.stop("ldap.connect", f"{name} is unreachable", tried,
                        "check the network route to the directory server", "unreachable")
-    raise run.stop("ldap.connect", f"no answer from {name} (timeout)",
+    raise run.stop("ldap.connect", f"no answer from {name} within {run.timeout:g} s",
                    tried or [f"{name}: no time left to connect"],
                    "check that the directory server runs and that no firewall drops "
                    f"connections to port {run.server.port}", "timeout")
@@ -319,7 +320,8 @@ def _tls_failure(run: _Run, exc: Exception, address: str, ldap: LdapAnswers,
         return run.stop("ldap.tls", f"the server certificate is not trusted by {trust}",
                         evidence, fix, "cert_untrusted")
     if "timed out" in text or isinstance(exc, socket.timeout):
-        return run.stop("ldap.tls", f"no answer from {run.server.where} during {mode}",
+        return run.stop("ldap.tls", f"no answer from {run.server.where} within "
+                        f"{run.timeout:g} s during {mode}",
                         [f"{mode}: {_short(text)}"], "check that the directory server is "
                         "healthy: it accepts connections but does not answer", "timeout")
     if mode == "StartTLS" and ("startTLS failed" in text or "unavailable" in text
@@ -619,7 +621,7 @@ def _test_user(run: _Run, conn, ldap: LdapAnswers, address: str, mode: str,
 
 async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi: bool,
                      resolver: str | None) -> list[CheckResult]:
-    run = _Run(server, multi)
+    run = _Run(server, multi, timeout=timeout)
     try:
         await asyncio.wait_for(in_thread(_check_server, run, ldap, timeout, resolver), timeout)
     except asyncio.TimeoutError:
