@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 
 from jitsiwizard.rootfs import Root
@@ -145,14 +146,8 @@ def _enabled_prosody_files(root: Root) -> list[str]:
         else:
             if not target.startswith("/"):
                 target = PROSODY_ENABLED + "/" + target
-            files.append(os_normpath(target))
+            files.append(posixpath.normpath(target))
     return files
-
-
-def os_normpath(path: str) -> str:
-    import posixpath
-
-    return posixpath.normpath(path)
 
 
 def _find_hostname(root: Root) -> str | None:
