@@ -17,6 +17,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
+from jitsiwizard.paths import RUNS_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import STEP_NAMES, ConfirmDialog
 
@@ -37,7 +38,6 @@ SCREENS = {
     "apply": "apply:ApplyScreen",
     "done": "done:DoneScreen",
 }
-RUNS_DIR = "/var/lib/jitsi-wizard/runs"  # where apply records its runs
 # Signals that end a terminal session; during an apply they roll the run back instead.
 SESSION_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 

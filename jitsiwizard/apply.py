@@ -34,6 +34,7 @@ from typing import Callable
 
 from jitsiwizard import verify
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
+from jitsiwizard.paths import MANAGED_FILE, STATE_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner, tail
 from jitsiwizard.secrets import Redactor
@@ -48,8 +49,6 @@ from jitsiwizard.steps import (
     Verify,
 )
 
-STATE_DIR = "/var/lib/jitsi-wizard"
-MANAGED_FILE = STATE_DIR + "/managed.json"
 HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 RUN_LOG_TAIL = 200  # final lines run.log keeps of an output too long to log whole
 

@@ -25,20 +25,26 @@ from datetime import datetime, timedelta, timezone
 
 from jitsiwizard import edits, verify
 from jitsiwizard.errors import Problem, UserError
-from jitsiwizard.host import LETSENCRYPT_SCRIPT, HostFacts
+from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
+from jitsiwizard.paths import (
+    ACMESH_HOME,
+    JITSI_SHARE,
+    LE_CONFIG,
+    LE_LOGS,
+    LE_WORK,
+    LETSENCRYPT_SCRIPT,
+    NGINX_CONF,
+    ROOT_CRONTAB,
+    jitsi_cert_paths,
+    letsencrypt_paths,
+)
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import Root
 from jitsiwizard.steps import Command, FileChange, Service, Step, TargetPath, Verify
 
-NGINX_CONF = "/etc/nginx/nginx.conf"
-JITSI_WEBROOT = "/usr/share/jitsi-meet"
-LE_CONFIG = "/etc/letsencrypt"
-LE_WORK = "/var/lib/letsencrypt"
-LE_LOGS = "/var/log/letsencrypt"
+JITSI_WEBROOT = JITSI_SHARE
 DEPLOY_HOOK = f"{LE_CONFIG}/renewal-hooks/deploy/jitsi-wizard-reload.sh"
-ACMESH_HOME = "/opt/acmesh/.acme.sh"  # where the helper installs acme.sh (HOME=/opt/acmesh)
-ROOT_CRONTAB = "/var/spool/cron/crontabs/root"
 EXPIRY_WARNING = timedelta(days=14)
 OPENSSL_TIMEOUT = 20.0
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
@@ -56,15 +62,6 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-
-
-def jitsi_cert_paths(host: str) -> tuple[str, str]:
-    """Where the packages keep the self-signed pair, and the helper writes its result."""
-    return f"/etc/jitsi/meet/{host}.crt", f"/etc/jitsi/meet/{host}.key"
-
-
-def letsencrypt_paths(host: str) -> tuple[str, str]:
-    return f"{LE_CONFIG}/live/{host}/fullchain.pem", f"{LE_CONFIG}/live/{host}/privkey.pem"
 
 
 # --- reading certificates with openssl ---------------------------------------------------------

@@ -9,10 +9,10 @@ from jitsiwizard.checks.rules import Packet, ufw_rules
 from jitsiwizard.errors import UserError
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
+from jitsiwizard.paths import SSHD_CONFIG
 from jitsiwizard.rootfs import Root
 from jitsiwizard.steps import Command, Step
 
-SSHD_CONFIG = "/etc/ssh/sshd_config"
 UFW_TIMEOUT = 30.0
 _MAX_INCLUDE_DEPTH = 8
 

@@ -5,6 +5,17 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+from jitsiwizard.paths import (
+    DPKG_STATUS,
+    JICOFO_CONF,
+    JICOFO_PROPS,
+    LETSENCRYPT_SCRIPT,
+    MANAGED_FILE,
+    OS_RELEASE,
+    PLUGINS_DIR,
+    PROSODY_AVAIL,
+    PROSODY_ENABLED,
+)
 from jitsiwizard.rootfs import Root
 
 
@@ -82,12 +93,6 @@ class HostFacts:
 
 # --- detection ------------------------------------------------------------------------------
 
-PLUGINS_DIR = "/usr/share/jitsi-meet/prosody-plugins"
-LETSENCRYPT_SCRIPT = "/usr/share/jitsi-meet/scripts/install-letsencrypt-cert.sh"
-PROSODY_AVAIL = "/etc/prosody/conf.avail"
-PROSODY_ENABLED = "/etc/prosody/conf.d"
-JICOFO_CONF = "/etc/jitsi/jicofo/jicofo.conf"
-JICOFO_PROPS = "/etc/jitsi/jicofo/sip-communicator.properties"
 LEGACY_AUTH_KEY = "org.jitsi.jicofo.auth.URL"
 ANONYMOUS_MODULES = ("anonymous", "jitsi-anonymous")
 LEGACY_RELEASES = {("ubuntu", "18.04"), ("ubuntu", "20.04"), ("debian", "10")}
@@ -163,11 +168,11 @@ def read_facts(root: Root) -> HostFacts:
     from jitsiwizard import edits
 
     facts = HostFacts(root=root)
-    release = parse_os_release(root.read_text("/etc/os-release") or "")
+    release = parse_os_release(root.read_text(OS_RELEASE) or "")
     facts.os_id = release.get("ID", "")
     facts.os_version = release.get("VERSION_ID", "")
     facts.os_codename = release.get("VERSION_CODENAME", "")
-    facts.packages = parse_dpkg_status(root.read_text("/var/lib/dpkg/status") or "")
+    facts.packages = parse_dpkg_status(root.read_text(DPKG_STATUS) or "")
     if (facts.os_id, facts.os_version) in LEGACY_RELEASES:
         facts.warnings.append(
             f"{facts.release} is a legacy release for Jitsi: it works, but new Jitsi packages "
@@ -320,7 +325,7 @@ def _read_users(facts: HostFacts) -> None:
 def _managed(root: Root) -> dict[str, str]:
     import json
 
-    text = root.read_text("/var/lib/jitsi-wizard/managed.json")
+    text = root.read_text(MANAGED_FILE)
     try:
         data = json.loads(text) if text else {}
     except ValueError:

@@ -13,26 +13,23 @@ import unicodedata
 
 from jitsiwizard import edits
 from jitsiwizard.errors import UserError
-from jitsiwizard.host import (
+from jitsiwizard.host import LEGACY_AUTH_KEY, HostFacts, ScramRecord, prosody_data_dir
+from jitsiwizard.model import Answers, LdapAnswers
+from jitsiwizard.paths import (
+    DEBCONF_PRESEED,
     JICOFO_CONF,
     JICOFO_PROPS,
-    LEGACY_AUTH_KEY,
-    PROSODY_AVAIL,
+    JVB_CONF,
+    LDAP_CA_DROPIN,
+    OWNED_GUESTS,
+    OWNED_LDAP,
     PROSODY_ENABLED,
-    HostFacts,
-    ScramRecord,
-    prosody_data_dir,
+    STATE_DIR,
 )
-from jitsiwizard.model import Answers, LdapAnswers
 from jitsiwizard.render import render
 from jitsiwizard.secrets import Secret
 from jitsiwizard.steps import Command, FileChange, Plan, RemovePath, Service, Symlink, TargetPath
 
-OWNED_LDAP = f"{PROSODY_AVAIL}/jitsi-wizard-ldap.cfg.lua"
-OWNED_GUESTS = f"{PROSODY_AVAIL}/jitsi-wizard-guests.cfg.lua"
-LDAP_CA_DROPIN = "/etc/systemd/system/prosody.service.d/jitsi-wizard-ldap-ca.conf"
-JVB_CONF = "/etc/jitsi/videobridge/jvb.conf"
-STATE_DIR = "/var/lib/jitsi-wizard"
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
 
@@ -441,7 +438,7 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
     preseed = render("debconf-preseed.txt.j2", hostname=host, cert_choice=cert_choice,
                      cert_file=answers.cert.cert_file, key_file=answers.cert.key_file,
                      email=answers.host.email)
-    preseed_path = f"{STATE_DIR}/debconf-preseed.txt"
+    preseed_path = DEBCONF_PRESEED
     b.plan.steps.append(FileChange(preseed_path, preseed, "answers for the package questions",
                                    b.root.read_text(preseed_path), mode=0o600))
     b.command(["debconf-set-selections", TargetPath(preseed_path)],

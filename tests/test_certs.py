@@ -14,8 +14,9 @@ from jitsiwizard import certs, fixtures
 from jitsiwizard.apply import apply
 from jitsiwizard.edits import nginx_get
 from jitsiwizard.errors import UserError
-from jitsiwizard.host import LETSENCRYPT_SCRIPT, HostFacts
+from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
+from jitsiwizard.paths import LETSENCRYPT_SCRIPT
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor

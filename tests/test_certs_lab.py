@@ -22,7 +22,7 @@ import pytest
 from jitsiwizard import certs
 from jitsiwizard.apply import apply, rollback
 from jitsiwizard.edits import nginx_get
-from jitsiwizard.host import LETSENCRYPT_SCRIPT
+from jitsiwizard.paths import LETSENCRYPT_SCRIPT
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor

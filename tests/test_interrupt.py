@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard.apply import STATE_DIR, apply, interrupted_run, list_runs, rollback
+from jitsiwizard.apply import apply, interrupted_run, list_runs, rollback
 from jitsiwizard.errors import EXIT_INTERRUPTED, UserError
+from jitsiwizard.paths import STATE_DIR
 from jitsiwizard.secrets import Redactor
 from jitsiwizard.steps import Command, FileChange, Plan
 from tests.apply_support import (

@@ -17,10 +17,9 @@ from jitsiwizard import answers as answers_file
 from jitsiwizard.errors import Problem, ProblemList
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers, LdapAnswers, LocalUser
+from jitsiwizard.paths import SAVED_ANSWERS, SECRETS_DIR
 from jitsiwizard.secrets import Secret
 
-SECRETS_DIR = "/var/lib/jitsi-wizard/secrets"
-SAVED_ANSWERS = "/var/lib/jitsi-wizard/answers.toml"
 # Stands in for a typed secret while the structure is validated: a literal, never a reference.
 _PENDING = "pending-secret"
 

@@ -1,0 +1,78 @@
+"""Where things are on a Jitsi host, and where the wizard keeps its own state: one source for
+every path, always as seen from inside the root (a `Root` maps them under `--root DIR`)."""
+
+from __future__ import annotations
+
+# The wizard's own state.
+STATE_DIR = "/var/lib/jitsi-wizard"
+LOCK_FILE = f"{STATE_DIR}/lock"
+MANAGED_FILE = f"{STATE_DIR}/managed.json"  # target path -> sha256 of what the wizard wrote
+RUNS_DIR = f"{STATE_DIR}/runs"
+SECRETS_DIR = f"{STATE_DIR}/secrets"  # passwords typed in the wizard, one 0600 file each
+SAVED_ANSWERS = f"{STATE_DIR}/answers.toml"  # the answers of the last run, for replay
+DEBCONF_PRESEED = f"{STATE_DIR}/debconf-preseed.txt"
+
+# The system.
+OS_RELEASE = "/etc/os-release"
+DPKG_STATUS = "/var/lib/dpkg/status"
+PASSWD = "/etc/passwd"
+GROUP = "/etc/group"
+SSHD_CONFIG = "/etc/ssh/sshd_config"
+SSHD_CONFIG_DIR = "/etc/ssh"
+UFW_CONF = "/etc/ufw/ufw.conf"
+UFW_DEFAULTS = "/etc/default/ufw"
+UFW_RULES = "/etc/ufw/user.rules"
+UFW_RULES6 = "/etc/ufw/user6.rules"
+APT_KEYRINGS = "/usr/share/keyrings"
+APT_SOURCES = "/etc/apt/sources.list.d"
+ROOT_CRONTAB = "/var/spool/cron/crontabs/root"
+
+# Prosody.
+PROSODY_CFG = "/etc/prosody/prosody.cfg.lua"
+PROSODY_AVAIL = "/etc/prosody/conf.avail"
+PROSODY_ENABLED = "/etc/prosody/conf.d"
+PROSODY_DATA = "/var/lib/prosody"
+OWNED_LDAP = f"{PROSODY_AVAIL}/jitsi-wizard-ldap.cfg.lua"
+OWNED_GUESTS = f"{PROSODY_AVAIL}/jitsi-wizard-guests.cfg.lua"
+LDAP_CA_DROPIN = "/etc/systemd/system/prosody.service.d/jitsi-wizard-ldap-ca.conf"
+
+# Jitsi.
+JITSI_SHARE = "/usr/share/jitsi-meet"  # also the webroot for HTTP-01 challenges
+PLUGINS_DIR = f"{JITSI_SHARE}/prosody-plugins"
+LETSENCRYPT_SCRIPT = f"{JITSI_SHARE}/scripts/install-letsencrypt-cert.sh"
+JITSI_MEET_ETC = "/etc/jitsi/meet"
+JICOFO_CONF = "/etc/jitsi/jicofo/jicofo.conf"
+JICOFO_PROPS = "/etc/jitsi/jicofo/sip-communicator.properties"
+JVB_CONF = "/etc/jitsi/videobridge/jvb.conf"
+JVB_PROPS = "/etc/jitsi/videobridge/sip-communicator.properties"
+TURNSERVER_CONF = "/etc/turnserver.conf"
+
+# nginx and certificates.
+NGINX_CONF = "/etc/nginx/nginx.conf"
+NGINX_SITES = "/etc/nginx/sites-available"
+LE_CONFIG = "/etc/letsencrypt"
+LE_WORK = "/var/lib/letsencrypt"
+LE_LOGS = "/var/log/letsencrypt"
+ACMESH_DIR = "/opt/acmesh"
+ACMESH_HOME = f"{ACMESH_DIR}/.acme.sh"  # where the helper installs acme.sh (HOME=/opt/acmesh)
+
+
+def config_js(host: str) -> str:
+    return f"{JITSI_MEET_ETC}/{host}-config.js"
+
+
+def nginx_site(host: str) -> str:
+    return f"{NGINX_SITES}/{host}.conf"
+
+
+def prosody_host_file(host: str) -> str:
+    return f"{PROSODY_AVAIL}/{host}.cfg.lua"
+
+
+def jitsi_cert_paths(host: str) -> tuple[str, str]:
+    """The self-signed pair the package makes (the Let's Encrypt helper writes over it)."""
+    return f"{JITSI_MEET_ETC}/{host}.crt", f"{JITSI_MEET_ETC}/{host}.key"
+
+
+def letsencrypt_paths(host: str) -> tuple[str, str]:
+    return f"{LE_CONFIG}/live/{host}/fullchain.pem", f"{LE_CONFIG}/live/{host}/privkey.pem"
