@@ -23,8 +23,9 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from jitsiwizard import edits, verify
+from jitsiwizard import verify
 from jitsiwizard.errors import Problem, UserError
+from jitsiwizard.formats import nginx
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
 from jitsiwizard.paths import (
@@ -378,8 +379,8 @@ def _site_paths(facts: HostFacts) -> tuple[str | None, str | None]:
     text = facts.root.read_text(facts.nginx_site) if facts.nginx_site else None
     if text is None:
         return None, None
-    cert_values = edits.nginx_get(text, "ssl_certificate")
-    key_values = edits.nginx_get(text, "ssl_certificate_key")
+    cert_values = nginx.nginx_get(text, "ssl_certificate")
+    key_values = nginx.nginx_get(text, "ssl_certificate_key")
     return (cert_values[0] if cert_values else None), (key_values[0] if key_values else None)
 
 
@@ -554,12 +555,12 @@ def _point_nginx(facts: HostFacts, cert: str, key: str, what: str, *,
         raise UserError(f"the nginx site {facts.nginx_site} cannot be read",
                         "check that the file exists under the root", field="cert.mode")
     for directive in ("ssl_certificate", "ssl_certificate_key"):
-        if not edits.nginx_get(before, directive):
+        if not nginx.nginx_get(before, directive):
             raise UserError(f"{facts.nginx_site} has no active {directive} line to point at "
                             "the new files", "restore the site the jitsi-meet-web-config "
                             "package made (dpkg-reconfigure jitsi-meet-web-config)",
                             field="cert.mode")
-    after = edits.nginx_set(edits.nginx_set(before, "ssl_certificate", cert),
+    after = nginx.nginx_set(nginx.nginx_set(before, "ssl_certificate", cert),
                             "ssl_certificate_key", key)
     steps: list[Step] = []
     if after != before:

@@ -165,7 +165,7 @@ def _find_hostname(root: Root) -> str | None:
 
 def read_facts(root: Root) -> HostFacts:
     """Read the host's state under `root`. Never writes; never runs anything."""
-    from jitsiwizard import edits
+    from jitsiwizard.formats import configjs, hocon, lua, nginx, properties
 
     facts = HostFacts(root=root)
     release = parse_os_release(root.read_text(OS_RELEASE) or "")
@@ -204,33 +204,33 @@ def read_facts(root: Root) -> HostFacts:
             text = root.read_text(path)
             if text is not None:
                 prosody_files[path] = text
-    raw = edits.prosody_get(host_text, host, "authentication")
-    auth = edits.lua_unquote(raw) if raw else None
+    raw = lua.prosody_get(host_text, host, "authentication")
+    auth = lua.lua_unquote(raw) if raw else None
     if auth is None:  # falls back to a global `authentication` in an included file
         for path, text in prosody_files.items():
-            raw = edits.prosody_get(text, None, "authentication")
+            raw = lua.prosody_get(text, None, "authentication")
             if raw and path != host_file:
-                auth = edits.lua_unquote(raw)
+                auth = lua.lua_unquote(raw)
     facts.main_auth = auth
     guest = f"guest.{host}"
     for path, text in prosody_files.items():
-        if any(s.name == guest for s in edits.prosody_sections(text)):
+        if any(s.name == guest for s in lua.prosody_sections(text)):
             facts.guest_host_file = path
     facts.guests = facts.guest_host_file is not None
 
     # config.js, jicofo
     facts.config_js = f"/etc/jitsi/meet/{host}-config.js"
-    facts.anonymousdomain = edits.configjs_get(root.read_text(facts.config_js) or "",
-                                               "anonymousdomain")
+    facts.anonymousdomain = configjs.configjs_get(root.read_text(facts.config_js) or "",
+                                                  "anonymousdomain")
     jicofo_text = root.read_text(JICOFO_CONF)
     if jicofo_text is not None:
         facts.jicofo_conf = JICOFO_CONF
-        found = edits.hocon_jicofo_auth(jicofo_text)
+        found = hocon.hocon_jicofo_auth(jicofo_text)
         facts.jicofo_auth = bool(found and found.get("enabled"))
     props = root.read_text(JICOFO_PROPS)
     if props is not None:
         facts.jicofo_sip_properties = JICOFO_PROPS
-        facts.legacy_auth_key = edits.properties_get(props, LEGACY_AUTH_KEY)
+        facts.legacy_auth_key = properties.properties_get(props, LEGACY_AUTH_KEY)
 
     _read_policy(facts, prosody_files)
     _read_users(facts)
@@ -240,15 +240,15 @@ def read_facts(root: Root) -> HostFacts:
     site_text = root.read_text(site)
     if site_text is not None:
         facts.nginx_site = site
-        certs = edits.nginx_get(site_text, "ssl_certificate")
-        keys = edits.nginx_get(site_text, "ssl_certificate_key")
+        certs = nginx.nginx_get(site_text, "ssl_certificate")
+        keys = nginx.nginx_get(site_text, "ssl_certificate_key")
         facts.cert_file = certs[0] if certs else None
         facts.key_file = keys[0] if keys else None
     return facts
 
 
 def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
-    from jitsiwizard import edits
+    from jitsiwizard.formats import lua
 
     auth = facts.main_auth
     if auth in ANONYMOUS_MODULES:
@@ -265,16 +265,16 @@ def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
         facts.ldap = LdapFacts(backend=auth)
         for path, text in prosody_files.items():
             if auth == "ldap":
-                server = edits.prosody_get(text, None, "ldap_server")
+                server = lua.prosody_get(text, None, "ldap_server")
                 if server:
                     facts.ldap.file = path
-                    facts.ldap.server = edits.lua_unquote(server) or server
-                    facts.ldap.base = _lua_str(edits.prosody_get(text, None, "ldap_base"))
-                    facts.ldap.bind_dn = _lua_str(edits.prosody_get(text, None, "ldap_rootdn"))
-                    facts.ldap.filter = _lua_str(edits.prosody_get(text, None, "ldap_filter"))
-                    tls = edits.prosody_get(text, None, "ldap_tls")
+                    facts.ldap.server = lua.lua_unquote(server) or server
+                    facts.ldap.base = _lua_str(lua.prosody_get(text, None, "ldap_base"))
+                    facts.ldap.bind_dn = _lua_str(lua.prosody_get(text, None, "ldap_rootdn"))
+                    facts.ldap.filter = _lua_str(lua.prosody_get(text, None, "ldap_filter"))
+                    tls = lua.prosody_get(text, None, "ldap_tls")
                     facts.ldap.tls = tls.strip() == "true" if tls else None
-            elif auth == "ldap2" and edits.prosody_get(text, None, "ldap"):
+            elif auth == "ldap2" and lua.prosody_get(text, None, "ldap"):
                 facts.ldap.file = path
         if auth == "ldap2":
             facts.warnings.append(
@@ -304,11 +304,11 @@ def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
 
 
 def _lua_str(raw: str | None) -> str:
-    from jitsiwizard import edits
+    from jitsiwizard.formats import lua
 
     if raw is None:
         return ""
-    value = edits.lua_unquote(raw)
+    value = lua.lua_unquote(raw)
     return value if value is not None else raw
 
 

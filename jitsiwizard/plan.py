@@ -1,7 +1,7 @@
 """build(answers, facts) -> Plan: pure. Every change the run would make, in order.
 
 Each file's target text is computed from its current text by reversible edits (jitsiwizard/
-edits.py) or rendered whole for the files the wizard owns, so applying policy A then B leaves
+formats/) or rendered whole for the files the wizard owns, so applying policy A then B leaves
 the same files as applying B directly, and a host already in shape gets an empty plan.
 """
 
@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import unicodedata
 
-from jitsiwizard import edits
 from jitsiwizard.errors import UserError
+from jitsiwizard.formats import configjs, hocon, lua, properties
 from jitsiwizard.host import LEGACY_AUTH_KEY, HostFacts, ScramRecord, prosody_data_dir
 from jitsiwizard.model import Answers, LdapAnswers
 from jitsiwizard.paths import (
@@ -209,10 +209,10 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
         b.note("the unsafe ldap2 setup is converted to Prosody's own ldap module")
 
     # The main host's module, on the line the packages mark "do not delete me".
-    text = b.edit(facts.prosody_host_file, edits.prosody_set, host, "authentication",
+    text = b.edit(facts.prosody_host_file, lua.prosody_set, host, "authentication",
                   f'"{module}"')
     if facts.guest_host_file == facts.prosody_host_file:
-        text = edits.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
+        text = lua.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
     b.file(facts.prosody_host_file, text,
            f"authentication for {host}: {module}", services=prosody)
 
@@ -259,7 +259,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
                         field="auth.ldap.ca_file")
 
     # config.js tells the web app where guests log in.
-    b.file(facts.config_js, b.edit(facts.config_js, edits.configjs_set_anonymousdomain,
+    b.file(facts.config_js, b.edit(facts.config_js, configjs.configjs_set_anonymousdomain,
                                    f"guest.{host}" if guests else None),
         "anonymousdomain for guests" if guests else "no anonymousdomain")
 
@@ -269,16 +269,16 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
         body = render("jicofo-auth.hocon.j2", hostname=host) if secured else None
-        b.file(JICOFO_CONF, b.edit(JICOFO_CONF, edits.hocon_managed_block, body),
+        b.file(JICOFO_CONF, b.edit(JICOFO_CONF, hocon.hocon_managed_block, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
     props = b.root.read_text(JICOFO_PROPS)
     if props is not None:
         if secured and not facts.jicofo_conf:
-            new = edits.properties_set(props, LEGACY_AUTH_KEY, f"XMPP:{host}")
+            new = properties.properties_set(props, LEGACY_AUTH_KEY, f"XMPP:{host}")
         else:
-            new = edits.properties_remove(props, LEGACY_AUTH_KEY)
-        summary = (f"jicofo's legacy {LEGACY_AUTH_KEY} requires login" if edits.properties_get(
+            new = properties.properties_remove(props, LEGACY_AUTH_KEY)
+        summary = (f"jicofo's legacy {LEGACY_AUTH_KEY} requires login" if properties.properties_get(
             new, LEGACY_AUTH_KEY) else f"remove jicofo's legacy {LEGACY_AUTH_KEY}"
             + (" (it would override jicofo.conf)" if facts.jicofo_conf else ""))
         b.file(JICOFO_PROPS, new, summary, services=jicofo)
@@ -348,7 +348,7 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
         raise UserError("host.public_address is set but host.local_address is not",
                         "give this host's private address (the one `ip addr` shows) as "
                         "local_address under [host]", field="host.local_address")
-    b.file(JVB_CONF, b.edit(JVB_CONF, edits.hocon_managed_block, body),
+    b.file(JVB_CONF, b.edit(JVB_CONF, hocon.hocon_managed_block, body),
            "videobridge maps its private address to the public one (NAT)" if body
            else "no NAT address mapping", services=("jitsi-videobridge2",))
 

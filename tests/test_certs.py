@@ -12,8 +12,8 @@ import pytest
 
 from jitsiwizard import certs, fixtures
 from jitsiwizard.apply import apply
-from jitsiwizard.edits import nginx_get
 from jitsiwizard.errors import UserError
+from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
 from jitsiwizard.paths import LETSENCRYPT_SCRIPT

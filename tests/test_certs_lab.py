@@ -21,7 +21,7 @@ import pytest
 
 from jitsiwizard import certs
 from jitsiwizard.apply import apply, rollback
-from jitsiwizard.edits import nginx_get
+from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.paths import LETSENCRYPT_SCRIPT
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner

@@ -9,7 +9,7 @@ import pytest
 
 from jitsiwizard.apply import list_runs
 from jitsiwizard.cli import main
-from jitsiwizard.edits import HOCON_BEGIN
+from jitsiwizard.formats.hocon import HOCON_BEGIN
 from jitsiwizard.host import read_facts
 from jitsiwizard.rootfs import Root
 
