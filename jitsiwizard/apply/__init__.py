@@ -12,7 +12,7 @@ State, under the root (the paths are in jitsiwizard.paths):
     STATE_DIR/runs/<ID>/           journal.jsonl, state.json, backup/, run.log, answers.toml
 
 The modules, lowest first:
-    fsio         fsync, atomic private writes, checksums, JSON reads, paths inside the root
+    fsio         fsync, private files and directories, checksums, JSON reads, root paths
     lock         the flock, and who holds it
     guards       the signal guard, and the test-only kill points
     runs         reading recorded runs: list_runs, interrupted_run, managed_checksums

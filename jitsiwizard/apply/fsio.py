@@ -1,11 +1,17 @@
 """Low-level file work: fsync, checksums, JSON reads, removal, atomic private writes, and
-resolving a target path inside a root."""
+resolving a target path inside a root.
+
+write_private() and private_dir() are for every file and directory the wizard keeps for
+itself (run state, saved answers, secrets), not only the transaction's."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -51,18 +57,62 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Atomically replace one of our own state files."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+def write_private(path: str | os.PathLike, data: bytes, mode: int = 0o600) -> None:
+    """Atomically replace the file `path` with `data`, with permissions `mode` (0600 unless
+    told otherwise): the one way the wizard writes its own private files.
+
+    `data` goes to a new temporary file in the same directory, created with O_EXCL and
+    O_NOFOLLOW (so never through a file or link already there), set to `mode`, written in
+    full and fsync'd, then renamed over `path`; the directory is fsync'd last. A reader sees
+    the old content or the new, never a mix. On an error the temporary file is removed and
+    `path` is left as it was; only SIGKILL or a crash can leave a `.NAME.*.tmp` behind.
+    The directory must exist (see private_dir).
+    """
+    path = Path(path)
+    # A name of its own: two writers of one file never share (or remove) a temp file.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
-        write_all(fd, data)
-        os.fsync(fd)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            os.fchmod(fd, mode)  # the umask may have narrowed it
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     fsync_dir(path.parent)
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """Make `path` a directory only its owner can enter (0700) and return it as a Path.
+
+    Missing parents are created 0700 too (exactly, whatever the umask), each fsync'd into
+    its parent; parents that exist are left alone. An existing `path` is set to 0700.
+    Raises NotADirectoryError when `path` is something else (a symlink included).
+    """
+    path = Path(path)
+    missing = []
+    here = path
+    while lstat_or_none(here) is None and here.parent != here:
+        missing.append(here)
+        here = here.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another process; the leaf is checked below
+        os.chmod(directory, 0o700)
+        fsync_dir(directory.parent)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
+    return path
 
 
 def read_json(path: Path) -> object:
