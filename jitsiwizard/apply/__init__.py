@@ -1,0 +1,40 @@
+"""Applying a plan as one transaction that can always be rolled back.
+
+Before each change, the prior state of everything it touches goes into an fsync'd journal
+(with a backup copy of file content), so a failure, a signal, or even SIGKILL at any point
+leaves enough on disk to restore the exact earlier state. Restoring is idempotent: restoring
+something that was never changed does nothing, and a rollback that was itself cut short can
+simply be run again.
+
+State, under the root (the paths are in jitsiwizard.paths):
+    STATE_DIR/lock                 flock held while a run or a rollback is in progress
+    STATE_DIR/managed.json         target path -> sha256 of what the wizard last wrote
+    STATE_DIR/runs/<ID>/           journal.jsonl, state.json, backup/, run.log, answers.toml
+
+The modules, lowest first:
+    fsio         fsync, private files and directories, checksums, JSON reads, root paths
+    lock         the flock, and who holds it
+    guards       the signal guard, and the test-only kill points
+    runs         reading recorded runs: list_runs, interrupted_run, managed_checksums
+    journal      one run's directory: journal, state.json, backups, run.log
+    executors    doing each kind of step against the journal
+    restore      undoing a journal, newest entry first
+    transaction  apply() and rollback()
+"""
+
+from __future__ import annotations
+
+from jitsiwizard.apply.runs import RunInfo, interrupted_run, list_runs, managed_checksums
+from jitsiwizard.apply.transaction import RunOutcome, apply, rollback
+from jitsiwizard.paths import STATE_DIR
+
+__all__ = [
+    "STATE_DIR",
+    "RunInfo",
+    "RunOutcome",
+    "apply",
+    "interrupted_run",
+    "list_runs",
+    "managed_checksums",
+    "rollback",
+]

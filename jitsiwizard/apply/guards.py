@@ -1,0 +1,77 @@
+"""Signals during a run, and the test-only points where a run kills itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from jitsiwizard.runner import Runner
+
+HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
+
+# Test-only fault injection, used by the SIGKILL tests: "step:N" kills the process before step N
+# (1-based), "write:N" in the middle of step N's file write (half the temp file written),
+# "rollback:N" before the N-th undo action of a rollback. Never set it on a real host.
+TEST_KILL_ENV = "JITSI_WIZARD_TEST_KILL"
+
+
+class Interrupted(Exception):
+    """A handled signal arrived during apply; the run stops and is rolled back."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class SignalGuard:
+    """During apply, SIGHUP/SIGTERM/SIGINT stop the current command and lead to a rollback;
+    during rollback they are noted and ignored. The handlers only set flags and send signals,
+    so whatever the main thread was doing (a write, a journal entry) finishes first."""
+
+    def __init__(self, runner: Runner, *, rolling_back: bool = False):
+        self.runner = runner
+        self.rolling_back = rolling_back
+        self.received: int | None = None
+        self.ignored: list[int] = []
+        self.installed = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> SignalGuard:
+        # Python only lets the main thread set handlers; a caller on another thread keeps
+        # its own signal handling.
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            self.installed = True
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.rolling_back:
+            self.ignored.append(signum)
+            return
+        if self.received is None:
+            self.received = signum
+        self.runner.abort()
+
+    def start_rollback(self) -> None:
+        self.rolling_back = True
+        self.runner.reset_abort()
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self.runner.reset_abort()
+
+
+def kill_point() -> tuple[str, int] | None:
+    """The point TEST_KILL_ENV names, as ("step" | "write" | "rollback", N), or None."""
+    spec = os.environ.get(TEST_KILL_ENV, "")
+    kind, _, number = spec.partition(":")
+    if kind in ("step", "write", "rollback") and number.isdigit():
+        return kind, int(number)
+    return None
+
+
+def die_here() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)

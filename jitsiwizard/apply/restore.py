@@ -1,0 +1,260 @@
+"""Rolling a run back: every journaled change undone, newest first, then the touched services
+put back. Restoring is idempotent, so a rollback that was cut short can simply run again."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import signal
+import stat
+from pathlib import Path
+
+from jitsiwizard.apply.executors import explain, set_owner
+from jitsiwizard.apply.fsio import (
+    StepFailed,
+    fsync_dir,
+    lstat_or_none,
+    remove,
+    sha256_file,
+    write_all,
+)
+from jitsiwizard.apply.guards import SignalGuard, die_here, kill_point
+from jitsiwizard.apply.journal import Journal, decode_argv
+from jitsiwizard.rootfs import Root
+from jitsiwizard.runner import Runner, tail
+
+
+def undo_words(entry: dict) -> str:
+    """One run.log line for a rollback action."""
+    op, path = entry["op"], entry.get("path", "")
+    if op == "path":
+        prior = entry["prior"]
+        was = {"absent": "remove it (it did not exist before)",
+               "file": f"put back its earlier content (backup/{prior.get('backup')}, "
+                       f"mode {prior.get('mode', 0):04o})",
+               "symlink": f"make it a link to {prior.get('target')} again",
+               "dir": "make it the directory it was",
+               "other": "leave it alone"}.get(prior["type"], "")
+        return f"restore {path}: {was}"
+    if op == "tree":
+        return f"restore the directory tree {path}" if entry["existed"] else \
+            f"remove {path} (it did not exist before)"
+    if op == "mkdir":
+        return f"remove directory {path} (created by this run)"
+    if op == "tmp":
+        return f"remove temporary file {path} if left over"
+    return f"undo step {entry.get('step')}: run its undo command"
+
+
+def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> list[str]:
+    """Undo every journaled change, newest first, then put touched services back.
+    Returns what could not be restored (empty when all was)."""
+    try:
+        journal.set_state("rolling-back")
+    except OSError as exc:  # restoring matters more than recording that we do
+        journal.say(f"could not record the rollback in state.json: {exc}")
+    journal.say("rolling back")
+    kill = kill_point()
+    entries = journal.entries()
+    done_undos = {e["index"] for e in entries if e.get("op") == "undone"}
+    wrote: dict[str, set[str]] = {}
+    for e in entries:
+        if e.get("op") == "wrote":
+            wrote.setdefault(e["path"], set()).add(e["sha256"])
+    problems: list[str] = []
+    services = []
+    actions = 0
+    for index in range(len(entries) - 1, -1, -1):
+        entry = entries[index]
+        op = entry.get("op")
+        if op == "service":
+            services.insert(0, entry)
+            continue
+        if op not in ("path", "tree", "mkdir", "tmp", "undo"):
+            continue
+        actions += 1
+        if kill == ("rollback", actions):
+            die_here()
+        journal.say(undo_words(entry))
+        try:
+            if op == "path":
+                restore(journal, entry["path"], entry["prior"], bool(entry.get("tree")),
+                        wrote.get(entry["path"], set()))
+            elif op == "tree":
+                restore_tree(journal.root, entry)
+            elif op == "mkdir":
+                remove_created_dir(journal.root, entry["path"])
+            elif op == "tmp":
+                real = journal.root.path(entry["path"])
+                if lstat_or_none(real) is not None:
+                    os.unlink(real)
+                    fsync_dir(real.parent)
+            elif op == "undo" and index not in done_undos:
+                result = runner.run(decode_argv(entry["argv"]),
+                                    timeout=entry.get("timeout", 120.0))
+                if not result.ok:
+                    said = tail(result.stderr, 5) or "(no output)"
+                    problems.append(journal.redact(
+                        f"undo of step {entry['step']} exited with code {result.code}: "
+                        f"{said}"))
+                else:
+                    journal.append({"op": "undone", "index": index})
+        except (OSError, StepFailed) as exc:
+            problems.append(journal.redact(f"{entry.get('path', op)}: {explain(journal, exc)}"))
+    for entry in services:
+        restore_service(journal, runner, entry["name"], entry["state"], problems)
+    for problem in problems:
+        journal.say(f"rollback problem: {problem}")
+    if guard is not None and guard.ignored:
+        names = ", ".join(sorted({signal.Signals(s).name for s in guard.ignored}))
+        journal.say(f"ignored {names} until the rollback was done")
+    journal.say("rolled back" if not problems else "rolled back, with problems")
+    return problems
+
+
+def keep_edited(journal: Journal, target: str, real: Path, st: os.stat_result,
+                ours: set[str]) -> None:
+    """A file this run wrote but that someone changed since: keep that version in backup/
+    before restoring, so a rollback never silently drops a hand edit."""
+    if not ours or not stat.S_ISREG(st.st_mode):
+        return
+    if sha256_file(real) in ours:
+        return
+    copy = journal.dir / "backup" / f"edited-{journal.next_name()}"
+    shutil.copyfile(real, copy)
+    journal.say(f"{target} was changed after this run wrote it; that version is kept in {copy}")
+
+
+def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[str]) -> None:
+    """Put `target` back in its journaled prior state; `ours` are the checksums this run
+    wrote there (any other content is kept aside first)."""
+    real = journal.root.path(target)
+    kind = prior["type"]
+    scratch = real.parent / f".{real.name[:180]}.jw-restore.tmp"
+    if lstat_or_none(scratch) is not None:
+        os.unlink(scratch)  # left by a rollback that was cut short
+    st = lstat_or_none(real)
+    if kind == "other":
+        return
+    if st is not None and kind != "dir":
+        if stat.S_ISDIR(st.st_mode):
+            if not tree:
+                raise StepFailed("is a directory now; it was not one before this run, "
+                                 "and it is left in place")
+            shutil.rmtree(real)
+            st = None
+        else:
+            keep_edited(journal, target, real, st,
+                        ours | ({prior["sha256"]} if kind == "file" else set()))
+    if kind == "absent":
+        if st is not None:
+            os.unlink(real)
+            fsync_dir(real.parent)
+        return
+    if kind == "dir":
+        ensure_dir(real, prior)
+        return
+    real.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "symlink":
+        if not (st is not None and stat.S_ISLNK(st.st_mode)
+                and os.readlink(real) == prior["target"]):
+            os.symlink(prior["target"], scratch)
+            os.rename(scratch, real)
+            fsync_dir(real.parent)
+        if os.geteuid() == 0:
+            os.lchown(real, prior["uid"], prior["gid"])
+        return
+    same = (st is not None and stat.S_ISREG(st.st_mode)
+            and sha256_file(real) == prior["sha256"])
+    if not same:
+        fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o600)
+        try:
+            with open(journal.dir / "backup" / prior["backup"], "rb") as src:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    write_all(fd, chunk)
+            os.fsync(fd)
+            set_owner(journal, fd, prior["uid"], prior["gid"], target)
+            os.fchmod(fd, prior["mode"])
+        finally:
+            os.close(fd)
+        os.rename(scratch, real)
+        fsync_dir(real.parent)
+    else:
+        if os.geteuid() == 0:
+            os.lchown(real, prior["uid"], prior["gid"])
+        os.chmod(real, prior["mode"])
+    os.utime(real, ns=(prior["atime_ns"], prior["mtime_ns"]), follow_symlinks=False)
+
+
+def ensure_dir(real: Path, prior: dict) -> None:
+    st = lstat_or_none(real)
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        os.unlink(real)
+        st = None
+    if st is None:
+        os.mkdir(real, 0o700)
+    if os.geteuid() == 0:
+        os.lchown(real, prior["uid"], prior["gid"])
+    os.chmod(real, prior["mode"])
+
+
+def restore_tree(root: Root, entry: dict) -> None:
+    """Put back a directory tree a command may have changed: its directories, and no
+    files that were not there (the files' content is restored by their own entries)."""
+    top = root.path(entry["path"])
+    if not entry["existed"]:
+        remove(top)
+        return
+    dirs: dict = entry["dirs"]
+    files = set(entry["entries"])
+    for rel in sorted(dirs, key=lambda r: (r.count("/"), r) if r else (-1, r)):
+        ensure_dir(top / rel if rel else top, dirs[rel])
+    pending = [""]
+    while pending:
+        rel = pending.pop()
+        with os.scandir(top / rel if rel else top) as listing:
+            items = list(listing)
+        for item in items:
+            sub = f"{rel}/{item.name}" if rel else item.name
+            is_dir = item.is_dir(follow_symlinks=False)
+            if is_dir and sub in dirs:
+                pending.append(sub)
+            elif sub not in files or is_dir:
+                remove(Path(item.path))
+
+
+def remove_created_dir(root: Root, target: str) -> None:
+    real = root.path(target)
+    st = lstat_or_none(real)
+    if st is None or not stat.S_ISDIR(st.st_mode):
+        return
+    try:
+        os.rmdir(real)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise StepFailed("this run created the directory, but it holds files now "
+                             "that the run did not write; it is left in place") from None
+        raise
+    fsync_dir(real.parent)
+
+
+def restore_service(journal: Journal, runner: Runner, name: str, state: dict,
+                    problems: list[str]) -> None:
+    """Restart a touched service so it reads the restored files (or stop it if it was
+    stopped), and put its enabled state back."""
+    action = "stop" if state.get("active") is False else "restart"
+    result = runner.service(name, action)
+    if not result.ok:
+        problems.append(journal.redact(f"{action} {name} exited with code {result.code}: "
+                                       f"{tail(result.stderr, 5) or '(no output)'}"))
+    wanted = state.get("enabled")
+    if wanted is None:
+        return
+    if runner.service_state(name).get("enabled") != wanted:
+        action = "enable" if wanted else "disable"
+        result = runner.service(name, action)
+        if not result.ok:
+            problems.append(journal.redact(f"{action} {name} exited with code {result.code}: "
+                                           f"{tail(result.stderr, 5) or '(no output)'}"))

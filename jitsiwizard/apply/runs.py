@@ -1,0 +1,67 @@
+"""Reading what earlier runs recorded: their states, the interrupted one, managed.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from jitsiwizard.apply.fsio import read_json
+from jitsiwizard.apply.lock import lock_holder
+from jitsiwizard.paths import MANAGED_FILE, RUNS_DIR
+from jitsiwizard.rootfs import Root
+
+
+@dataclass
+class RunInfo:
+    run_id: str
+    status: str  # "applying" | "applied" | "rolled-back" | "rolling-back"
+    started: str
+    summary: str
+
+
+def runs_dir(root: Root) -> Path:
+    return root.path(RUNS_DIR)
+
+
+def states(root: Root) -> list[dict]:
+    """Every run's state.json, oldest first."""
+    found = []
+    base = runs_dir(root)
+    if not base.is_dir():
+        return []
+    for entry in base.iterdir():
+        state = read_json(entry / "state.json")
+        if isinstance(state, dict) and state.get("run_id") == entry.name:
+            found.append(state)
+    return sorted(found, key=lambda s: (s.get("seq", 0), s["run_id"]))
+
+
+def _info(state: dict) -> RunInfo:
+    return RunInfo(state["run_id"], state.get("status", "?"), state.get("started", ""),
+                   state.get("summary", ""))
+
+
+def list_runs(root: Root) -> list[RunInfo]:
+    """Every recorded run, oldest first (the last one is the newest)."""
+    return [_info(s) for s in states(root)]
+
+
+def interrupted_run(root: Root) -> RunInfo | None:
+    """The newest run left half done (its process died while applying or rolling back),
+    or None. A run still in progress in a live process does not count."""
+    holder = lock_holder(root)
+    for state in reversed(states(root)):
+        if state.get("status") not in ("applying", "rolling-back"):
+            continue
+        if holder is not None and holder in (state.get("pid"), -1):
+            continue
+        return _info(state)
+    return None
+
+
+def managed_checksums(root: Root) -> dict[str, str]:
+    """Target path -> sha256 of the content the wizard last wrote there."""
+    data = read_json(root.path(MANAGED_FILE))
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): str(v) for k, v in data.items()}

@@ -1,0 +1,205 @@
+"""apply() and rollback(): a plan applied as one transaction under the lock, rolled back
+whole on any failure, and an earlier (or interrupted) run undone on request."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from jitsiwizard.apply.executors import Event, Executor, explain
+from jitsiwizard.apply.guards import SignalGuard
+from jitsiwizard.apply.journal import Journal, LogTee
+from jitsiwizard.apply.lock import Lock
+from jitsiwizard.apply.restore import roll_back
+from jitsiwizard.apply.runs import managed_checksums, states
+from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
+from jitsiwizard.paths import MANAGED_FILE
+from jitsiwizard.rootfs import Root
+from jitsiwizard.runner import Runner
+from jitsiwizard.secrets import Redactor
+from jitsiwizard.steps import Plan
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str  # "applied" | "rolled-back" | "nothing-to-do"
+    failed_step: int | None = None
+    error: str | None = None
+    rollback_errors: list[str] = field(default_factory=list)
+    log_path: str = ""
+    fallbacks: list[str] = field(default_factory=list)
+
+
+def _plan_summary(steps: list) -> str:
+    kinds = [getattr(s, "kind", "?") for s in steps]
+    parts = [f"{len(steps)} step(s)"]
+    files = sum(k in ("file", "remove", "link") for k in kinds)
+    if files:
+        parts.append(f"{files} file change(s)")
+    if kinds.count("command"):
+        parts.append(f"{kinds.count('command')} command(s)")
+    if kinds.count("service"):
+        parts.append(f"{kinds.count('service')} service action(s)")
+    return ", ".join(parts)
+
+
+def _save_managed(ex: Executor) -> None:
+    """managed.json with this run's writes and removals, written as a change of the run
+    (journaled, so a rollback puts the earlier one back)."""
+    before = managed_checksums(ex.root)
+    after = {p: s for p, s in before.items() if p not in ex.removed}
+    after.update(ex.written)
+    if after == before and ex.root.exists(MANAGED_FILE):
+        return
+    ex.journal.make_parents(MANAGED_FILE, "managed")
+    ex.journal.record(MANAGED_FILE, "managed")
+    data = (json.dumps(dict(sorted(after.items())), indent=2) + "\n").encode()
+    ex.write_file(MANAGED_FILE, data, 0o600, os.geteuid(), os.getegid(), "managed")
+
+
+def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None) -> RunOutcome:
+    journal = ex.journal
+    number = 0
+    current: int | None = None  # the top-level step being done
+    stage = "finishing the run"  # what is being done between steps
+    try:
+        # The install part runs up to the last install-phase step: the files its commands
+        # need (apt sources, debconf answers) have no phase of their own.
+        marked = [i for i, s in enumerate(plan.steps) if getattr(s, "phase", "") == "install"]
+        install = plan.steps[: marked[-1] + 1] if marked else []
+        if replan is not None and install:
+            for step in install:
+                number += 1
+                current = number
+                ex.do_step(step, number, str(number))
+            current = None
+            stage = "planning the configuration after the install steps"
+            journal.say("packages installed: planning the configuration again")
+            ex.event("replan", number, "planning the configuration for the installed "
+                                       "packages")
+            fresh = replan()
+            for note in fresh.notes:
+                journal.say(f"note: {note}")
+            steps = fresh.steps
+        else:
+            steps = plan.steps
+        for step in steps:
+            number += 1
+            current = number
+            ex.do_step(step, number, str(number))
+        current = None
+        stage = "finishing the run"
+        ex.check_interrupt()
+        _save_managed(ex)
+        note = journal.state["plan"]
+        if ex.fallbacks:
+            note += f"; {len(ex.fallbacks)} fallback(s) taken"
+        journal.set_state("applied", summary=note, fallbacks=ex.fallbacks,
+                          finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        journal.say("applied")
+        ex.event("applied", number, journal.state["run_id"])
+        return RunOutcome(journal.state["run_id"], "applied", log_path=str(journal.log_path),
+                          fallbacks=list(ex.fallbacks))
+    except BaseException as exc:
+        error = journal.redact(explain(journal, exc))
+        failed = current
+        where = f"step {failed}" if failed is not None else stage
+        journal.say(f"failed at {where}: {error}")
+        ex.event("failed", failed or 0, error)
+        if ex.guard is not None:
+            ex.guard.start_rollback()
+        ex.event("rollback", failed or 0, "rolling back every change of this run")
+        problems = roll_back(journal, ex.runner, ex.guard)
+        journal.set_state("rolled-back", failed_step=failed, error=error,
+                          summary=f"{journal.state['plan']}; failed at {where}: {error}",
+                          rollback_errors=problems, fallbacks=ex.fallbacks)
+        ex.event("rolled-back", failed or 0, "; ".join(problems) or "rolled back")
+        if not isinstance(exc, Exception):
+            raise
+        return RunOutcome(journal.state["run_id"], "rolled-back", failed, error, problems,
+                          str(journal.log_path), list(ex.fallbacks))
+
+
+def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
+          answers_text: str | None = None, replan: Callable[[], Plan] | None = None,
+          on_event: Event | None = None) -> RunOutcome:
+    """Apply `plan` as one transaction; on any failure roll everything back.
+
+    With `replan`, the plan's steps up to its last step of phase "install" run first (with
+    the files those commands need), then `replan()` is called and ITS steps are applied in
+    the same run (configuration planned against the installed files); the original plan's
+    later steps are then not used. Without install steps, the plan is applied as it is.
+
+    `on_event(kind, step_number, text)` reports progress (text redacted): kinds "step",
+    "done", "fallback", "replan", "failed", "rollback", "rolled-back", "applied". It may
+    raise (a closed terminal); the run goes on without it.
+
+    Signals: SIGHUP, SIGTERM and SIGINT stop the current command and roll the run back;
+    they are ignored while rolling back (handlers are set only when called on the main
+    thread, and restored afterwards).
+    """
+    if plan.is_empty:
+        return RunOutcome("", "nothing-to-do")
+    with Lock(root):
+        for state in states(root):
+            if state.get("status") in ("applying", "rolling-back"):
+                raise UserError(f"run {state['run_id']} was interrupted and left changes "
+                                "half done", "roll it back first: jitsi-wizard rollback",
+                                exit_code=EXIT_INTERRUPTED)
+        journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
+        try:
+            with SignalGuard(runner) as guard, LogTee(journal, runner):
+                ex = Executor(journal, runner, on_event, guard)
+                if not guard.installed:
+                    journal.say("not on the main thread: signals are left to the caller")
+                return _run_plan(ex, plan, replan)
+        finally:
+            journal.close()
+
+
+def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
+             redact: Redactor) -> RunOutcome:
+    """Undo a run: by default the newest one not rolled back yet (an applied run, or one that
+    was interrupted). An older run can only be undone after every newer one."""
+    with Lock(root):
+        recorded = states(root)
+        live = [s for s in recorded if s.get("status") != "rolled-back"]
+        if run_id is None:
+            if not live:
+                raise UserError("there is no run to roll back",
+                                "every recorded run is already rolled back",
+                                exit_code=EXIT_CHECKS_FAILED)
+            target = live[-1]
+        else:
+            found = [s for s in recorded if s["run_id"] == run_id]
+            if not found:
+                known = ", ".join(s["run_id"] for s in recorded[-5:]) or "none"
+                raise UserError(f"there is no run {run_id}",
+                                f"recent runs: {known}", field="run")
+            target = found[0]
+            if target.get("status") == "rolled-back":
+                raise UserError(f"run {run_id} is already rolled back", field="run",
+                                exit_code=EXIT_CHECKS_FAILED)
+            newer = [s["run_id"] for s in live if s.get("seq", 0) > target.get("seq", 0)]
+            if newer:
+                raise UserError(
+                    f"run {newer[-1]} is newer than {run_id} and still applied",
+                    "roll back the newer run(s) first, newest first: " + ", ".join(newer[::-1]),
+                    field="run")
+        journal = Journal.reopen(root, redact, target)
+        try:
+            with SignalGuard(runner, rolling_back=True) as guard, LogTee(journal, runner):
+                journal.say(f"rollback of run {target['run_id']} (was {target.get('status')})")
+                problems = roll_back(journal, runner, guard)
+                how = ("rolled back on request" if target.get("status") == "applied"
+                       else "interrupted run rolled back")
+                journal.set_state("rolled-back", rollback_errors=problems,
+                                  summary=f"{journal.state.get('plan', '')}; {how}")
+        finally:
+            journal.close()
+        return RunOutcome(target["run_id"], "rolled-back", rollback_errors=problems,
+                          log_path=str(journal.log_path))
