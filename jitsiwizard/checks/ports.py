@@ -12,15 +12,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, in_thread
-from jitsiwizard.checks.rules import (
-    Decision,
-    NftRuleset,
-    Packet,
-    iptables_to_nft,
-    ufw_decide,
-    ufw_rules,
-)
+from jitsiwizard.checks.rules import NftRuleset, iptables_to_nft
 from jitsiwizard.errors import UserError
+from jitsiwizard.formats.ufw import Decision, Packet, ufw_decide, ufw_rules
 from jitsiwizard.rootfs import Root
 
 Port = tuple[int, str]  # (number, "tcp" | "udp")
