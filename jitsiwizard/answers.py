@@ -17,7 +17,6 @@ from typing import Any
 
 from jitsiwizard.errors import Problem, ProblemList, UserError
 from jitsiwizard.model import (
-    ACME_SERVERS,
     CERT_MODES,
     POLICIES,
     Answers,
@@ -27,8 +26,17 @@ from jitsiwizard.model import (
     HostAnswers,
     LdapAnswers,
     LocalUser,
+    secret_slots,
 )
 from jitsiwizard.secrets import Secret, SecretError, loose_file_mode, resolve
+from jitsiwizard.validate import (
+    ATTRIBUTE,
+    check_acme_server,
+    check_dn,
+    check_filter,
+    check_hostname,
+    check_ldap_url,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -85,9 +93,7 @@ SPEC: dict[str, dict[str, tuple[str, str]]] = {
 }
 TOP_LEVEL = ("host", "cert", "auth", "firewall")
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_ATTR = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -161,109 +167,6 @@ class _Collector:
 
 
 # --- field validators (also used by the screens, one field at a time) ----------------------
-
-def check_hostname(value: str) -> tuple[str, str | None]:
-    """Normalise a hostname (lower case, IDNA to ASCII). Returns (name, error or None)."""
-    name = value.strip().rstrip(".")
-    if not name:
-        return name, "is empty"
-    try:
-        ipaddress.ip_address(name)
-        return name, "is an IP address; Jitsi needs a DNS name (certificates are issued to names)"
-    except ValueError:
-        pass
-    ascii_labels = []
-    for label in name.split("."):
-        if not label:
-            return name, "has an empty label (two dots in a row)"
-        try:
-            ascii_label = label.encode("idna").decode("ascii").lower()
-        except UnicodeError:
-            if len(label) > 63:
-                return name, f"label {label[:20]}... is longer than 63 characters"
-            return name, f"label {label!r} is not a valid internationalised name"
-        if len(ascii_label) > 63:
-            return name, f"label {label[:20]}... is longer than 63 characters"
-        if not _LABEL.match(ascii_label):
-            return name, (f"label {label!r} may hold only letters, digits and inner "
-                          "hyphens")
-        ascii_labels.append(ascii_label)
-    ascii_name = ".".join(ascii_labels)
-    labels = ascii_labels
-    if len(ascii_name) > 253:
-        return ascii_name, f"is {len(ascii_name)} characters long; at most 253 are allowed"
-    if len(labels) < 2:
-        return ascii_name, "needs at least two labels, like meet.example.org"
-    if labels[-1].isdigit():
-        return ascii_name, "ends in a numeric label; a top-level domain is never all digits"
-    return ascii_name, None
-
-
-def check_dn(value: str) -> str | None:
-    """A light RFC 4514 check: attr=value pairs separated by unescaped commas."""
-    if not value.strip():
-        return "is empty"
-    rdns = re.split(r"(?<!\\),", value)
-    for rdn in rdns:
-        for ava in re.split(r"(?<!\\)\+", rdn):
-            if "=" not in ava:
-                return f"part {ava.strip()!r} is not attribute=value"
-            attr, val = ava.split("=", 1)
-            if not _ATTR.match(attr.strip()):
-                return f"attribute {attr.strip()!r} is not a valid attribute name"
-            if not val.strip():
-                return f"attribute {attr.strip()} has an empty value"
-    return None
-
-
-def check_filter(value: str) -> str | None:
-    """Balanced parentheses; each component is (attr<op>value), (&...), (|...) or (!...)."""
-    text = value.strip()
-    if not text:
-        return None
-    if not (text.startswith("(") and text.endswith(")")):
-        return "must be wrapped in parentheses, e.g. (objectClass=inetOrgPerson)"
-    depth = 0
-    for i, ch in enumerate(text):
-        if ch == "(" and (i == 0 or text[i - 1] != "\\"):
-            depth += 1
-            rest = text[i + 1:]
-            if not rest or rest[0] == ")":
-                return "has an empty component ()"
-            if rest[0] not in "&|!" and not re.match(r"^[A-Za-z0-9.;-]+(?::[^=]*)?[~<>]?=", rest):
-                return f"component at character {i + 1} is not (attribute=value)"
-        elif ch == ")" and text[i - 1] != "\\":
-            depth -= 1
-            if depth < 0:
-                return f"has an unmatched ')' at character {i + 1}"
-        if depth == 0 and i != len(text) - 1:
-            return "has text after the closing parenthesis; combine parts with (&...)"
-    if depth:
-        return "has an unmatched '('"
-    return None
-
-
-def check_ldap_url(url: str) -> str | None:
-    m = re.match(r"^(?P<scheme>[A-Za-z]+)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/\s]+)"
-                 r"(?::(?P<port>\d+))?/?$", url.strip())
-    if not m:
-        return "is not of the form ldap://host[:port] or ldaps://host[:port]"
-    if m.group("scheme").lower() not in ("ldap", "ldaps"):
-        return f"scheme {m.group('scheme')!r} is not ldap or ldaps"
-    if m.group("port") and not 0 < int(m.group("port")) < 65536:
-        return f"port {m.group('port')} is out of range"
-    return None
-
-
-def check_acme_server(value: str) -> str | None:
-    if value in ACME_SERVERS:
-        return None
-    if re.match(r"^https://[^\s/]+(/\S*)?$", value):
-        return None
-    return "is not production, staging, or an https:// ACME directory URL"
-
-
-# --- the loader -----------------------------------------------------------------------------
 
 def _suggest(key: str, allowed) -> str:
     close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
@@ -528,7 +431,7 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
                   'e.g. "(objectClass=inetOrgPerson)"; the user name part is added for you')
     for key in ("username_attribute", "name_attribute"):
         value = _get(t, key, STR, out, f"{p}.{key}", getattr(ldap, key)).strip()
-        if not _ATTR.match(value):
+        if not ATTRIBUTE.match(value):
             out.error(f"{p}.{key}", f"{value!r} is not an attribute name",
                       "e.g. uid, cn, sAMAccountName")
         setattr(ldap, key, value)
@@ -600,6 +503,11 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
         return secret.ref
 
     a = answers
+    slots = {slot.key: slot for slot in secret_slots(a)}
+
+    def saved_ref(key: str) -> str | None:
+        return ref(slots[key].get(a), key)
+
     host = {"hostname": a.host.hostname, "email": a.host.email,
             "public_address": a.host.public_address, "local_address": a.host.local_address}
     cert = {"mode": a.cert.mode, "acme_server": a.cert.acme_server,
@@ -613,7 +521,7 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
         if u.remove:
             entry["remove"] = True
         else:
-            saved = ref(u.password, f"auth.users[{i}].password")
+            saved = saved_ref(f"auth.users[{i}].password")
             if saved:
                 entry["password"] = saved
         users.append(entry)
@@ -629,12 +537,12 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
             "username_attribute": ld.username_attribute, "name_attribute": ld.name_attribute,
             "scope": ld.scope,
         }
-        saved = ref(ld.bind_password, "auth.ldap.bind_password")
+        saved = saved_ref("auth.ldap.bind_password")
         if saved:
             ldap["bind_password"] = saved
         if ld.test_user:
             ldap["test_user"] = ld.test_user
-            saved = ref(ld.test_password, "auth.ldap.test_password")
+            saved = saved_ref("auth.ldap.test_password")
             if saved:
                 ldap["test_password"] = saved
         auth["ldap"] = ldap
