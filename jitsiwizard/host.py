@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
+from jitsiwizard import prosody_auth
 from jitsiwizard.paths import (
     DPKG_STATUS,
     JICOFO_CONF,
@@ -94,7 +95,6 @@ class HostFacts:
 # --- detection ------------------------------------------------------------------------------
 
 LEGACY_AUTH_KEY = "org.jitsi.jicofo.auth.URL"
-ANONYMOUS_MODULES = ("anonymous", "jitsi-anonymous")
 LEGACY_RELEASES = {("ubuntu", "18.04"), ("ubuntu", "20.04"), ("debian", "10")}
 
 
@@ -251,16 +251,17 @@ def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
     from jitsiwizard.formats import lua
 
     auth = facts.main_auth
-    if auth in ANONYMOUS_MODULES:
+    policy = prosody_auth.policy_of(auth)
+    if policy == "open":
         facts.policy = "open"
-    elif auth in ("internal_hashed", "internal_plain"):
+    elif policy == "local":
         facts.policy = "local"
         facts.plain_passwords = auth == "internal_plain"
         if facts.plain_passwords:
             facts.warnings.append(
                 f"{facts.hostname} stores user passwords in clear (internal_plain); choosing "
                 "the local policy switches to internal_hashed and keeps every user")
-    elif auth in ("ldap", "ldap2", "cyrus"):
+    elif policy == "ldap":
         facts.policy = "ldap"
         facts.ldap = LdapFacts(backend=auth)
         for path, text in prosody_files.items():

@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import unicodedata
 
+from jitsiwizard import prosody_auth
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import configjs, hocon, lua, properties
 from jitsiwizard.host import LEGACY_AUTH_KEY, HostFacts, ScramRecord, prosody_data_dir
-from jitsiwizard.model import Answers, LdapAnswers
+from jitsiwizard.model import Answers
 from jitsiwizard.paths import (
     DEBCONF_PRESEED,
     JICOFO_CONF,
@@ -61,23 +62,6 @@ def password_matches(record: ScramRecord, password: str) -> bool:
                                  record.iteration_count)
     client_key = hmac.new(salted, b"Client Key", "sha1").digest()
     return hmac.compare_digest(hashlib.sha1(client_key).hexdigest(), record.stored_key.lower())
-
-
-def ldap_server_option(ldap: LdapAnswers) -> str:
-    """mod_auth_ldap's ldap_server: space-separated; host:port for ldap://, URIs for ldaps://."""
-    servers = []
-    for url in ldap.urls:
-        scheme, _, rest = url.partition("://")
-        rest = rest.rstrip("/")
-        servers.append(url.rstrip("/") if scheme.lower() == "ldaps" else rest)
-    return " ".join(servers)
-
-
-def ldap_filter_option(ldap: LdapAnswers) -> str:
-    """The user filter with the login name test added; $user is escaped by mod_auth_ldap."""
-    name_test = f"({ldap.username_attribute}=$user)"
-    extra = ldap.user_filter.strip()
-    return f"(&{name_test}{extra})" if extra else name_test
 
 
 class _Builder:
@@ -198,7 +182,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     facts, host = b.facts, answers.host.hostname
     policy, guests = answers.auth.policy, answers.auth.guests and answers.auth.policy != "open"
     anonymous = facts.anonymous_module
-    module = {"open": anonymous, "local": "internal_hashed", "ldap": "ldap"}[policy]
+    module = prosody_auth.module_for(policy, anonymous)
     prosody = ("prosody",)
 
     if policy == "local" and facts.plain_passwords:
@@ -237,10 +221,10 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     ldap_text = None
     if ldap is not None:
         ldap_text = render(
-            "prosody-ldap.cfg.lua.j2", hostname=host, server=ldap_server_option(ldap),
+            "prosody-ldap.cfg.lua.j2", hostname=host, server=prosody_auth.server_option(ldap),
             bind_dn=ldap.bind_dn,
             bind_password=ldap.bind_password.value if ldap.bind_password else "",
-            base=ldap.user_base, filter=ldap_filter_option(ldap), scope=ldap.scope,
+            base=ldap.user_base, filter=prosody_auth.filter_option(ldap), scope=ldap.scope,
             starttls=ldap.starttls and not ldap.ldaps)
         if not facts.has_package("lua-ldap"):
             b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "lua-ldap"],

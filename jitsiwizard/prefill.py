@@ -3,6 +3,7 @@ switching the auth policy is a few keystrokes."""
 
 from __future__ import annotations
 
+from jitsiwizard import prosody_auth
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers, LdapAnswers, LocalUser
 
@@ -32,18 +33,6 @@ def answers_from_facts(facts: HostFacts) -> Answers:
         servers = facts.ldap.server.split()
         ldap.urls = [s if "://" in s else f"ldap://{s}" for s in servers]
         ldap.starttls = bool(facts.ldap.tls)
-        ldap.user_filter, ldap.username_attribute = _split_filter(facts.ldap.filter)
+        ldap.user_filter, ldap.username_attribute = prosody_auth.split_filter(facts.ldap.filter)
         answers.auth.ldap = ldap
     return answers
-
-
-def _split_filter(ldap_filter: str) -> tuple[str, str]:
-    """Undo plan.ldap_filter_option: "(&(uid=$user)(objectClass=x))" -> ("(objectClass=x)",
-    "uid"). Anything else is kept whole, with uid as the user name attribute."""
-    text = ldap_filter.strip()
-    if text.startswith("(&(") and "=$user)" in text:
-        head, _, rest = text[3:].partition("=$user)")
-        return rest[:-1], head
-    if text.startswith("(") and text.endswith("=$user)"):
-        return "", text[1:-len("=$user)")]
-    return text or "(objectClass=inetOrgPerson)", "uid"

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from jitsiwizard.checks.ldapcheck import check_ldap, parse_url, user_filter
+from jitsiwizard.checks.ldapcheck import check_ldap, parse_url
 from jitsiwizard.model import LdapAnswers
+from jitsiwizard.prosody_auth import search_filter
 from jitsiwizard.secrets import Secret
 from tests.lab.ca import CA
 from tests.lab.dns import Dnsmasq
@@ -245,8 +246,9 @@ async def test_test_user_name_is_escaped(directory, ca):
     # "a*" would match alice if the name went into the filter unescaped.
     result = failure(await check_ldap(answers(directory, ca, test_user="a*"), TIMEOUT))
     assert result.data["reason"] == "test_user_not_found"
-    assert user_filter(answers(directory, ca), "*)(uid=x") == \
-        "(&(objectClass=inetOrgPerson)(uid=\\2a\\29\\28uid=x))"
+    # The check searches with Prosody's own login filter, substituted as Prosody does.
+    assert search_filter(answers(directory, ca), "meet.example.org", "*)(uid=x") == \
+        "(&(uid=\\2a\\29\\28uid=x)(objectClass=inetOrgPerson))"
 
 
 async def test_bad_urls_are_reported_without_connecting(directory, ca):

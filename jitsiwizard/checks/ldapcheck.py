@@ -5,6 +5,10 @@ result: ldap.connect (name, TCP), ldap.tls (StartTLS or LDAPS, certificate verif
 the system CAs or the given CA file; plaintext only when the answers allow it), ldap.bind
 (the service account), ldap.search (base, filter, how many users), ldap.test_user. The first
 failing step ends the run for that server: later steps could only fail for the same reason.
+
+It is one module of some 650 lines on purpose: the steps share one connection and one
+deadline, and each step's failures are classified right where they happen, so the sequence
+reads top to bottom as the check runs it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from urllib.parse import urlsplit
 
 from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, in_thread
 from jitsiwizard.model import LdapAnswers
+from jitsiwizard.prosody_auth import search_filter
 
 DEFAULT_PORTS = {"ldap": 389, "ldaps": 636}
 SAMPLE_USERS = 5
@@ -85,6 +90,7 @@ class _Run:
     multi: bool
     step: str = "resolve"
     timeout: float = 0.0  # the bound of the whole check, for messages
+    host: str = ""  # the meeting host, for `$host` in the filter as Prosody substitutes it
     results: list[CheckResult] = field(default_factory=list)
     sockets: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -348,28 +354,6 @@ def _short(text: str) -> str:
 
 # --- the steps ------------------------------------------------------------------------------
 
-def _escape(value: str) -> str:
-    """RFC 4515 escaping of a value inside a filter."""
-    out = []
-    for ch in value:
-        if ch in "*()\\\0":
-            out.append(f"\\{ord(ch):02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
-
-
-def user_filter(ldap: LdapAnswers, username: str | None = None) -> str:
-    """The filter for all users, or for one (the username escaped). Prosody-style `$user`
-    in the filter is honoured."""
-    base = ldap.user_filter.strip() or "(objectClass=*)"
-    if "$user" in base:
-        return base.replace("$user", "*" if username is None else _escape(username))
-    if username is None:
-        return base
-    return f"(&{base}({ldap.username_attribute}={_escape(username)}))"
-
-
 def _scope(ldap: LdapAnswers):
     import ldap3
 
@@ -505,7 +489,7 @@ def _search(run: _Run, conn, ldap: LdapAnswers) -> None:
     from ldap3.core.exceptions import LDAPInvalidFilterError
 
     run.step = "search"
-    query = user_filter(ldap)
+    query = search_filter(ldap, run.host)
     attribute = ldap.username_attribute
     where = f"base {ldap.user_base}, scope {ldap.scope}, filter {query}"
     count = 0
@@ -579,7 +563,7 @@ def _test_user(run: _Run, conn, ldap: LdapAnswers, address: str, mode: str,
                deadline: float) -> None:
     run.step = "test_user"
     name = ldap.test_user
-    query = user_filter(ldap, name)
+    query = search_filter(ldap, run.host, name)
     conn.search(ldap.user_base, query, _scope(ldap), attributes=[ldap.name_attribute])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
     evidence = [f"search {query} under {ldap.user_base}: {len(entries)} entries"]
@@ -620,8 +604,8 @@ def _test_user(run: _Run, conn, ldap: LdapAnswers, address: str, mode: str,
 # --- entry point ------------------------------------------------------------------------------
 
 async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi: bool,
-                     resolver: str | None) -> list[CheckResult]:
-    run = _Run(server, multi, timeout=timeout)
+                     resolver: str | None, host: str) -> list[CheckResult]:
+    run = _Run(server, multi, timeout=timeout, host=host)
     try:
         await asyncio.wait_for(in_thread(_check_server, run, ldap, timeout, resolver), timeout)
     except asyncio.TimeoutError:
@@ -646,10 +630,11 @@ async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi
 
 
 async def check_ldap(ldap: LdapAnswers, timeout: float = 5.0, *,
-                     resolver: str | None = None) -> list[CheckResult]:
+                     resolver: str | None = None, host: str = "") -> list[CheckResult]:
     """Check every server URL concurrently, each within `timeout` seconds.
 
-    `resolver` (ADDR[:PORT]) resolves the servers' names instead of the system resolver.
+    `resolver` (ADDR[:PORT]) resolves the servers' names instead of the system resolver;
+    `host` is the meeting host, which Prosody puts for `$host` in the user filter.
     """
     if not ldap.urls:
         return [CheckResult("ldap.url", FAIL, "no LDAP server URL given", [],
@@ -667,6 +652,6 @@ async def check_ldap(ldap: LdapAnswers, timeout: float = 5.0, *,
                             'write it as ldap://host[:port] or ldaps://host[:port]',
                             {"reason": "bad_url"})]
     multi = len(servers) > 1
-    found = await asyncio.gather(*(_check_one(server, ldap, timeout, multi, resolver)
+    found = await asyncio.gather(*(_check_one(server, ldap, timeout, multi, resolver, host)
                                    for server in servers))
     return [result for results in found for result in results]

@@ -28,6 +28,15 @@ from tests.lab.ca import CA
 from tests.lab.proc import Proc, free_port
 
 SCHEMA_DIR = Path("/etc/ldap/schema")
+# Active Directory's login name attribute and its `user` class, with AD's own OIDs, so
+# that filters written for AD (sAMAccountName) run against the lab directory. The class is
+# auxiliary here (in AD it is structural) so that it rides on inetOrgPerson entries.
+AD_SCHEMA = """\
+attributetype ( 1.2.840.113556.1.4.221 NAME 'sAMAccountName'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15 SINGLE-VALUE )
+objectclass ( 1.2.840.113556.1.5.9 NAME 'user' SUP top AUXILIARY MAY sAMAccountName )
+"""
 SLAPD = "/usr/sbin/slapd"
 
 
@@ -127,10 +136,18 @@ class Slapd:
         return self.proc.log_text() if self.proc else ""
 
     # -- directory content ----------------------------------------------------------------
-    def add_user(self, uid: str, password: str, cn: str | None = None) -> None:
+    def add_user(self, uid: str, password: str, cn: str | None = None, *,
+                 sam_account_name: str | None = None, **attributes: str) -> None:
+        """A person under ou=people; `sam_account_name` makes it an Active Directory style
+        `user` too (the lab schema's stand-in); other attributes (employeeNumber, ...) as
+        given."""
+        classes = ["inetOrgPerson"] + (["user"] if sam_account_name else [])
+        extra = dict(attributes)
+        if sam_account_name:
+            extra["sAMAccountName"] = sam_account_name
         self._add(f"uid={uid},{self.people_base}", {
-            "objectClass": ["inetOrgPerson"], "uid": uid, "cn": cn or uid.capitalize(),
-            "sn": uid, "userPassword": ssha(password)})
+            "objectClass": classes, "uid": uid, "cn": cn or uid.capitalize(),
+            "sn": uid, "userPassword": ssha(password), **extra})
         self.users[uid] = password
 
     def set_service_password(self, password: str) -> None:
@@ -153,6 +170,8 @@ class Slapd:
                    f"TLSCertificateKeyFile {issued.key}\n")
         schemas = "".join(f"include {SCHEMA_DIR / name}.schema\n"
                           for name in ("core", "cosine", "inetorgperson"))
+        (self.dir / "ad.schema").write_text(AD_SCHEMA)
+        schemas += f"include {self.dir / 'ad.schema'}\n"
         (self.dir / "slapd.conf").write_text(
             f"{schemas}"
             "modulepath /usr/lib/ldap\nmoduleload back_mdb\n"
