@@ -1,7 +1,7 @@
-"""The interactive wizard (Textual). Screens live in jitsiwizard/screens/ and are imported the
-first time they are shown, and the host is read just after the first screen is drawn, so the
-wizard appears quickly; the checks, the plan and the templates are imported by the workers
-that need them."""
+"""The interactive wizard (Textual): a face over a `Session`, which owns the workflow. Screens
+live in jitsiwizard/screens/ and are imported the first time they are shown, and the host is
+read just after the first screen is drawn, so the wizard appears quickly; the checks, the plan
+and the templates are imported by the workers that need them."""
 
 from __future__ import annotations
 
@@ -17,14 +17,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
-from jitsiwizard.paths import RUNS_DIR
-from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import STEP_NAMES, ConfirmDialog
+from jitsiwizard.session import Session
 
 if TYPE_CHECKING:
+    from jitsiwizard.form import WizardForm
     from jitsiwizard.host import HostFacts
-    from jitsiwizard.screens.checking import CheckRunner
-    from jitsiwizard.screens.form import WizardForm
 
 # Screen name -> "module:Class" under jitsiwizard.screens.
 SCREENS = {
@@ -51,42 +49,38 @@ class WizardApp(App):
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, root: Root, *, simulate: bool = False, edit: str | None = None,
-                 force: bool = False, resolver: str | None = None,
-                 check_timeout: float = 5.0, checks: CheckRunner | None = None):
+    def __init__(self, session: Session, *, edit: str | None = None):
         super().__init__()
-        self.root = root
-        self.simulate = simulate
-        self.force = force
+        self.session = session
+        self.root = session.root
+        self.simulate = session.simulate
         self.edit_file = edit
-        self._checks = checks
-        self._check_options = (resolver, check_timeout)
         # Read by load_host() once the first screen is up; the form on first use.
         self.facts: HostFacts | None = None
         self._form: WizardForm | None = None
         self.interrupted = None
-        # Filled in as the admin goes: the validated answers and plan (Review), the outcome
-        # of the run (Apply), where the answers were saved (Done).
-        self.loaded = None
-        self.plan = None
-        self.plan_facts: HostFacts | None = None
-        self.redact = None
+        # Filled in as the admin goes: the plan with what it was built from (Review), the
+        # outcome of the run (Apply), where the answers were saved (Done).
+        self.planned = None
         self.outcome = None
         self.saved_answers: str | None = None
         self.saved_notes: list[str] = []
         self.exit_code = EXIT_CHECKS_FAILED  # nothing applied, unless a run says otherwise
         self.applying = False
-        self._signal_runner = None
         self._previous_handlers: dict = {}
 
+    # What the screens show of the plan under review.
     @property
-    def checks(self) -> CheckRunner:
-        if self._checks is None:
-            from jitsiwizard.screens.checking import CheckRunner
+    def plan(self):
+        return self.planned.plan if self.planned is not None else None
 
-            resolver, timeout = self._check_options
-            self._checks = CheckRunner(self.root, resolver=resolver, timeout=timeout)
-        return self._checks
+    @property
+    def loaded(self):
+        return self.planned.loaded if self.planned is not None else None
+
+    @property
+    def redact(self):
+        return self.planned.redact if self.planned is not None else None
 
     def on_mount(self) -> None:
         self.go("welcome")
@@ -108,10 +102,7 @@ class WizardApp(App):
     def form(self) -> WizardForm:
         """What the screens edit: from --edit FILE, else from the host's current state."""
         if self._form is None:
-            from jitsiwizard.screens.form import WizardForm
-
-            self._form = (WizardForm.from_file(self.facts, self.edit_file) if self.edit_file
-                          else WizardForm.for_host(self.facts))
+            self._form = self.session.form_for_host(self.edit_file)
         return self._form
 
     # -- navigation --------------------------------------------------------------------
@@ -150,16 +141,9 @@ class WizardApp(App):
 
     def refresh_host(self) -> None:
         """Read the host (again, after a rollback); the answers start afresh from it."""
-        from jitsiwizard.host import read_facts
-
-        self.facts = read_facts(self.root)
+        self.facts = self.session.read_host()
         self._form = None
-        self.interrupted = None
-        # Only a host with recorded runs can have one left half done (saves loading apply).
-        if self.root.exists(RUNS_DIR):
-            from jitsiwizard.apply import interrupted_run
-
-            self.interrupted = interrupted_run(self.root)
+        self.interrupted = self.session.interrupted()
 
     async def on_event(self, event: events.Event) -> None:
         # Enter in a form field moves the focus on right here, before the next key is
@@ -201,50 +185,35 @@ class WizardApp(App):
 
     # -- apply: signals from the terminal ----------------------------------------------
 
-    def begin_apply(self, runner) -> None:
+    def begin_apply(self) -> None:
         """From now until end_apply, a hang-up or SIGTERM rolls the run back: apply only sets
         its own handlers on the main thread, and the run happens in a worker thread."""
         self.applying = True
-        self._signal_runner = runner
         if threading.current_thread() is not threading.main_thread():
             return
         for signum in SESSION_SIGNALS:
             self._previous_handlers[signum] = signal.signal(signum, self._on_session_signal)
 
     def _on_session_signal(self, signum: int, frame: object) -> None:
-        runner = self._signal_runner
-        if runner is not None:
-            runner.abort()  # the current command stops; the next step fails; all is undone
+        self.session.abort()  # the current command stops; the next step fails; all is undone
 
     def end_apply(self) -> None:
         self.applying = False
-        self._signal_runner = None
         for signum, previous in self._previous_handlers.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self._previous_handlers.clear()
 
 
-def run_app(root: Root, simulate: bool = False, edit: str | None = None, force: bool = False,
-            *, resolver: str | None = None, check_timeout: float = 5.0,
-            demo: bool = False) -> int:
+def run_app(session: Session, edit: str | None = None) -> int:
     """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
     applied, 3 rolled back)."""
     if edit:
-        from jitsiwizard.answers import load_file
-
-        load_file(edit)  # a broken file is reported before the screen takes over
+        session.load_answers(edit)  # a broken file is reported before the screen takes over
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")
-    checks = None
-    if demo and resolver is None:
-        from jitsiwizard.screens.checking import DemoCheckRunner
-
-        checks = DemoCheckRunner(root, timeout=check_timeout)
-    app = WizardApp(root, simulate=simulate, edit=edit, force=force, resolver=resolver,
-                    check_timeout=check_timeout, checks=checks)
+    app = WizardApp(session, edit=edit)
     app.run()
     if app.return_code not in (None, 0):
         return app.return_code
     return app.exit_code
-

@@ -12,12 +12,12 @@ from jitsiwizard import __version__
 from jitsiwizard.errors import (
     EXIT_BAD_INPUT,
     EXIT_CHECKS_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_ROLLED_BACK,
     UserError,
 )
 from jitsiwizard.rootfs import Root
+from jitsiwizard.session import Session
 
 DESCRIPTION = """\
 Set up and reconfigure a self-hosted Jitsi Meet: hostname and DNS, firewall, TLS certificate,
@@ -122,76 +122,24 @@ def _root(args) -> Root:
     return Root(path)
 
 
-def _require_root_user(root: Root, simulate: bool) -> None:
-    if not root.is_real and not simulate:
-        # Commands (systemctl, prosodyctl, apt-get) act on this system, not inside DIR.
-        raise UserError(f"--root {root.base} needs --simulate: commands cannot run inside "
-                        "another root", "add --simulate (files under the root are still "
-                        "written), or drop --root to change this system", field="--root")
-    if root.is_real and not simulate and os.geteuid() != 0:
-        raise UserError("changing this system needs root",
-                        "run it with sudo, or add --dry-run to only see the plan")
+def _session(args) -> Session:
+    return Session(_root(args), simulate=bool(getattr(args, "simulate", False)),
+                   force=bool(getattr(args, "force", False)),
+                   resolver=getattr(args, "resolver", None),
+                   demo=bool(getattr(args, "demo", False)))
 
 
 def _warn(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _load(path: str):
-    from jitsiwizard.answers import load_file
-
-    loaded = load_file(path)
-    for problem in loaded.warnings:
-        _warn(problem.render().strip().replace("- warning", "warning", 1))
+def _load(session: Session, path: str):
+    loaded = session.load_answers(path)
+    _warn_problems(loaded.warnings)
     return loaded
 
 
-def _redactor(answers):
-    from jitsiwizard.secrets import Redactor
-
-    redact = Redactor()
-    for secret in answers.secrets():
-        redact.add_secret(secret)
-    return redact
-
-
-def _refuse_if_interrupted(root: Root) -> None:
-    from jitsiwizard.apply import interrupted_run
-
-    run = interrupted_run(root)
-    if run is not None:
-        raise UserError(
-            f"run {run.run_id} (started {run.started}) was interrupted before it finished",
-            f"undo it with `jitsi-wizard rollback {run.run_id}`"
-            + (f" --root {root.base}" if not root.is_real else "") + ", then run again",
-            exit_code=EXIT_INTERRUPTED)
-
-
-def _build_plan(loaded, root: Root, force: bool):
-    from jitsiwizard.host import read_facts
-    from jitsiwizard.plan import build
-
-    facts = read_facts(root)
-    answers = loaded.answers
-    if answers.cert.mode == "own":
-        _check_own_certificate(answers, facts)
-    ssh_port = None
-    if answers.firewall.manage:
-        from jitsiwizard.firewall import detect_ssh_port
-
-        ssh_port = detect_ssh_port(root, os.environ)
-    return facts, build(answers, facts, force=force, ssh_port_in_use=ssh_port)
-
-
-def _check_own_certificate(answers, facts) -> None:
-    """The admin's certificate is validated before anything is planned (openssl reads it)."""
-    from jitsiwizard.certs import own_cert_problems
-    from jitsiwizard.errors import ProblemList
-
-    problems = own_cert_problems(answers, facts)
-    errors = [p for p in problems if not p.warning]
-    if errors:
-        raise ProblemList(problems, "the certificate files")
+def _warn_problems(problems) -> None:
     for problem in problems:
         _warn(problem.render().strip().replace("- warning", "warning", 1))
 
@@ -215,90 +163,56 @@ def run_demo(args) -> int:
     fixtures.build(base)
     args.root, args.simulate = base, True
     try:
-        return run_tui(args, edit=args.edit, demo=True)
+        return run_tui(args, edit=args.edit)
     finally:
         print(f"demo: its throwaway host stays in {base} for a look; remove it with: "
               f"rm -rf {base}")
 
 
-def run_tui(args, edit: str | None, demo: bool = False) -> int:
+def run_tui(args, edit: str | None) -> int:
     from jitsiwizard.app import run_app
 
-    return run_app(root=_root(args), simulate=bool(args.simulate), edit=edit,
-                   force=bool(args.force), resolver=args.resolver, demo=demo)
+    return run_app(_session(args), edit=edit)
 
 
 def run_replay(args) -> int:
-    from jitsiwizard.answers import dumps
-    from jitsiwizard.apply import apply
-    from jitsiwizard.runner import Runner
-
-    root = _root(args)
-    loaded = _load(args.answers)
+    session = _session(args)
+    loaded = _load(session, args.answers)
     if not args.dry_run:
-        _require_root_user(root, args.simulate)
-        _refuse_if_interrupted(root)
-    answers = loaded.answers
-    redact = _redactor(answers)
-    facts, plan = _build_plan(loaded, root, args.force)
+        session.require_permission()
+        session.refuse_if_interrupted()
+    planned = session.plan(loaded)
+    _warn_problems(planned.warnings[len(loaded.warnings):])
+    redact = planned.redact
+    root = session.root
 
     if not args.skip_checks and not args.dry_run and root.is_real and not args.simulate:
-        failed = _run_checks(answers, args)
+        failed = _run_checks(session, planned.answers)
         if failed:
             return EXIT_CHECKS_FAILED
 
-    print(plan.render(redact), end="")
-    if args.dry_run:
-        return EXIT_OK
-    if plan.is_empty:
+    print(planned.plan.render(redact), end="")
+    if args.dry_run or planned.plan.is_empty:
         return EXIT_OK
 
     def event(kind: str, number: int, text: str) -> None:
         print(redact(f"[{kind}] {number}: {text}" if number else f"[{kind}] {text}"),
               flush=True)
 
-    replan = None
-    if not facts.jitsi_installed:
-        replan = make_replan(answers, root, simulate=bool(args.simulate), force=args.force)
-
-    saved, notes = dumps(answers)
-    for note in notes:
-        _warn(f"note: {note}")
-    runner = Runner(root, simulate=bool(args.simulate), redact=redact)
-    outcome = apply(plan, root, runner, redact=redact, answers_text=saved, replan=replan,
-                    on_event=event)
-    return _report(outcome, root)
+    outcome = session.apply(planned, on_event=event)
+    if outcome.status in ("applied", "nothing-to-do"):
+        _, notes = session.save_answers(planned.answers)
+        for note in notes:
+            _warn(f"note: {note}")
+    return _report(outcome, session)
 
 
-def make_replan(answers, root: Root, *, simulate: bool, force: bool):
-    """After the install steps of a fresh host: plan the configuration against the files the
-    packages created."""
-    from jitsiwizard.host import read_facts
-    from jitsiwizard.plan import build
-    from jitsiwizard.steps import Plan
-
-    def replan() -> Plan:
-        facts = read_facts(root)
-        if facts.jitsi_installed:
-            return build(answers, facts, force=force)
-        if simulate:
-            return Plan(notes=["the install was only simulated, so there are no Jitsi files "
-                               "to configure yet: the configuration is planned after a real "
-                               "install"])
-        raise UserError("jitsi-meet was installed but its configuration files are missing",
-                        "look at the run log for apt's messages; `dpkg -s jitsi-meet` shows "
-                        "the package state")
-
-    return replan
-
-
-def _report(outcome, root: Root) -> int:
-    where = "" if root.is_real else f" --root {root.base}"
+def _report(outcome, session: Session) -> int:
     for text in outcome.fallbacks:
         print(f"fallback: {text}")
     if outcome.status == "applied":
         print(f"applied: run {outcome.run_id}; log {outcome.log_path}")
-        print(f"undo it with: jitsi-wizard rollback {outcome.run_id}{where}")
+        print(f"undo it with: {session.command(f'rollback {outcome.run_id}')}")
         return EXIT_OK
     if outcome.status == "nothing-to-do":
         print("nothing to do: the host already matches")
@@ -315,13 +229,9 @@ def _report(outcome, root: Root) -> int:
     return EXIT_ROLLED_BACK
 
 
-def _run_checks(answers, args) -> bool:
+def _run_checks(session: Session, answers) -> bool:
     """Run the preflight checks; print them; True when one failed."""
-    import asyncio
-
-    from jitsiwizard.checks import run_checks
-
-    results = asyncio.run(run_checks(answers, resolver=args.resolver, root=_root(args)))
+    results = session.run_checks(answers)
     failed = False
     for r in results:
         print(r.render())
@@ -333,76 +243,53 @@ def _run_checks(answers, args) -> bool:
 
 
 def cmd_plan(args) -> int:
-    root = _root(args)
-    loaded = _load(args.answers)
-    _, plan = _build_plan(loaded, root, args.force)
-    redact = _redactor(loaded.answers)
+    session = _session(args)
+    loaded = _load(session, args.answers)
+    planned = session.plan(loaded)
+    _warn_problems(planned.warnings[len(loaded.warnings):])
+    plan, redact = planned.plan, planned.redact
     print(plan.to_json(redact) if args.json else plan.render(redact), end="" if not
           args.json else "\n")
     return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    from jitsiwizard.apply import interrupted_run, list_runs
-    from jitsiwizard.host import read_facts
-
-    root = _root(args)
-    facts = read_facts(root)
-    runs = list_runs(root)
-    interrupted = interrupted_run(root)
-    doc = {
-        "os": facts.release, "jitsi_installed": facts.jitsi_installed,
-        "generation": facts.generation, "hostname": facts.hostname,
-        "policy": facts.policy, "authentication_module": facts.main_auth,
-        "guests": facts.guests, "anonymousdomain": facts.anonymousdomain,
-        "jicofo_authentication": facts.jicofo_auth, "legacy_jicofo_key": facts.legacy_auth_key,
-        "ldap": None if facts.ldap is None else {
-            "backend": facts.ldap.backend, "file": facts.ldap.file,
-            "server": facts.ldap.server, "base": facts.ldap.base},
-        "users": sorted(facts.users), "certificate": facts.cert_file, "key": facts.key_file,
-        "packages": {k: v for k, v in facts.packages.items()
-                     if k.startswith(("jitsi", "jicofo", "prosody", "nginx", "lua-ldap"))},
-        "warnings": facts.warnings,
-        "last_run": runs[-1].run_id if runs else None,
-        "interrupted_run": interrupted.run_id if interrupted else None,
-    }
+    session = _session(args)
+    doc = session.status()
     if args.json:
         import json
 
         print(json.dumps(doc, indent=2))
         return EXIT_OK
-    if not facts.jitsi_installed:
-        print(f"{facts.release or 'unknown system'}: Jitsi Meet is not installed")
+    if not doc["jitsi_installed"]:
+        print(f"{doc['os'] or 'unknown system'}: Jitsi Meet is not installed")
     else:
-        guests = "with guests" if facts.guests else "no guests"
-        print(f"host:        {facts.hostname} ({facts.release}, {facts.generation} install)")
-        print(f"policy:      {facts.policy} ({facts.main_auth}), {guests}")
-        if facts.ldap:
-            print(f"ldap:        {facts.ldap.backend} {facts.ldap.server} base "
-                  f"{facts.ldap.base}".rstrip())
-        if facts.users:
-            print(f"users:       {', '.join(sorted(facts.users))}")
-        print(f"jicofo auth: {'on' if facts.jicofo_auth or facts.legacy_auth_key else 'off'}")
-        print(f"certificate: {facts.cert_file or '?'}")
-    for warning in facts.warnings:
+        guests = "with guests" if doc["guests"] else "no guests"
+        print(f"host:        {doc['hostname']} ({doc['os']}, {doc['generation']} install)")
+        print(f"policy:      {doc['policy']} ({doc['authentication_module']}), {guests}")
+        ldap = doc["ldap"]
+        if ldap:
+            print(f"ldap:        {ldap['backend']} {ldap['server']} base "
+                  f"{ldap['base']}".rstrip())
+        if doc["users"]:
+            print(f"users:       {', '.join(doc['users'])}")
+        jicofo = doc["jicofo_authentication"] or doc["legacy_jicofo_key"]
+        print(f"jicofo auth: {'on' if jicofo else 'off'}")
+        print(f"certificate: {doc['certificate'] or '?'}")
+    for warning in doc["warnings"]:
         print(f"warning: {warning}")
-    if interrupted:
-        print(f"INTERRUPTED run {interrupted.run_id}: undo it with `jitsi-wizard rollback`")
-    if runs:
-        print(f"last run:    {runs[-1].run_id} ({runs[-1].status})")
+    if doc["interrupted_run"]:
+        print(f"INTERRUPTED run {doc['interrupted_run']}: undo it with "
+              f"`{session.command('rollback ' + doc['interrupted_run'])}`")
+    if doc["last_run"]:
+        print(f"last run:    {doc['last_run']} ({doc['last_run_status']})")
     return EXIT_OK
 
 
 def cmd_rollback(args) -> int:
-    from jitsiwizard.apply import rollback
-    from jitsiwizard.runner import Runner
-    from jitsiwizard.secrets import Redactor
-
-    root = _root(args)
-    _require_root_user(root, args.simulate)
-    redact = Redactor()
-    outcome = rollback(root, Runner(root, simulate=bool(args.simulate), redact=redact),
-                       args.run_id, redact=redact)
+    session = _session(args)
+    session.require_permission()
+    outcome = session.rollback(args.run_id)
     if outcome.rollback_errors:
         print(f"rollback of {outcome.run_id} could not restore everything:", file=sys.stderr)
         for err in outcome.rollback_errors:
@@ -413,9 +300,7 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    from jitsiwizard.apply import list_runs
-
-    runs = list_runs(_root(args))
+    runs = _session(args).runs()
     if args.json:
         import json
 

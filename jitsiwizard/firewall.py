@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from jitsiwizard.checks.rules import Packet, ufw_rules
 from jitsiwizard.errors import UserError
+from jitsiwizard.formats.ufw import Packet, ufw_rules
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
 from jitsiwizard.paths import SSHD_CONFIG
@@ -60,12 +60,21 @@ def _scan_sshd(root: Root, text: str, ports: list[int], depth: int) -> None:
                 ports.append(int(word))
 
 
-def detect_ssh_port(root: Root, environ: Mapping[str, str]) -> int | None:
-    """The SSH port the admin is connected through (SSH_CONNECTION's server port), else the
-    first port sshd's config names; None when neither is known."""
+def connected_ssh_port(environ: Mapping[str, str]) -> int | None:
+    """The SSH port the admin came in through (SSH_CONNECTION's server port). Honoured under
+    --root too: a plan tried on a copy of this host must not shut out the admin either."""
     fields = environ.get("SSH_CONNECTION", "").split()
     if len(fields) == 4 and fields[3].isdigit():
         return int(fields[3])
+    return None
+
+
+def detect_ssh_port(root: Root, environ: Mapping[str, str]) -> int | None:
+    """The SSH port the admin is connected through, else the first port sshd's config
+    names; None when neither is known. The one rule for both faces."""
+    port = connected_ssh_port(environ)
+    if port is not None:
+        return port
     ports = sshd_ports(root)
     return ports[0] if ports else None
 

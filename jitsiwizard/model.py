@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from jitsiwizard.secrets import Secret
 
@@ -89,7 +90,38 @@ class Answers:
     firewall: FirewallAnswers = field(default_factory=FirewallAnswers)
 
     def secrets(self) -> list[Secret]:
-        found = [u.password for u in self.auth.users if u.password]
-        if self.auth.ldap:
-            found += [s for s in (self.auth.ldap.bind_password, self.auth.ldap.test_password) if s]
-        return found
+        return [s for s in (slot.get(self) for slot in secret_slots(self)) if s is not None]
+
+
+@dataclass
+class SecretSlot:
+    """One place in the answers that holds a secret: the one list of them, used to redact,
+    to save answers (references only) and to store passwords typed in the wizard."""
+
+    key: str  # the answers file's key path, e.g. "auth.users[0].password"
+    name: str  # the file name under the secrets directory for a password typed in the wizard
+    get: Callable[[Answers], Secret | None]
+    put: Callable[[Answers, Secret | None], None]
+
+
+def secret_slots(answers: Answers) -> list[SecretSlot]:
+    found = []
+    for index, user in enumerate(answers.auth.users):
+        def get_user(a: Answers, i: int = index) -> Secret | None:
+            return a.auth.users[i].password
+
+        def put_user(a: Answers, value: Secret | None, i: int = index) -> None:
+            a.auth.users[i].password = value
+
+        found.append(SecretSlot(f"auth.users[{index}].password", f"user-{user.name}",
+                                get_user, put_user))
+    if answers.auth.ldap is not None:
+        for attr, name in (("bind_password", "ldap-bind"), ("test_password", "ldap-test")):
+            def get_ldap(a: Answers, attr: str = attr) -> Secret | None:
+                return getattr(a.auth.ldap, attr) if a.auth.ldap is not None else None
+
+            def put_ldap(a: Answers, value: Secret | None, attr: str = attr) -> None:
+                setattr(a.auth.ldap, attr, value)
+
+            found.append(SecretSlot(f"auth.ldap.{attr}", name, get_ldap, put_ldap))
+    return found

@@ -50,10 +50,13 @@ class FileChange:
     group: str | None = None
     secret_keys: tuple[str, ...] = ()  # keys whose values are masked when shown
     services: tuple[str, ...] = ()  # services that read this file
+    secret: bool = False  # the whole content is a secret: never shown, not even as a diff
 
     kind = "file"
 
     def diff(self) -> str:
+        if self.secret:
+            return f"{self.path}: secret content, not shown\n"
         old = _mask(self.before, self.secret_keys) or ""
         new = _mask(self.content, self.secret_keys) or ""
         label_old = self.path if self.before is not None else "/dev/null"

@@ -10,12 +10,13 @@ from __future__ import annotations
 from jitsiwizard import fixtures
 from jitsiwizard.answers import loads
 from jitsiwizard.apply import apply, rollback
-from jitsiwizard.cli import main, make_replan
+from jitsiwizard.cli import main
 from jitsiwizard.host import read_facts
 from jitsiwizard.plan import build
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import CommandResult, Runner
 from jitsiwizard.secrets import Redactor
+from jitsiwizard.session import Session
 
 from .conftest import HOST, answers_toml, snapshot
 
@@ -48,7 +49,7 @@ def test_fresh_host_install_then_configure_then_rollback(tmp_path):
 
     runner = AptPlaysJitsi(root, simulate=True)
     outcome = apply(plan, root, runner, redact=Redactor(),
-                    replan=make_replan(answers, root, simulate=True, force=False))
+                    replan=Session(root, simulate=True).replan(answers))
     assert outcome.status == "applied", outcome.error
     after = read_facts(root)
     assert (after.policy, after.guests) == ("local", True)

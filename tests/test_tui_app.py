@@ -21,7 +21,8 @@ def test_first_screen_loads_no_checks_templates_or_plan(request):
         "import asyncio, sys\n"
         "from jitsiwizard.app import WizardApp\n"
         "from jitsiwizard.rootfs import Root\n"
-        f"app = WizardApp(Root({str(root)!r}), simulate=True)\n"
+        "from jitsiwizard.session import Session\n"
+        f"app = WizardApp(Session(Root({str(root)!r}), simulate=True))\n"
         "async def main():\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"
         "        while app.facts is None:\n"
@@ -60,7 +61,8 @@ def test_edit_with_a_broken_file_names_the_key_before_any_screen(request, tmp_pa
 
 async def test_a_hangup_during_a_run_aborts_its_command_and_handlers_are_restored(request):
     """apply() sets its own signal handlers only on the main thread; the wizard runs it in a
-    worker, so the wizard forwards SIGHUP and SIGTERM to the runner for the run's length."""
+    worker, so the wizard forwards SIGHUP and SIGTERM to the session's runner for the run's
+    length."""
     import signal
 
     class Runner:
@@ -75,7 +77,8 @@ async def test_a_hangup_during_a_run_aborts_its_command_and_handlers_are_restore
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         runner = Runner()
-        app.begin_apply(runner)
+        app.session._runner = runner  # what session.apply holds while the run is going
+        app.begin_apply()
         try:
             handler = signal.getsignal(signal.SIGHUP)
             assert handler == app._on_session_signal

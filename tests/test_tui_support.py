@@ -18,7 +18,7 @@ from jitsiwizard import fixtures
 from jitsiwizard.app import WizardApp
 from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
-from jitsiwizard.screens.checking import CheckRunner
+from jitsiwizard.session import Session
 
 SIZE = (80, 24)
 HOST = "meet.example.org"
@@ -33,11 +33,12 @@ def tui_root(request, **kw) -> Path:
     return base
 
 
-class FixedChecks(CheckRunner):
-    """The real own-certificate validation; DNS, ports and LDAP answer with fixed results."""
+class FixedChecks(Session):
+    """A session with the real own-certificate validation, whose DNS, ports and LDAP checks
+    answer with fixed results."""
 
     def __init__(self, root: Root, *, dns=None, ports=None, ldap=None):
-        super().__init__(root, timeout=1.0)
+        super().__init__(root, simulate=True, check_timeout=1.0)
         self.dns_results = dns if dns is not None else [
             CheckResult("dns.ipv4", "ok", f"{HOST} points at this host (192.0.2.10)",
                         [f"resolver 127.0.0.1:53: {HOST} A -> 192.0.2.10"]),
@@ -50,21 +51,24 @@ class FixedChecks(CheckRunner):
             CheckResult("ldap.bind", "ok", "bound as cn=jitsi,ou=services,dc=example,dc=org"),
             CheckResult("ldap.search", "ok", "3 users match", [], "", {"count": 3})]
 
-    def dns(self, hostname: str, public_address: str = "") -> list:
+    def check_dns(self, hostname: str, public_address: str = "") -> list:
         return list(self.dns_results)
 
-    def ports(self, ssh_port: int, manage: bool) -> list:
+    def check_ports(self, ssh_port: int, manage: bool) -> list:
         return list(self.ports_results)
 
-    def ldap(self, ldap) -> list:
+    def check_ldap(self, ldap, hostname: str) -> list:
         return list(self.ldap_results)
 
 
-def make_app(root: Path, **kw) -> WizardApp:
-    kw.setdefault("simulate", True)
-    if "checks" not in kw and "resolver" not in kw:
-        kw["checks"] = FixedChecks(Root(root))
-    return WizardApp(Root(root), **kw)
+def make_app(root: Path, *, edit: str | None = None, checks: Session | None = None,
+             resolver: str | None = None, check_timeout: float = 5.0) -> WizardApp:
+    """The wizard on a tree, commands simulated; with fixed check results unless a resolver
+    is given (then the checks are real)."""
+    if checks is None:
+        checks = (Session(Root(root), simulate=True, resolver=resolver,
+                          check_timeout=check_timeout) if resolver else FixedChecks(Root(root)))
+    return WizardApp(checks, edit=edit)
 
 
 def screen_text(app) -> str:

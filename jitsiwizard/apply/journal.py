@@ -37,6 +37,7 @@ from jitsiwizard.apply.fsio import (
     write_private,
 )
 from jitsiwizard.apply.runs import runs_dir, states
+from jitsiwizard.paths import STATE_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.steps import TargetPath
@@ -198,8 +199,10 @@ class Journal:
         for directory in reversed(missing):
             self.append({"op": "mkdir", "step": label, "path": directory})
             real = self.root.path(directory)
-            os.mkdir(real, 0o755)
-            os.chmod(real, 0o755)
+            # The wizard's own state (secrets typed in it among them) is root's alone.
+            mode = 0o700 if (directory + "/").startswith(STATE_DIR + "/") else 0o755
+            os.mkdir(real, mode)
+            os.chmod(real, mode)
             fsync_dir(real.parent)
 
     def snapshot(self, path: str, label: str) -> None:

@@ -37,17 +37,14 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-# Beyond its own timeout a check gets this long to report, before it is cut off.
-_GRACE = 1.0
-
-
-async def _guarded(prefix: str, job: Awaitable[list[CheckResult]],
-                   timeout: float) -> list[CheckResult]:
-    """A check that overruns or breaks becomes a failed result; the others still report."""
+async def guarded(prefix: str, job: Awaitable[list[CheckResult]], timeout: float,
+                  grace: float) -> list[CheckResult]:
+    """A check that overruns (its own `timeout`, plus `grace` to report) or breaks becomes a
+    failed result; the others still report."""
     import asyncio
 
     try:
-        return await asyncio.wait_for(job, timeout + _GRACE)
+        return await asyncio.wait_for(job, timeout + grace)
     except UserError:
         raise  # the admin's input: the caller reports it like any other input error
     except asyncio.TimeoutError:
@@ -65,7 +62,8 @@ async def _guarded(prefix: str, job: Awaitable[list[CheckResult]],
 async def run_checks(answers: Answers, *, resolver: str | None = None, timeout: float = 5.0,
                      host_addresses: list[str] | None = None, root: Root | None = None,
                      ports: list[Port] | None = None, authoritative_port: int = 53,
-                     ldap_resolver: str | None = None) -> list[CheckResult]:
+                     ldap_resolver: str | None = None,
+                     grace: float = 1.0) -> list[CheckResult]:
     """Every check the answers call for, run concurrently: the whole takes about as long as
     the slowest single check, and each is bounded by `timeout`.
 
@@ -81,16 +79,18 @@ async def run_checks(answers: Answers, *, resolver: str | None = None, timeout: 
     if resolver is not None:
         parse_resolver(resolver)  # a bad address is the admin's input error: raise it now
     jobs = [
-        _guarded("dns", check_dns(answers.host.hostname, resolver=resolver, timeout=timeout,
+        guarded("dns", check_dns(answers.host.hostname, resolver=resolver, timeout=timeout,
                                   host_addresses=host_addresses,
                                   public_address=answers.host.public_address,
-                                  authoritative_port=authoritative_port), timeout),
-        _guarded("ports", check_local_ports(ports=ports, ssh_port=answers.firewall.ssh_port,
+                                  authoritative_port=authoritative_port), timeout, grace),
+        guarded("ports", check_local_ports(ports=ports, ssh_port=answers.firewall.ssh_port,
                                             timeout=timeout, root=root,
-                                            manage_firewall=answers.firewall.manage), timeout),
+                                            manage_firewall=answers.firewall.manage),
+                timeout, grace),
     ]
     if answers.auth.policy == "ldap" and answers.auth.ldap is not None:
-        jobs.append(_guarded("ldap", check_ldap(answers.auth.ldap, timeout,
-                                                resolver=ldap_resolver), timeout))
+        jobs.append(guarded("ldap", check_ldap(answers.auth.ldap, timeout,
+                                               resolver=ldap_resolver,
+                                               host=answers.host.hostname), timeout, grace))
     found = await asyncio.gather(*jobs)
     return [result for results in found for result in results]

@@ -62,25 +62,21 @@ def register(subparsers) -> None:
 # --- check ------------------------------------------------------------------------------------
 
 def check_command(args: argparse.Namespace) -> int:
-    from jitsiwizard.answers import load_file
+    from jitsiwizard.session import Session
 
-    return run_check_command(load_file(args.answers).answers, args)
+    return run_check_command(Session.load_answers(args.answers).answers, args)
 
 
 def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
-    from jitsiwizard.checks import run_checks
     from jitsiwizard.rootfs import Root
-    from jitsiwizard.secrets import Redactor
+    from jitsiwizard.session import Session
 
     _positive(getattr(args, "timeout", DEFAULT_TIMEOUT))
-    results = asyncio.run(run_checks(
-        answers, resolver=getattr(args, "resolver", None),
-        timeout=getattr(args, "timeout", DEFAULT_TIMEOUT),
-        host_addresses=getattr(args, "host_addresses", None),
-        root=Root(getattr(args, "root", None) or "/")))
-    redact = Redactor()
-    for secret in answers.secrets():
-        redact.add_secret(secret)
+    session = Session(Root(getattr(args, "root", None) or "/"),
+                      resolver=getattr(args, "resolver", None),
+                      check_timeout=getattr(args, "timeout", DEFAULT_TIMEOUT))
+    results = session.run_checks(answers, host_addresses=getattr(args, "host_addresses", None))
+    redact = session.redactor(answers)
     if getattr(args, "json", False):
         print(redact(json.dumps([r.to_json() for r in results], indent=2)))
     else:

@@ -61,10 +61,10 @@ class ApplyLog(Message):
 
 class ApplyFinished(Message):
     def __init__(self, outcome, error: str = "", saved: str | None = None,
-                 notes: list[str] | None = None, secrets: list[str] | None = None):
+                 notes: list[str] | None = None):
         super().__init__()
         self.outcome, self.error = outcome, error
-        self.saved, self.notes, self.secrets = saved, notes or [], secrets or []
+        self.saved, self.notes = saved, notes or []
 
 
 class ApplyScreen(WizardScreen):
@@ -107,8 +107,6 @@ class ApplyScreen(WizardScreen):
     # -- starting --------------------------------------------------------------------------
 
     def start(self, plan) -> None:
-        from jitsiwizard.runner import Runner
-
         app = self.app
         self.started_for = plan
         self.running = True
@@ -122,52 +120,35 @@ class ApplyScreen(WizardScreen):
         self.query_one("#next", Button).disabled = True
         self.query_one("#back", Button).disabled = True
         self.show_steps()
-        post = self.post_message
-
-        def log(line: str) -> None:
-            post(ApplyLog(line))  # thread-safe and never blocks the run
-
-        runner = Runner(app.root, simulate=app.simulate, redact=app.redact, log=log)
-        app.begin_apply(runner)
+        app.begin_apply()
         self.status.start("applying; quitting is refused until the run ends")
-        self.run_plan(runner)
+        self.run_plan(app.planned)
 
     @work(thread=True, exclusive=True, group="apply")
-    def run_plan(self, runner) -> None:
-        from jitsiwizard.answers import dumps
-        from jitsiwizard.apply import apply
+    def run_plan(self, planned) -> None:
         from jitsiwizard.errors import UserError
 
-        app = self.app
-        loaded, plan, redact = app.loaded, app.plan, app.redact
+        session = self.app.session
         post = self.post_message
 
         def event(kind: str, number: int, text: str) -> None:
             post(ApplyEvent(kind, number, text))
 
-        replan = None
-        if not app.plan_facts.jitsi_installed:
-            from jitsiwizard.host import read_facts
-            from jitsiwizard.plan import build
-
-            def replan():
-                return build(loaded.answers, read_facts(app.root), force=app.force)
+        def log(line: str) -> None:
+            post(ApplyLog(line))  # thread-safe and never blocks the run
 
         try:
-            written = app.form.store_secrets(loaded.answers)
-            text, notes = dumps(loaded.answers)
-            outcome = apply(plan, app.root, runner, redact=redact, answers_text=text,
-                            replan=replan, on_event=event)
-            saved = None
+            outcome = session.apply(planned, on_event=event, log=log)
+            saved, notes = None, []
             if outcome.status in ("applied", "nothing-to-do"):
-                saved, notes = app.form.save_answers(loaded.answers)
+                saved, notes = session.save_answers(planned.answers)
         except UserError as exc:
-            post(ApplyFinished(None, redact(exc.render())))
+            post(ApplyFinished(None, planned.redact(exc.render())))
             return
         except Exception as exc:  # shown to the admin; the run's own log has the details
-            post(ApplyFinished(None, redact(f"{exc.__class__.__name__}: {exc}")))
+            post(ApplyFinished(None, planned.redact(f"{exc.__class__.__name__}: {exc}")))
             return
-        post(ApplyFinished(outcome, saved=saved, notes=notes, secrets=written))
+        post(ApplyFinished(outcome, saved=saved, notes=notes))
 
     # -- progress --------------------------------------------------------------------------
 

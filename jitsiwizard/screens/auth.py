@@ -15,9 +15,9 @@ from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, Ra
 from textual.widgets.option_list import Option
 
 from jitsiwizard.errors import ProblemList
+from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
 from jitsiwizard.screens.base import WizardScreen, plain_console, problems_text, result_text
-from jitsiwizard.screens.form import typed
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
@@ -270,13 +270,13 @@ class AuthScreen(WizardScreen):
         except ProblemList:
             ldap = self.form.answers.auth.ldap  # other steps have errors; this one is fine
         box.update(Text("Testing the connection...", "dim"))
-        self.status.start(f"testing LDAP (up to {self.app.checks.timeout:g} s)")
+        self.status.start(f"testing LDAP (up to {self.app.session.check_timeout:g} s)")
         self.query_one("#ldap-test", Button).disabled = True
         self.test_ldap(ldap)
 
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
-        results = self.app.checks.ldap(ldap)
+        results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
         self.app.call_from_thread(self.ldap_tested, results)
 
     def ldap_tested(self, results: list) -> None:

@@ -101,12 +101,11 @@ class CertificateScreen(WizardScreen):
 
     def show_route(self) -> None:
         """Which route the plan will take for this mode on this host, and why."""
-        from jitsiwizard.certs import choose_route
         from jitsiwizard.errors import UserError
 
         route = self.query_one("#route", Static)
         try:
-            chosen, reason = choose_route(self.app.facts, self.form.answers)
+            chosen, reason = self.app.session.certificate_route(self.form.answers)
         except UserError:
             route.update("")
             return
@@ -177,7 +176,7 @@ class CertificateScreen(WizardScreen):
         answers = copy.deepcopy(self.form.answers)
         answers.cert.cert_file, answers.cert.key_file = cert_file, key_file
         answers.host.hostname = hostname
-        problems = self.app.checks.own_certificate(answers, self.app.facts)
+        problems = self.app.session.own_certificate_problems(answers)
         self.app.call_from_thread(self.validated, (cert_file, key_file, hostname), problems)
 
     def validated(self, key: tuple, problems: list) -> None:

@@ -101,13 +101,13 @@ class DnsScreen(WizardScreen):
         self.checked_for = (hostname, public)
         self.results = None
         self.accepted_for = None
-        self.status.start(f"checking DNS (up to {self.app.checks.timeout:g} s)")
+        self.status.start(f"checking DNS (up to {self.app.session.check_timeout:g} s)")
         self.query_one("#dns-results", Static).update(Text("Checking...", "dim"))
         self.run_check(hostname, public)
 
     @work(thread=True, exclusive=True, group="dns")
     def run_check(self, hostname: str, public: str) -> None:
-        results = self.app.checks.dns(hostname, public)
+        results = self.app.session.check_dns(hostname, public)
         self.app.call_from_thread(self.check_done, (hostname, public), results)
 
     def check_done(self, key: tuple[str, str], results: list) -> None:

@@ -3,6 +3,7 @@ are, and what to do next."""
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import ClassVar
 
 from rich.text import Text
@@ -51,7 +52,7 @@ class DoneScreen(WizardScreen):
             # Nothing needed changing: the answers are still saved for replay.
             from jitsiwizard.errors import EXIT_OK
 
-            app.saved_answers, app.saved_notes = app.form.save_answers(app.loaded.answers)
+            app.saved_answers, app.saved_notes = app.session.save_answers(app.loaded.answers)
             app.exit_code = EXIT_OK
         answers = app.loaded.answers if app.loaded is not None else app.form.answers
         host = answers.host.hostname
@@ -65,17 +66,16 @@ class DoneScreen(WizardScreen):
         app = self.app
         text = Text()
         plan, outcome, redact = app.plan, app.outcome, app.redact or (lambda t: t)
-        root_option = "" if app.root.is_real else f" --root {app.root.base}"
+        command = app.session.command
         if outcome is not None and outcome.run_id:
             run_dir = outcome.log_path.rsplit("/", 1)[0]
             _line(text, "Run", outcome.run_id)
-            _line(text, "Undo with", f"jitsi-wizard rollback {outcome.run_id}{root_option}")
+            _line(text, "Undo with", command(f"rollback {outcome.run_id}"))
             _line(text, "Run log", outcome.log_path)
             _line(text, "Backups", f"{run_dir}/backup")
         if app.saved_answers:
             _line(text, "Answers", app.saved_answers)
-            _line(text, "Replay with", f"jitsi-wizard --answers {app.saved_answers}"
-                  f"{root_option}")
+            _line(text, "Replay with", command(f"--answers {quote(app.saved_answers)}"))
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")

@@ -4,7 +4,6 @@ optional ufw management."""
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 from rich.text import Text
@@ -83,14 +82,8 @@ class FirewallScreen(WizardScreen):
         fw = self.form.answers.firewall
         return fw.ssh_port, fw.manage
 
-    def connected_port(self) -> int | None:
-        fields = os.environ.get("SSH_CONNECTION", "").split()
-        if self.app.root.is_real and len(fields) == 4 and fields[3].isdigit():
-            return int(fields[3])
-        return None
-
     def show_ssh_note(self) -> None:
-        port = self.connected_port()
+        port = self.app.session.connected_ssh_port()
         note = self.query_one("#ssh-note", Static)
         if port is not None and port != self.form.answers.firewall.ssh_port:
             note.update(Text.assemble(("Note: ", "bold yellow"),
@@ -134,7 +127,7 @@ class FirewallScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="ports")
     def run_check(self, ssh_port: int, manage: bool) -> None:
-        results = self.app.checks.ports(ssh_port or 22, manage)
+        results = self.app.session.check_ports(ssh_port or 22, manage)
         self.app.call_from_thread(self.check_done, (ssh_port, manage), results)
 
     def check_done(self, key, results: list) -> None:
@@ -171,29 +164,26 @@ class FirewallScreen(WizardScreen):
         """Listeners are plain asyncio sockets: they run on the UI's own loop, never
         blocking it, and stop at once when the worker is cancelled (Stop, leaving the
         screen, quitting). So the callbacks below already run on the UI thread."""
-        from jitsiwizard.checks.ports import JITSI_PORTS
-        from jitsiwizard.checks.probe import listen, new_token, outside_commands
-
+        session = self.app.session
         host = self.form.answers.host.hostname or "THIS-HOST"
-        token = new_token()
-        ports = list(self.probe_ports or JITSI_PORTS)
+        ports = list(self.probe_ports or session.jitsi_ports())
 
-        def ready(listening, skipped) -> None:
+        def ready(listening, skipped, commands) -> None:
             for port in listening:
                 self.probe_lines[port] = ("wait", "listening")
             for outcome in skipped:
                 self.probe_lines[outcome.port] = ("skip", outcome.detail)
-            if listening:
-                self.probe_commands = outside_commands(host, token, listening, JITSI_PORTS)
+            if commands:
+                self.probe_commands = commands
             self.show_probe()
 
         def reached(number: int, proto: str, peer: str) -> None:
             self.probe_lines[(number, proto)] = ("ok", f"reached from {peer}")
             self.show_probe()
 
-        outcomes = await listen(ports, token, timeout=self.probe_timeout, settle=PROBE_SETTLE,
-                                address=self.probe_address, on_ready=ready,
-                                on_reached=reached)
+        outcomes = await session.listen_for_probe(
+            host, ports, timeout=self.probe_timeout, settle=PROBE_SETTLE,
+            address=self.probe_address, on_ready=ready, on_reached=reached)
         for outcome in outcomes:
             mark = {"reached": "ok", "skipped": "skip"}.get(outcome.status, "fail")
             self.probe_lines[outcome.port] = (mark, outcome.detail)
@@ -201,8 +191,7 @@ class FirewallScreen(WizardScreen):
         self.query_one("#probe", Button).label = "Listen for a probe"
 
     def show_probe(self, ended: str = "") -> None:
-        from jitsiwizard.checks.ports import port_label
-
+        port_label = self.app.session.port_label
         text = Text()
         if self.probe_commands and not ended:
             text.append("On a machine outside this network, run:\n", "bold")

@@ -6,7 +6,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
-from jitsiwizard.answers import check_hostname
 from jitsiwizard.screens.base import WizardScreen, problems_text
 from jitsiwizard.screens.widgets import Field
 
@@ -43,7 +42,7 @@ class HostnameScreen(WizardScreen):
     def show_check(self, value: str) -> None:
         line = self.query_one("#hostname-check", Static)
         note = self.query_one("#hostname-note", Static)
-        name, error = check_hostname(value)
+        name, error = self.app.session.check_hostname(value)
         if not value.strip():
             line.update(Text("Type the name, e.g. meet.example.org", "dim"))
         elif error:

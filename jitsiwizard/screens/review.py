@@ -3,7 +3,6 @@ answers go through the same validation as replay, the plan through the same buil
 
 from __future__ import annotations
 
-import os
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from jitsiwizard.form import screen_of
 from jitsiwizard.screens.base import (
     STEPS,
     ConfirmDialog,
@@ -22,7 +22,6 @@ from jitsiwizard.screens.base import (
     WizardScreen,
     plain_console,
 )
-from jitsiwizard.screens.form import screen_of
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
 LABELS = dict(STEPS)
@@ -77,7 +76,7 @@ class ReviewScreen(WizardScreen):
     def refresh_from_form(self) -> None:
         self.ready = False
         self.error = False
-        self.app.plan = None
+        self.app.planned = None
         self.query_one("#plan-notes", Static).update("")
         self.query_one("#plan-summary", Static).update(Text("Building the plan...", "dim"))
         self.query_one("#steps-list", StepsList).clear_options()
@@ -91,32 +90,17 @@ class ReviewScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="plan")
     def build_plan(self) -> None:
         from jitsiwizard.errors import ProblemList, UserError
-        from jitsiwizard.host import read_facts
-        from jitsiwizard.plan import build
-        from jitsiwizard.secrets import Redactor
 
         app = self.app
         try:
-            loaded = app.form.build()
-            facts = read_facts(app.root)
-            plan = build(loaded.answers, facts, force=app.force,
-                         ssh_port_in_use=self.connected_ssh_port())
+            planned = app.session.plan(app.form.build())
         except ProblemList as exc:
             app.call_from_thread(self.show_error, exc.problems, None)
             return
         except UserError as exc:
             app.call_from_thread(self.show_error, [], exc)
             return
-        redact = Redactor()
-        for secret in loaded.answers.secrets():
-            redact.add_secret(secret)
-        app.call_from_thread(self.show_plan, loaded, facts, plan, redact)
-
-    def connected_ssh_port(self) -> int | None:
-        fields = os.environ.get("SSH_CONNECTION", "").split()
-        if self.app.root.is_real and len(fields) == 4 and fields[3].isdigit():
-            return int(fields[3])
-        return None
+        app.call_from_thread(self.show_plan, planned)
 
     def show_error(self, problems, error) -> None:
         self.error = True
@@ -143,21 +127,21 @@ class ReviewScreen(WizardScreen):
         text.append("\nPress Esc to go back and change it.")
         self.query_one("#plan-summary", Static).update(text)
 
-    def show_plan(self, loaded, facts, plan, redact) -> None:
-        app = self.app
-        app.loaded, app.plan, app.redact = loaded, plan, redact
-        app.plan_facts = facts
+    def show_plan(self, planned) -> None:
+        self.app.planned = planned
+        plan, redact = planned.plan, planned.redact
         self.ready = True
         self.status.stop("")
         notes = Text()
-        for number, note in enumerate(plan.notes + [p.message for p in loaded.warnings]):
+        warnings = [p.message for p in planned.warnings]
+        for number, note in enumerate(plan.notes + warnings):
             if number:
                 notes.append("\n")
             notes.append("note: ", "bold yellow")
             notes.append(redact(note))
         notes_box = self.query_one("#plan-notes", Static)
         notes_box.update(notes)
-        notes_box.display = bool(plan.notes or loaded.warnings)
+        notes_box.display = bool(plan.notes or warnings)
         steps = self.query_one("#steps-list", StepsList)
         summary = self.query_one("#plan-summary", Static)
         if plan.is_empty:

@@ -142,15 +142,10 @@ class WelcomeScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="rollback")
     def roll_back(self, run_id: str) -> None:
-        from jitsiwizard.apply import rollback
         from jitsiwizard.errors import UserError
-        from jitsiwizard.runner import Runner
-        from jitsiwizard.secrets import Redactor
 
-        redact = Redactor()
         try:
-            outcome = rollback(self.app.root, Runner(self.app.root, simulate=self.app.simulate,
-                                                     redact=redact), run_id, redact=redact)
+            outcome = self.app.session.rollback(run_id)
         except UserError as exc:
             self.app.call_from_thread(self.rolled_back, None, exc.render())
             return
