@@ -5,6 +5,9 @@ jicofo, jitsi-videobridge2): "current" is a 2024+ install on Debian 12 (jicofo.c
 `jitsi-anonymous` module, Prosody 0.12); "legacy" is a 2020 install on Ubuntu 20.04 (jicofo's
 sip-communicator.properties, `anonymous`, `internal_plain` service accounts, Prosody 0.11).
 `handmade="ldap2"` adds what the 2020 article did by hand on top of a legacy install.
+
+Most of its length is the text of those files, kept whole so that each tree reads like the
+host it stands for; the code that lays them out is short.
 """
 
 from __future__ import annotations
