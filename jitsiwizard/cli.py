@@ -185,7 +185,7 @@ def _build_plan(loaded, root: Root, force: bool):
 
 def _check_own_certificate(answers, facts) -> None:
     """The admin's certificate is validated before anything is planned (openssl reads it)."""
-    from jitsiwizard.certs import own_cert_problems
+    from jitsiwizard.certs.files import own_cert_problems
     from jitsiwizard.errors import ProblemList
 
     problems = own_cert_problems(answers, facts)

@@ -356,9 +356,9 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
 # --- certificates and firewall (their own modules) -----------------------------------------
 
 def _cert_steps(b: _Builder, answers: Answers) -> None:
-    from jitsiwizard import certs
+    from jitsiwizard.certs.plan import cert_steps
 
-    steps, notes = certs.cert_steps(answers, b.facts)
+    steps, notes = cert_steps(answers, b.facts)
     for note in notes:
         b.note(note)
     b.plan.steps.extend(steps)

@@ -101,7 +101,7 @@ class CertificateScreen(WizardScreen):
 
     def show_route(self) -> None:
         """Which route the plan will take for this mode on this host, and why."""
-        from jitsiwizard.certs import choose_route
+        from jitsiwizard.certs.plan import choose_route
         from jitsiwizard.errors import UserError
 
         route = self.query_one("#route", Static)

@@ -65,7 +65,7 @@ class CheckRunner:
 
     def own_certificate(self, answers, facts) -> list:
         """The problems of the answers' own certificate files (read under the host's root)."""
-        from jitsiwizard.certs import own_cert_problems
+        from jitsiwizard.certs.files import own_cert_problems
         from jitsiwizard.errors import Problem, UserError
 
         try:
