@@ -110,8 +110,8 @@ class WizardApp(App):
         if self._form is None:
             from jitsiwizard.screens.form import WizardForm
 
-            self._form = (WizardForm.from_file(self.facts, self.edit_file) if self.edit_file
-                          else WizardForm.for_host(self.facts))
+            self._form = (WizardForm.from_file(self.facts, self.edit_file, self.root)
+                          if self.edit_file else WizardForm.for_host(self.facts, self.root))
         return self._form
 
     # -- navigation --------------------------------------------------------------------

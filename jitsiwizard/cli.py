@@ -174,21 +174,21 @@ def _build_plan(loaded, root: Root, force: bool):
     facts = read_facts(root)
     answers = loaded.answers
     if answers.cert.mode == "own":
-        _check_own_certificate(answers, facts)
+        _check_own_certificate(answers, facts, root)
     ssh_port = None
     if answers.firewall.manage:
         from jitsiwizard.firewall import detect_ssh_port
 
         ssh_port = detect_ssh_port(root, os.environ)
-    return facts, build(answers, facts, force=force, ssh_port_in_use=ssh_port)
+    return facts, build(answers, facts, root, force=force, ssh_port_in_use=ssh_port)
 
 
-def _check_own_certificate(answers, facts) -> None:
+def _check_own_certificate(answers, facts, root: Root) -> None:
     """The admin's certificate is validated before anything is planned (openssl reads it)."""
     from jitsiwizard.certs.files import own_cert_problems
     from jitsiwizard.errors import ProblemList
 
-    problems = own_cert_problems(answers, facts)
+    problems = own_cert_problems(answers, facts, root)
     errors = [p for p in problems if not p.warning]
     if errors:
         raise ProblemList(problems, "the certificate files")
@@ -280,7 +280,7 @@ def make_replan(answers, root: Root, *, simulate: bool, force: bool):
     def replan() -> Plan:
         facts = read_facts(root)
         if facts.jitsi_installed:
-            return build(answers, facts, force=force)
+            return build(answers, facts, root, force=force)
         if simulate:
             return Plan(notes=["the install was only simulated, so there are no Jitsi files "
                                "to configure yet: the configuration is planned after a real "

@@ -121,7 +121,7 @@ class Lab:
             return tls.getpeercert()
 
     def plan(self, answers, **facts) -> Plan:
-        steps, notes = cert_steps(answers, make_facts(self.root, **facts))
+        steps, notes = cert_steps(answers, make_facts(self.root, **facts), self.root)
         return Plan(steps, notes)
 
     def apply(self, plan: Plan):
@@ -207,7 +207,7 @@ def test_helper_that_leaves_a_self_signed_certificate_falls_back_to_certbot(lab,
     lab.nginx.start(lab.http_port, lab.tls_port)
     answers = make_answers("letsencrypt", acme_server="production")
     plan = lab.plan(answers, os_id="debian", os_version="12")
-    assert choose_route(make_facts(lab.root), answers)[0] == "helper"
+    assert choose_route(make_facts(lab.root), answers, lab.root)[0] == "helper"
     # The fallback must reach pebble, not Let's Encrypt: point its certbot command there.
     fallback = plan.steps[-1].otherwise
     issue = next(s for s in fallback if "certonly" in [str(a) for a in s.argv[:2]])

@@ -150,7 +150,7 @@ def stdin_values(plan) -> list[str]:
 
 def assert_replay_matches(tui_plan, saved: str, pristine: Path, capsys) -> None:
     """The saved file, replayed on an identical untouched host, plans exactly the same."""
-    replayed = build(load_file(saved).answers, read_facts(Root(pristine)))
+    replayed = build(load_file(saved).answers, read_facts(Root(pristine)), Root(pristine))
     assert replayed.steps == tui_plan.steps
     assert replayed.notes == tui_plan.notes
     assert stdin_values(replayed) == stdin_values(tui_plan)

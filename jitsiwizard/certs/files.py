@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from jitsiwizard.errors import Problem, UserError
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
+from jitsiwizard.rootfs import Root
 
 EXPIRY_WARNING = timedelta(days=14)
 OPENSSL_TIMEOUT = 20.0
@@ -281,12 +282,13 @@ def validate_own(cert_file: str, key_file: str, hostname: str, *,
     return problems
 
 
-def own_cert_problems(answers: Answers, facts: HostFacts,
+def own_cert_problems(answers: Answers, facts: HostFacts, root: Root,
                       now: datetime | None = None) -> list[Problem]:
-    """validate_own for the answers' files, read under the host's root."""
+    """validate_own for the answers' files, read under `root` (openssl needs real paths, so a
+    Root and not any FileView)."""
     cert, key = answers.cert.cert_file, answers.cert.key_file
-    return validate_own(str(facts.root.path(cert)) if cert.startswith("/") else cert,
-                        str(facts.root.path(key)) if key.startswith("/") else key,
+    return validate_own(str(root.path(cert)) if cert.startswith("/") else cert,
+                        str(root.path(key)) if key.startswith("/") else key,
                         cert_hostname(answers, facts), now=now)
 
 

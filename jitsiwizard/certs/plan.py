@@ -10,7 +10,7 @@ Routes:
 - "self-signed": a fresh key and certificate with the hostname in subjectAltName.
 - "keep": the host already serves what the answers ask for.
 
-Building steps is pure (files under the root are read, nothing is run).
+Building steps is pure: the host's files are read through a FileView, nothing is run.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from jitsiwizard.paths import (
     letsencrypt_paths,
 )
 from jitsiwizard.render import render
+from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, FileChange, Service, Step, TargetPath, Verify
 
 JITSI_WEBROOT = JITSI_SHARE
@@ -52,11 +53,11 @@ HELPER_BROKEN = {
 
 # --- what the host has now ---------------------------------------------------------------------
 
-def _site_paths(facts: HostFacts) -> tuple[str | None, str | None]:
+def _site_paths(facts: HostFacts, files: FileView) -> tuple[str | None, str | None]:
     """The certificate and key nginx serves now (from the facts, else from the site)."""
     if facts.cert_file or facts.key_file:
         return facts.cert_file, facts.key_file
-    text = facts.root.read_text(facts.nginx_site) if facts.nginx_site else None
+    text = files.read_text(facts.nginx_site) if facts.nginx_site else None
     if text is None:
         return None, None
     cert_values = edits.nginx_get(text, "ssl_certificate")
@@ -64,32 +65,32 @@ def _site_paths(facts: HostFacts) -> tuple[str | None, str | None]:
     return (cert_values[0] if cert_values else None), (key_values[0] if key_values else None)
 
 
-def _serves(facts: HostFacts, cert: str, key: str) -> bool:
-    return _site_paths(facts) == (cert, key)
+def _serves(facts: HostFacts, files: FileView, cert: str, key: str) -> bool:
+    return _site_paths(facts, files) == (cert, key)
 
 
-def _renewal_server(facts: HostFacts, host: str) -> str | None:
+def _renewal_server(files: FileView, host: str) -> str | None:
     """The ACME server certbot renews HOST from, or None when certbot has no such lineage."""
-    text = facts.root.read_text(f"{LE_CONFIG}/renewal/{host}.conf")
+    text = files.read_text(f"{LE_CONFIG}/renewal/{host}.conf")
     if text is None:
         return None
     match = re.search(r"^\s*server\s*=\s*(\S+)", text, re.MULTILINE)
     return match.group(1) if match else ACME_SERVERS["production"]
 
 
-def _acmesh_domain_dir(facts: HostFacts, host: str) -> str | None:
+def _acmesh_domain_dir(files: FileView, host: str) -> str | None:
     """acme.sh's directory for HOST when it holds an issued certificate (the helper's route)."""
     for folder in (f"{ACMESH_HOME}/{host}_ecc", f"{ACMESH_HOME}/{host}"):
-        text = facts.root.read_text(f"{folder}/{host}.conf")
+        text = files.read_text(f"{folder}/{host}.conf")
         if text and "Le_NextRenewTime=" in text:
             return folder
     return None
 
 
-def _helper_uses_certbot(facts: HostFacts) -> bool:
+def _helper_uses_certbot(facts: HostFacts, files: FileView) -> bool:
     """The 2020-2022 helper ran certbot and edited nginx itself; the current one runs acme.sh
     and only replaces /etc/jitsi/meet/HOST.crt|key."""
-    text = facts.root.read_text(facts.letsencrypt_script or LETSENCRYPT_SCRIPT) or ""
+    text = files.read_text(facts.letsencrypt_script or LETSENCRYPT_SCRIPT) or ""
     return "acme.sh" not in text and re.search(r"\bcertbot\b", text) is not None
 
 
@@ -106,19 +107,19 @@ def _hook_text(host: str) -> str:
 
 # --- choosing the route ------------------------------------------------------------------------
 
-def choose_route(facts: HostFacts, answers: Answers) -> tuple[str, str]:
+def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[str, str]:
     """(route, reason): route is "helper" | "certbot" | "own" | "self-signed" | "keep"."""
     host = cert_hostname(answers, facts)
     cert = answers.cert
     mode = cert.mode
     if mode == "own":
-        if _serves(facts, cert.cert_file, cert.key_file):
+        if _serves(facts, files, cert.cert_file, cert.key_file):
             return "keep", f"nginx already serves {cert.cert_file} and {cert.key_file}"
         return "own", f"nginx will serve {cert.cert_file} and {cert.key_file}"
     if mode == "self-signed":
         crt, key = jitsi_cert_paths(host)
-        if (_serves(facts, crt, key) and facts.root.exists(crt) and facts.root.exists(key)
-                and not _acmesh_domain_dir(facts, host)):
+        if (_serves(facts, files, crt, key) and files.exists(crt) and files.exists(key)
+                and not _acmesh_domain_dir(files, host)):
             return "keep", f"nginx already serves the self-signed {crt}"
         return "self-signed", f"a new self-signed certificate for {host} in {crt}"
     if mode not in ("letsencrypt", "certbot"):
@@ -127,15 +128,15 @@ def choose_route(facts: HostFacts, answers: Answers) -> tuple[str, str]:
 
     url = cert.acme_url
     live = letsencrypt_paths(host)
-    if (_renewal_server(facts, host) == url and _serves(facts, *live)
-            and facts.root.read_text(DEPLOY_HOOK) == _hook_text(host)):
+    if (_renewal_server(files, host) == url and _serves(facts, files, *live)
+            and files.read_text(DEPLOY_HOOK) == _hook_text(host)):
         return "keep", f"certbot already renews {host} from {url} and nginx serves it"
     if mode == "certbot":
         return "certbot", "cert.mode = 'certbot': the distribution's certbot"
 
     jitsi_pair = jitsi_cert_paths(host)
-    if (url == ACME_SERVERS["production"] and _acmesh_domain_dir(facts, host)
-            and _serves(facts, *jitsi_pair)):
+    if (url == ACME_SERVERS["production"] and _acmesh_domain_dir(files, host)
+            and _serves(facts, files, *jitsi_pair)):
         return "keep", (f"the helper's acme.sh already renews {host} into {jitsi_pair[0]}, "
                         "which nginx serves")
     if not facts.letsencrypt_script:
@@ -144,7 +145,7 @@ def choose_route(facts: HostFacts, answers: Answers) -> tuple[str, str]:
     broken = HELPER_BROKEN.get((facts.os_id, facts.os_version))
     if broken:
         return "certbot", f"{broken}: using the distribution's certbot instead"
-    if _helper_uses_certbot(facts):
+    if _helper_uses_certbot(facts, files):
         return "certbot", ("the installed helper script is the older certbot-based one: the "
                            "wizard runs certbot itself (same result, checked and reversible)")
     if not facts.nginx_site:
@@ -153,7 +154,7 @@ def choose_route(facts: HostFacts, answers: Answers) -> tuple[str, str]:
     if url != ACME_SERVERS["production"]:
         return "certbot", (f"the helper script only asks Let's Encrypt production; "
                            f"cert.acme_server = {cert.acme_server!r} needs certbot")
-    current = _site_paths(facts)
+    current = _site_paths(facts, files)
     if current != jitsi_pair:
         return "certbot", (f"nginx serves {current[0]}, and the helper script only replaces "
                            f"{jitsi_pair[0]}: using certbot, which points nginx at its result")
@@ -164,15 +165,16 @@ def choose_route(facts: HostFacts, answers: Answers) -> tuple[str, str]:
 
 # --- plan steps --------------------------------------------------------------------------------
 
-def cert_steps(answers: Answers, facts: HostFacts) -> tuple[list[Step], list[str]]:
+def cert_steps(answers: Answers, facts: HostFacts,
+               files: FileView) -> tuple[list[Step], list[str]]:
     """The plan steps for the chosen route, and notes for the admin. Pure."""
-    route, reason = choose_route(facts, answers)
+    route, reason = choose_route(facts, answers, files)
     host = cert_hostname(answers, facts)
     notes = [f"certificate ({answers.cert.mode}): {reason}"]
     if route == "keep":
         return [], notes
-    acme_dir = _acmesh_domain_dir(facts, host)
-    if route in ("own", "self-signed", "helper") and _renewal_server(facts, host):
+    acme_dir = _acmesh_domain_dir(files, host)
+    if route in ("own", "self-signed", "helper") and _renewal_server(files, host):
         notes.append(f"certbot still renews {host} ({LE_CONFIG}/renewal/{host}.conf), which "
                      f"nginx no longer serves: `certbot delete --cert-name {host}` removes it "
                      "once you are sure")
@@ -181,12 +183,12 @@ def cert_steps(answers: Answers, facts: HostFacts) -> tuple[list[Step], list[str
         steps: list[Step] = [Verify(
             "own-certificate", f"{cert} and {key} are readable, match, cover {host} and are "
             "in date", args={"cert": cert, "key": key, "hostname": host})]
-        steps += _point_nginx(facts, cert, key, "the admin's certificate")
+        steps += _point_nginx(facts, files, cert, key, "the admin's certificate")
         return steps, notes
     if route == "self-signed":
         notes.append("a self-signed certificate makes browsers warn, and the Jitsi mobile "
                      "apps will not connect at all: use it for trials only")
-        steps = _self_signed_steps(facts, host)
+        steps = _self_signed_steps(facts, files, host)
         if acme_dir:  # its renewals would overwrite the new certificate
             steps.insert(0, _stop_acmesh(host, acme_dir))
             notes.append(f"acme.sh (the helper's tool) renews {host} into the same files: "
@@ -195,8 +197,8 @@ def cert_steps(answers: Answers, facts: HostFacts) -> tuple[list[Step], list[str
     email = _email(answers)
     _require_tos(answers)
     if route == "helper":
-        return _helper_steps(answers, facts, host, email), notes
-    steps = _certbot_steps(answers, facts, host, email)
+        return _helper_steps(answers, facts, files, host, email), notes
+    steps = _certbot_steps(answers, facts, files, host, email)
     if acme_dir:
         steps.append(_stop_acmesh(host, acme_dir))
         notes.append(f"acme.sh (the helper's tool) also renews {host}: the run stops that, "
@@ -225,12 +227,12 @@ def _require_tos(answers: Answers) -> None:
                         "under [cert]", field="cert.agree_tos")
 
 
-def _point_nginx(facts: HostFacts, cert: str, key: str, what: str, *,
+def _point_nginx(facts: HostFacts, files: FileView, cert: str, key: str, what: str, *,
                  reload_anyway: bool = False) -> list[Step]:
     """Point the Jitsi site at cert/key, check nginx's configuration, reload it."""
     if not facts.nginx_site:
         return []
-    before = facts.root.read_text(facts.nginx_site)
+    before = files.read_text(facts.nginx_site)
     if before is None:
         raise UserError(f"the nginx site {facts.nginx_site} cannot be read",
                         "check that the file exists under the root", field="cert.mode")
@@ -254,7 +256,8 @@ def _point_nginx(facts: HostFacts, cert: str, key: str, what: str, *,
     return steps
 
 
-def _certbot_steps(answers: Answers, facts: HostFacts, host: str, email: str) -> list[Step]:
+def _certbot_steps(answers: Answers, facts: HostFacts, files: FileView, host: str,
+                   email: str) -> list[Step]:
     url = answers.cert.acme_url
     steps: list[Step] = []
     if not facts.has_package("certbot"):
@@ -277,7 +280,7 @@ def _certbot_steps(answers: Answers, facts: HostFacts, host: str, email: str) ->
     else:
         argv += ["--standalone"]
         how = "HTTP-01, certbot answering on port 80 itself"
-    existing = _renewal_server(facts, host)
+    existing = _renewal_server(files, host)
     if existing == url:
         argv.append("--keep-until-expiring")  # rerun: no new certificate while this one is good
     elif existing is not None:
@@ -285,16 +288,18 @@ def _certbot_steps(answers: Answers, facts: HostFacts, host: str, email: str) ->
     steps.append(Command(argv, f"obtain a certificate for {host} from {url} ({how})",
                          timeout=300, snapshot=tuple(snapshot)))
     hook = _hook_text(host)
-    current = facts.root.read_text(DEPLOY_HOOK)
+    current = files.read_text(DEPLOY_HOOK)
     if current != hook:
         steps.append(FileChange(DEPLOY_HOOK, hook, "reload nginx (and coturn) after certbot "
                                 f"renews {host}", before=current, mode=0o755))
-    steps += _point_nginx(facts, *letsencrypt_paths(host), "the Let's Encrypt certificate",
+    steps += _point_nginx(facts, files, *letsencrypt_paths(host),
+                          "the Let's Encrypt certificate",
                           reload_anyway=existing is not None)
     return steps
 
 
-def _helper_steps(answers: Answers, facts: HostFacts, host: str, email: str) -> list[Step]:
+def _helper_steps(answers: Answers, facts: HostFacts, files: FileView, host: str,
+                  email: str) -> list[Step]:
     crt, key = jitsi_cert_paths(host)
     steps: list[Step] = []
     if facts.packages and not facts.has_package("cron"):
@@ -311,12 +316,12 @@ def _helper_steps(answers: Answers, facts: HostFacts, host: str, email: str) -> 
     steps.append(Verify(
         "certificate-issued", f"{crt} now holds a certificate from a CA for {host}",
         args={"cert": crt, "hostname": host},
-        otherwise=_certbot_steps(answers, facts, host, email),
+        otherwise=_certbot_steps(answers, facts, files, host, email),
         why_otherwise="the helper script left a self-signed certificate"))
     return steps
 
 
-def _self_signed_steps(facts: HostFacts, host: str) -> list[Step]:
+def _self_signed_steps(facts: HostFacts, files: FileView, host: str) -> list[Step]:
     crt, key = jitsi_cert_paths(host)
     make = Command(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "730",
@@ -325,7 +330,7 @@ def _self_signed_steps(facts: HostFacts, host: str) -> list[Step]:
          "-addext", "extendedKeyUsage=serverAuth",
          "-keyout", TargetPath(key), "-out", TargetPath(crt)],
         f"make a self-signed certificate for {host}", timeout=60, snapshot=(crt, key))
-    return [make, *_point_nginx(facts, crt, key, "the self-signed certificate",
+    return [make, *_point_nginx(facts, files, crt, key, "the self-signed certificate",
                                 reload_anyway=True)]
 
 

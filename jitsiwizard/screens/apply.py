@@ -151,7 +151,7 @@ class ApplyScreen(WizardScreen):
             from jitsiwizard.plan import build
 
             def replan():
-                return build(loaded.answers, read_facts(app.root), force=app.force)
+                return build(loaded.answers, read_facts(app.root), app.root, force=app.force)
 
         try:
             written = app.form.store_secrets(loaded.answers)

@@ -106,7 +106,7 @@ class CertificateScreen(WizardScreen):
 
         route = self.query_one("#route", Static)
         try:
-            chosen, reason = choose_route(self.app.facts, self.form.answers)
+            chosen, reason = choose_route(self.app.facts, self.form.answers, self.app.root)
         except UserError:
             route.update("")
             return

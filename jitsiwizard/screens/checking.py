@@ -69,7 +69,7 @@ class CheckRunner:
         from jitsiwizard.errors import Problem, UserError
 
         try:
-            return own_cert_problems(answers, facts)
+            return own_cert_problems(answers, facts, self.root)
         except UserError as exc:
             return [Problem(exc.field or "cert", exc.message, exc.hint)]
 

@@ -18,6 +18,7 @@ from jitsiwizard.errors import Problem, ProblemList
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers, LdapAnswers, LocalUser
 from jitsiwizard.paths import SAVED_ANSWERS, SECRETS_DIR
+from jitsiwizard.rootfs import Root
 from jitsiwizard.secrets import Secret
 
 # Stands in for a typed secret while the structure is validated: a literal, never a reference.
@@ -82,6 +83,7 @@ def _slots(answers: Answers) -> list[_Slot]:
 class WizardForm:
     facts: HostFacts
     answers: Answers  # what the screens edit, in place
+    root: Root  # the app's: where typed secrets and the saved answers go
     source: str = ""  # the answers file opened with --edit, if any
     warnings: list[Problem] = field(default_factory=list)
 
@@ -90,21 +92,17 @@ class WizardForm:
             self.answers.auth.ldap = LdapAnswers()
 
     @classmethod
-    def for_host(cls, facts: HostFacts) -> WizardForm:
+    def for_host(cls, facts: HostFacts, root: Root) -> WizardForm:
         """Start from the host's current state (a rerun changes only what the admin changes)."""
         from jitsiwizard.prefill import answers_from_facts
 
-        return cls(facts, answers_from_facts(facts))
+        return cls(facts, answers_from_facts(facts), root)
 
     @classmethod
-    def from_file(cls, facts: HostFacts, path: str) -> WizardForm:
+    def from_file(cls, facts: HostFacts, path: str, root: Root) -> WizardForm:
         """Start from an answers file (`--edit FILE`). Raises UserError / ProblemList."""
         loaded = answers_file.load_file(path)
-        return cls(facts, loaded.answers, source=path, warnings=list(loaded.warnings))
-
-    @property
-    def root(self):
-        return self.facts.root
+        return cls(facts, loaded.answers, root, source=path, warnings=list(loaded.warnings))
 
     def existing_user(self, name: str) -> bool:
         return name in self.facts.users

@@ -99,7 +99,7 @@ class ReviewScreen(WizardScreen):
         try:
             loaded = app.form.build()
             facts = read_facts(app.root)
-            plan = build(loaded.answers, facts, force=app.force,
+            plan = build(loaded.answers, facts, app.root, force=app.force,
                          ssh_port_in_use=self.connected_ssh_port())
         except ProblemList as exc:
             app.call_from_thread(self.show_error, exc.problems, None)
