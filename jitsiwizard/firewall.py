@@ -10,7 +10,7 @@ from jitsiwizard.formats.ufw import Packet, ufw_rules
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
 from jitsiwizard.paths import SSHD_CONFIG
-from jitsiwizard.rootfs import Root
+from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, Step
 
 UFW_TIMEOUT = 30.0
@@ -22,18 +22,18 @@ JITSI_RULES = [(80, "tcp", "HTTP, for Let's Encrypt and the redirect to HTTPS"),
 COTURN_RULES = [(3478, "udp", "TURN"), (5349, "tcp", "TURN over TLS")]
 
 
-def sshd_ports(root: Root) -> list[int]:
-    """The ports sshd listens on per its config under `root` (Port and ListenAddress lines,
+def sshd_ports(files: FileView) -> list[int]:
+    """The ports sshd listens on per its config in `files` (Port and ListenAddress lines,
     Include files followed); [22] when the config sets none; [] when there is no config."""
-    text = root.read_text(SSHD_CONFIG)
+    text = files.read_text(SSHD_CONFIG)
     if text is None:
         return []
     ports: list[int] = []
-    _scan_sshd(root, text, ports, 0)
+    _scan_sshd(files, text, ports, 0)
     return ports or [22]
 
 
-def _scan_sshd(root: Root, text: str, ports: list[int], depth: int) -> None:
+def _scan_sshd(files: FileView, text: str, ports: list[int], depth: int) -> None:
     for raw in text.splitlines():
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -53,8 +53,8 @@ def _scan_sshd(root: Root, text: str, ports: list[int], depth: int) -> None:
             for pattern in value.split():
                 path = pattern if pattern.startswith("/") else f"/etc/ssh/{pattern}"
                 directory, _, name = path.rpartition("/")
-                for included in root.glob(directory or "/", name):
-                    _scan_sshd(root, root.read_text(included) or "", ports, depth + 1)
+                for included in files.glob(directory or "/", name):
+                    _scan_sshd(files, files.read_text(included) or "", ports, depth + 1)
         for word in found:
             if word.isdigit() and int(word) not in ports:
                 ports.append(int(word))
@@ -69,21 +69,21 @@ def connected_ssh_port(environ: Mapping[str, str]) -> int | None:
     return None
 
 
-def detect_ssh_port(root: Root, environ: Mapping[str, str]) -> int | None:
+def detect_ssh_port(files: FileView, environ: Mapping[str, str]) -> int | None:
     """The SSH port the admin is connected through, else the first port sshd's config
     names; None when neither is known. The one rule for both faces."""
     port = connected_ssh_port(environ)
     if port is not None:
         return port
-    ports = sshd_ports(root)
+    ports = sshd_ports(files)
     return ports[0] if ports else None
 
 
-def _ufw_state(root: Root) -> tuple[bool, list]:
-    conf = root.read_text("/etc/ufw/ufw.conf") or ""
+def _ufw_state(files: FileView) -> tuple[bool, list]:
+    conf = files.read_text("/etc/ufw/ufw.conf") or ""
     enabled = any(line.strip().replace(" ", "").replace('"', "") == "ENABLED=yes"
                   for line in conf.splitlines())
-    return enabled, ufw_rules(root.read_text("/etc/ufw/user.rules") or "")
+    return enabled, ufw_rules(files.read_text("/etc/ufw/user.rules") or "")
 
 
 def _already_allowed(rules: list, port: int, proto: str) -> bool:
@@ -95,7 +95,7 @@ def _already_allowed(rules: list, port: int, proto: str) -> bool:
     return False
 
 
-def firewall_steps(answers: Answers, facts: HostFacts,
+def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
                    ssh_port_in_use: int | None) -> tuple[list[Step], list[str]]:
     """ufw steps for the Jitsi ports: the SSH port first, `ufw --force enable` last.
 
@@ -105,8 +105,7 @@ def firewall_steps(answers: Answers, facts: HostFacts,
     if not answers.firewall.manage:
         return [], []
     ssh = answers.firewall.ssh_port
-    root = facts.root
-    configured = sshd_ports(root)
+    configured = sshd_ports(files)
     if ssh_port_in_use is not None and ssh_port_in_use != ssh:
         raise UserError(
             f"is {ssh}, but you are connected through SSH port {ssh_port_in_use}: "
@@ -125,7 +124,7 @@ def firewall_steps(answers: Answers, facts: HostFacts,
     wanted += [rule for rule in JITSI_RULES if rule[:2] != (ssh, "tcp")]
     if facts.has_package("coturn"):
         wanted += COTURN_RULES
-    enabled, rules = _ufw_state(root)
+    enabled, rules = _ufw_state(files)
     steps: list[Step] = []
     notes: list[str] = []
     if not facts.has_package("ufw"):

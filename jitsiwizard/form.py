@@ -49,7 +49,7 @@ def typed(value: str) -> Secret | None:
 @dataclass
 class WizardForm:
     facts: HostFacts
-    root: Root
+    root: Root  # where typed secrets go
     answers: Answers  # what the screens edit, in place
     source: str = ""  # the answers file opened with --edit, if any
     warnings: list[Problem] = field(default_factory=list)

@@ -45,7 +45,8 @@ class LdapFacts:
 
 @dataclass
 class HostFacts:
-    root: Root
+    """Facts only: the files they were read from stay with the caller (a Root, a FileView)."""
+
     os_id: str = ""  # "debian" | "ubuntu" | ""
     os_version: str = ""  # "12", "20.04"
     os_codename: str = ""
@@ -167,7 +168,7 @@ def read_facts(root: Root) -> HostFacts:
     """Read the host's state under `root`. Never writes; never runs anything."""
     from jitsiwizard.formats import configjs, hocon, lua, nginx, properties
 
-    facts = HostFacts(root=root)
+    facts = HostFacts()
     release = parse_os_release(root.read_text(OS_RELEASE) or "")
     facts.os_id = release.get("ID", "")
     facts.os_version = release.get("VERSION_ID", "")
@@ -233,7 +234,7 @@ def read_facts(root: Root) -> HostFacts:
         facts.legacy_auth_key = properties.properties_get(props, LEGACY_AUTH_KEY)
 
     _read_policy(facts, prosody_files)
-    _read_users(facts)
+    _read_users(facts, root)
 
     # nginx
     site = f"/etc/nginx/sites-available/{host}.conf"
@@ -313,13 +314,13 @@ def _lua_str(raw: str | None) -> str:
     return value if value is not None else raw
 
 
-def _read_users(facts: HostFacts) -> None:
+def _read_users(facts: HostFacts, root: Root) -> None:
     directory = f"/var/lib/prosody/{prosody_data_dir(facts.hostname or '')}/accounts"
-    for path in facts.root.glob(directory, "*.dat"):
+    for path in root.glob(directory, "*.dat"):
         name = path.rsplit("/", 1)[1][:-4]
         # user names are stored escaped like host names; ours are plain [a-z0-9._-]
         name = name.replace("%2e", ".").replace("%2d", "-").replace("%5f", "_")
-        record, _ = parse_prosody_account(facts.root.read_text(path) or "")
+        record, _ = parse_prosody_account(root.read_text(path) or "")
         facts.users[name] = record
 
 

@@ -1,4 +1,7 @@
-"""build(answers, facts) -> Plan: pure. Every change the run would make, in order.
+"""build(answers, facts, files) -> Plan: pure. Every change the run would make, in order.
+
+`files` is a read-only view of the host's files (a Root, or MemoryFiles in tests): the plan
+reads the current text of what it edits through it, and through nothing else.
 
 Each file's target text is computed from its current text by reversible edits (jitsiwizard/
 formats/) or rendered whole for the files the wizard owns, so applying policy A then B leaves
@@ -28,6 +31,7 @@ from jitsiwizard.paths import (
     STATE_DIR,
 )
 from jitsiwizard.render import render
+from jitsiwizard.rootfs import FileView
 from jitsiwizard.secrets import Secret
 from jitsiwizard.steps import Command, FileChange, Plan, RemovePath, Service, Symlink, TargetPath
 
@@ -65,9 +69,9 @@ def password_matches(record: ScramRecord, password: str) -> bool:
 
 
 class _Builder:
-    def __init__(self, facts: HostFacts, force: bool):
+    def __init__(self, facts: HostFacts, files: FileView, force: bool):
         self.facts = facts
-        self.root = facts.root
+        self.files = files
         self.force = force
         self.plan = Plan()
         self.restart: set[str] = set()
@@ -87,9 +91,9 @@ class _Builder:
     def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
              owner=None, group=None, secret_keys=()) -> bool:
         """Plan `path` to hold `text` (None: absent). Returns whether anything changes."""
-        before = self.root.read_text(path)
+        before = self.files.read_text(path)
         if text is None:
-            if before is None and not self.root.exists(path):
+            if before is None and not self.files.exists(path):
                 return False
             self._guard(path, before)
             self.plan.steps.append(RemovePath(path, summary, before, tuple(secret_keys),
@@ -106,15 +110,12 @@ class _Builder:
     def _mode_differs(self, path: str, mode: int | None) -> bool:
         if mode is None:
             return False
-        try:
-            return (self.root.path(path).stat().st_mode & 0o7777) != mode
-        except OSError:
-            return True
+        return self.files.mode(path) != mode  # an absent file differs too
 
     def edit(self, path: str, transform, *args) -> str:
         """The text of `path` after `transform(text, *args)`; a file the edit cannot
         understand is named in the error."""
-        text = self.root.read_text(path) or ""
+        text = self.files.read_text(path) or ""
         try:
             return transform(text, *args)
         except UserError as exc:
@@ -122,9 +123,9 @@ class _Builder:
                             "package, or fix it by hand", field=exc.field) from None
 
     def link(self, path: str, target: str | None, summary: str, services=()) -> bool:
-        current = self.root.readlink(path)
+        current = self.files.readlink(path)
         if target is None:
-            if current is None and not self.root.exists(path):
+            if current is None and not self.files.exists(path):
                 return False
             self.plan.steps.append(RemovePath(path, summary, services=tuple(services)))
         else:
@@ -138,11 +139,11 @@ class _Builder:
         self.plan.steps.append(Command(list(argv), summary, **kw))
 
 
-def build(answers: Answers, facts: HostFacts, *, force: bool = False,
+def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
           ssh_port_in_use: int | None = None) -> Plan:
-    """The plan that takes this host to these answers. Pure: reads facts (and files under the
-    root, read-only), touches nothing."""
-    b = _Builder(facts, force)
+    """The plan that takes this host to these answers. Pure: reads the facts and, through
+    `files`, the host's files; touches nothing."""
+    b = _Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)
     if not facts.jitsi_installed:
@@ -237,7 +238,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     if b.file(LDAP_CA_DROPIN, dropin, "the CA libldap trusts for the directory"
               if dropin else "no LDAP CA override", services=prosody):
         b.command(["systemctl", "daemon-reload"], "make systemd read the prosody drop-in")
-    if ldap is not None and ldap.ca_file and not b.root.exists(ldap.ca_file):
+    if ldap is not None and ldap.ca_file and not b.files.exists(ldap.ca_file):
         raise UserError(f"CA file {ldap.ca_file} does not exist on this host",
                         "copy the directory's CA certificate there, or fix the path",
                         field="auth.ldap.ca_file")
@@ -256,7 +257,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
         b.file(JICOFO_CONF, b.edit(JICOFO_CONF, hocon.hocon_managed_block, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
-    props = b.root.read_text(JICOFO_PROPS)
+    props = b.files.read_text(JICOFO_PROPS)
     if props is not None:
         if secured and not facts.jicofo_conf:
             new = properties.properties_set(props, LEGACY_AUTH_KEY, f"XMPP:{host}")
@@ -318,7 +319,7 @@ def _twice(secret: Secret) -> Secret:
 # --- videobridge behind NAT -----------------------------------------------------------------
 
 def _nat_steps(b: _Builder, answers: Answers) -> None:
-    text = b.root.read_text(JVB_CONF)
+    text = b.files.read_text(JVB_CONF)
     if text is None:
         if answers.host.public_address:
             b.note("jvb.conf is missing (an old videobridge): add the NAT mapping by hand, see "
@@ -340,9 +341,9 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
 # --- certificates and firewall (their own modules) -----------------------------------------
 
 def _cert_steps(b: _Builder, answers: Answers) -> None:
-    from jitsiwizard import certs
+    from jitsiwizard.certs.plan import cert_steps
 
-    steps, notes = certs.cert_steps(answers, b.facts)
+    steps, notes = cert_steps(answers, b.facts, b.files)
     for note in notes:
         b.note(note)
     b.plan.steps.extend(steps)
@@ -353,7 +354,7 @@ def _firewall_steps(b: _Builder, answers: Answers, ssh_port_in_use: int | None) 
         return
     from jitsiwizard import firewall
 
-    steps, notes = firewall.firewall_steps(answers, b.facts, ssh_port_in_use)
+    steps, notes = firewall.firewall_steps(answers, b.facts, b.files, ssh_port_in_use)
     for note in notes:
         b.note(note)
     b.plan.steps.extend(steps)
@@ -386,7 +387,7 @@ def _apt_repository(b: _Builder, name: str, key_url: str, keyring: str, list_fil
                TargetPath(armored)], f"store {name}'s key as {keyring}",
               snapshot=(keyring,), timeout=60, phase=phase)
     text = render("apt-source.list.j2", keyring=keyring, url=url, suite=suite)
-    before = b.root.read_text(list_file)
+    before = b.files.read_text(list_file)
     if before != text:
         b.plan.steps.append(FileChange(list_file, text, f"apt source for {name}", before))
 
@@ -424,7 +425,7 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
                      email=answers.host.email)
     preseed_path = DEBCONF_PRESEED
     b.plan.steps.append(FileChange(preseed_path, preseed, "answers for the package questions",
-                                   b.root.read_text(preseed_path), mode=0o600))
+                                   b.files.read_text(preseed_path), mode=0o600))
     b.command(["debconf-set-selections", TargetPath(preseed_path)],
               "give debconf the answers, so the install asks nothing", timeout=60,
               phase="install")

@@ -156,21 +156,21 @@ class Session:
     def own_certificate_problems(self, answers: Answers,
                                  facts: HostFacts | None = None) -> list[Problem]:
         """The admin's own certificate files, read with openssl (errors and warnings)."""
-        from jitsiwizard.certs import own_cert_problems
+        from jitsiwizard.certs.files import own_cert_problems
 
         if answers.cert.mode != "own":
             return []
         facts = facts if facts is not None else (self.facts or self.read_host())
         try:
-            return own_cert_problems(answers, facts)
+            return own_cert_problems(answers, facts, self.root)
         except UserError as exc:
             return [Problem(exc.field or "cert", exc.message, exc.hint)]
 
     def certificate_route(self, answers: Answers) -> tuple[str, str]:
         """(route, why) the plan will take for the certificate on this host."""
-        from jitsiwizard.certs import choose_route
+        from jitsiwizard.certs.plan import choose_route
 
-        return choose_route(self.facts or self.read_host(), answers)
+        return choose_route(self.facts or self.read_host(), answers, self.root)
 
     # -- the plan --------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class Session:
             raise ProblemList(problems, "the certificate files")
         warnings += problems
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
-        plan = build(answers, facts, force=self.force, ssh_port_in_use=ssh_port)
+        plan = build(answers, facts, self.root, force=self.force, ssh_port_in_use=ssh_port)
         # Before the restarts: a run that cannot store them stops before touching services.
         first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
                              len(plan.steps))
@@ -232,7 +232,7 @@ class Session:
 
             facts = self.read_host()
             if facts.jitsi_installed:
-                return build(answers, facts, force=self.force,
+                return build(answers, facts, self.root, force=self.force,
                              ssh_port_in_use=(self.ssh_port_in_use()
                                               if answers.firewall.manage else None))
             if self.simulate:

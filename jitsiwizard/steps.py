@@ -185,7 +185,7 @@ class Verify:
     from `jitsiwizard.verify`. When it fails, the `otherwise` steps run in its place (a
     fallback route); with no `otherwise`, the failure aborts the run and rolls it back."""
 
-    name: str  # a verifier registered in jitsiwizard.verify
+    name: str  # a key of VERIFIERS in jitsiwizard.certs.verifiers (see jitsiwizard.verify)
     summary: str
     args: dict = field(default_factory=dict)
     otherwise: list = field(default_factory=list)  # list[Step]

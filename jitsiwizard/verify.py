@@ -1,34 +1,22 @@
-"""Verifiers that `Verify` plan steps name. Each takes (root, runner, args) and returns
-(ok, message); the message says what was seen, in words an admin can act on."""
+"""The verifiers that `Verify` plan steps name, looked up by name for apply.
+
+Each takes (root, runner, args) and returns (ok, message). The table lives with the code it
+checks: jitsiwizard.certs.verifiers.VERIFIERS."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable
 
 Verifier = Callable[..., "tuple[bool, str]"]
-_VERIFIERS: dict[str, Verifier] = {}
-
-# Modules that register verifiers, imported only when a Verify step runs.
-_PROVIDERS = ("jitsiwizard.certs",)
-
-
-def register(name: str) -> Callable[[Verifier], Verifier]:
-    def deco(fn: Verifier) -> Verifier:
-        _VERIFIERS[name] = fn
-        return fn
-
-    return deco
 
 
 def get(name: str) -> Verifier:
-    if name not in _VERIFIERS:
-        for module in _PROVIDERS:
-            try:
-                importlib.import_module(module)
-            except ImportError:
-                continue
+    # Imported here: apply loads this module whenever a run is recorded, and the certificate
+    # code is needed only once a Verify step runs.
+    from jitsiwizard.certs.verifiers import VERIFIERS
+
     try:
-        return _VERIFIERS[name]
+        return VERIFIERS[name]
     except KeyError:
-        raise KeyError(f"no verifier named {name!r}") from None
+        known = ", ".join(sorted(VERIFIERS))
+        raise KeyError(f"no verifier named {name!r} (known: {known})") from None

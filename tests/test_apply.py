@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from jitsiwizard import verify
 from jitsiwizard.apply import (
     STATE_DIR,
     apply,
@@ -21,6 +20,7 @@ from jitsiwizard.apply import (
     managed_checksums,
     rollback,
 )
+from jitsiwizard.certs.verifiers import VERIFIERS
 from jitsiwizard.errors import UserError
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
@@ -46,20 +46,27 @@ from tests.apply_support import (
 from tests.lab.proc import is_gone, wait_for
 
 
-@verify.register("apply-test-ok")
 def _verify_ok(root, runner, args):
     return True, "all good"
 
 
-@verify.register("apply-test-fails")
 def _verify_fails(root, runner, args):
     return False, f"nothing answers on port {args.get('port')}"
 
 
-@verify.register("apply-test-file-says")
 def _verify_file_says(root, runner, args):
     text = root.read_text(args["path"]) or ""
     return args["word"] in text, f"{args['path']} does not say {args['word']}"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _test_verifiers():
+    """This module's verifiers, in the table apply looks names up in, for its tests only."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(VERIFIERS, "apply-test-ok", _verify_ok)
+        patch.setitem(VERIFIERS, "apply-test-fails", _verify_fails)
+        patch.setitem(VERIFIERS, "apply-test-file-says", _verify_file_says)
+        yield
 
 
 @pytest.fixture

@@ -83,7 +83,7 @@ def lab_env(root) -> dict:
 def run_user_commands(prosody: Prosody, root, answers_path) -> None:
     """The plan's prosodyctl steps, run for real against the test configuration."""
     facts = read_facts(Root(root))
-    plan = build(load_file(str(answers_path)).answers, facts)
+    plan = build(load_file(str(answers_path)).answers, facts, Root(root))
     for step in plan.steps:
         if isinstance(step, Command) and step.argv[0] == "prosodyctl":
             args = [str(a) for a in step.argv[1:]]

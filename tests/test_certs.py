@@ -10,13 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import certs, fixtures
+from jitsiwizard import fixtures
 from jitsiwizard.apply import apply
+from jitsiwizard.certs.files import name_matches, own_cert_problems, read_cert, validate_own
+from jitsiwizard.certs.plan import DEPLOY_HOOK, _hook_text, cert_steps, choose_route
+from jitsiwizard.certs.verifiers import certificate_issued, own_certificate
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
-from jitsiwizard.paths import LETSENCRYPT_SCRIPT
+from jitsiwizard.paths import (
+    ACMESH_HOME,
+    LETSENCRYPT_SCRIPT,
+    jitsi_cert_paths,
+    letsencrypt_paths,
+)
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
@@ -28,8 +36,8 @@ from .conftest import snapshot
 
 HOST = "meet.example.org"
 SITE = f"/etc/nginx/sites-available/{HOST}.conf"
-JITSI_CRT, JITSI_KEY = certs.jitsi_cert_paths(HOST)
-LIVE_CRT, LIVE_KEY = certs.letsencrypt_paths(HOST)
+JITSI_CRT, JITSI_KEY = jitsi_cert_paths(HOST)
+LIVE_CRT, LIVE_KEY = letsencrypt_paths(HOST)
 STAGING = ACME_SERVERS["staging"]
 
 
@@ -67,7 +75,7 @@ def make_facts(root: Root, *, os_id: str = "debian", os_version: str = "12",
     cert_files = nginx_get(text, "ssl_certificate") if text else []
     key_files = nginx_get(text, "ssl_certificate_key") if text else []
     return HostFacts(
-        root=root, os_id=os_id, os_version=os_version, hostname=HOST, generation="current",
+        os_id=os_id, os_version=os_version, hostname=HOST, generation="current",
         packages=packages if packages is not None else
         {"certbot": "2.1.0-2", "cron": "3.0pl1-162", "nginx": "1.22.1-9"},
         nginx_site=SITE if site else None,
@@ -97,11 +105,11 @@ def certbot_lineage(root: Root, server: str) -> None:
           f"[renewalparams]\nauthenticator = webroot\nserver = {server}\n")
     write(root, LIVE_CRT, fixtures.PEM_PLACEHOLDER)
     write(root, LIVE_KEY, fixtures.KEY_PLACEHOLDER, 0o600)
-    write(root, certs.DEPLOY_HOOK, certs._hook_text(HOST), 0o755)
+    write(root, DEPLOY_HOOK, _hook_text(HOST), 0o755)
 
 
 def acmesh_lineage(root: Root) -> str:
-    folder = f"{certs.ACMESH_HOME}/{HOST}_ecc"
+    folder = f"{ACMESH_HOME}/{HOST}_ecc"
     write(root, f"{folder}/{HOST}.conf",
           f"Le_Domain='{HOST}'\nLe_API='{ACME_SERVERS['production']}'\n"
           "Le_NextRenewTime='1790000000'\n")
@@ -127,8 +135,9 @@ RELEASES = [
 
 @pytest.mark.parametrize(("os_id", "version", "expected"), RELEASES)
 def test_letsencrypt_route_follows_the_release(tmp_path, os_id, version, expected):
-    facts = make_facts(host_root(tmp_path), os_id=os_id, os_version=version)
-    route, reason = certs.choose_route(facts, make_answers())
+    root = host_root(tmp_path)
+    facts = make_facts(root, os_id=os_id, os_version=version)
+    route, reason = choose_route(facts, make_answers(), root)
     assert route == expected
     if expected == "certbot":
         # The admin is told why the package's own way is not taken on this release.
@@ -139,31 +148,35 @@ def test_letsencrypt_route_follows_the_release(tmp_path, os_id, version, expecte
 
 @pytest.mark.parametrize(("os_id", "version", "_"), RELEASES)
 def test_without_the_helper_script_every_release_uses_certbot(tmp_path, os_id, version, _):
-    facts = make_facts(host_root(tmp_path), os_id=os_id, os_version=version, script=False)
-    route, reason = certs.choose_route(facts, make_answers())
+    root = host_root(tmp_path)
+    facts = make_facts(root, os_id=os_id, os_version=version, script=False)
+    route, reason = choose_route(facts, make_answers(), root)
     assert route == "certbot"
     assert "not installed" in reason
 
 
 @pytest.mark.parametrize(("os_id", "version", "_"), RELEASES)
 def test_certbot_mode_is_certbot_everywhere(tmp_path, os_id, version, _):
-    facts = make_facts(host_root(tmp_path), os_id=os_id, os_version=version)
-    assert certs.choose_route(facts, make_answers("certbot"))[0] == "certbot"
+    root = host_root(tmp_path)
+    facts = make_facts(root, os_id=os_id, os_version=version)
+    assert choose_route(facts, make_answers("certbot"), root)[0] == "certbot"
 
 
 def test_a_trial_acme_server_needs_certbot(tmp_path):
     # The helper script always asks Let's Encrypt production.
-    facts = make_facts(host_root(tmp_path))
+    root = host_root(tmp_path)
+    facts = make_facts(root)
     for server in ("staging", "https://127.0.0.1:14000/dir"):
-        route, reason = certs.choose_route(facts, make_answers(acme_server=server))
+        route, reason = choose_route(facts, make_answers(acme_server=server), root)
         assert route == "certbot"
         assert "production" in reason and server in reason
 
 
 def test_helper_is_skipped_when_nginx_serves_other_files(tmp_path):
     # An "own certificate" install: the helper would only replace files nginx does not use.
-    facts = make_facts(host_root(tmp_path, "/etc/ssl/mine.crt", "/etc/ssl/mine.key"))
-    route, reason = certs.choose_route(facts, make_answers())
+    root = host_root(tmp_path, "/etc/ssl/mine.crt", "/etc/ssl/mine.key")
+    facts = make_facts(root)
+    route, reason = choose_route(facts, make_answers(), root)
     assert route == "certbot"
     assert "/etc/ssl/mine.crt" in reason
 
@@ -172,18 +185,19 @@ def test_the_older_certbot_based_helper_is_replaced_by_the_certbot_route(tmp_pat
     root = host_root(tmp_path)
     write(root, LETSENCRYPT_SCRIPT, "#!/bin/bash\nread EMAIL\nCERTBOT=$(command -v certbot)\n"
           "$CERTBOT certonly --webroot --webroot-path /usr/share/jitsi-meet\n", 0o755)
-    route, reason = certs.choose_route(make_facts(root), make_answers())
+    route, reason = choose_route(make_facts(root), make_answers(), root)
     assert route == "certbot" and "older certbot-based" in reason
     write(root, LETSENCRYPT_SCRIPT, "#!/bin/bash\nexport HOME=/opt/acmesh\n"
           "/opt/acmesh/.acme.sh/acme.sh --issue -d x  # certbot is not used\n", 0o755)
-    assert certs.choose_route(make_facts(root), make_answers())[0] == "helper"
+    assert choose_route(make_facts(root), make_answers(), root)[0] == "helper"
 
 
 def test_no_site_yet_means_certbot_standalone(tmp_path):
-    facts = make_facts(host_root(tmp_path), site=False)
-    route, reason = certs.choose_route(facts, make_answers())
+    root = host_root(tmp_path)
+    facts = make_facts(root, site=False)
+    route, reason = choose_route(facts, make_answers(), root)
     assert route == "certbot" and "standalone" in reason
-    steps, notes = certs.cert_steps(make_answers(), facts)
+    steps, notes = cert_steps(make_answers(), facts, root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--standalone" in argv_of(issue) and "--webroot" not in argv_of(issue)
     assert not [s for s in steps if isinstance(s, (FileChange, Service))
@@ -194,15 +208,17 @@ def test_no_site_yet_means_certbot_standalone(tmp_path):
 # --- "keep": a rerun changes nothing ---------------------------------------------------------
 
 def test_own_files_already_served_are_kept(tmp_path):
-    facts = make_facts(host_root(tmp_path, "/etc/ssl/mine.crt", "/etc/ssl/mine.key"))
+    root = host_root(tmp_path, "/etc/ssl/mine.crt", "/etc/ssl/mine.key")
+    facts = make_facts(root)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    assert certs.choose_route(facts, answers)[0] == "keep"
-    assert certs.cert_steps(answers, facts)[0] == []
+    assert choose_route(facts, answers, root)[0] == "keep"
+    assert cert_steps(answers, facts, root)[0] == []
 
 
 def test_self_signed_already_served_is_kept(tmp_path):
-    facts = make_facts(host_root(tmp_path))
-    assert certs.choose_route(facts, make_answers("self-signed"))[0] == "keep"
+    root = host_root(tmp_path)
+    facts = make_facts(root)
+    assert choose_route(facts, make_answers("self-signed"), root)[0] == "keep"
 
 
 @pytest.mark.parametrize("mode", ["letsencrypt", "certbot"])
@@ -210,9 +226,9 @@ def test_certbot_lineage_already_served_is_kept(tmp_path, mode):
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
     certbot_lineage(root, ACME_SERVERS["production"])
     facts = make_facts(root)
-    route, reason = certs.choose_route(facts, make_answers(mode))
+    route, reason = choose_route(facts, make_answers(mode), root)
     assert route == "keep" and "certbot already renews" in reason
-    assert certs.cert_steps(make_answers(mode), facts)[0] == []
+    assert cert_steps(make_answers(mode), facts, root)[0] == []
 
 
 def test_staging_lineage_is_replaced_for_production(tmp_path):
@@ -220,7 +236,7 @@ def test_staging_lineage_is_replaced_for_production(tmp_path):
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
     certbot_lineage(root, STAGING)
     facts = make_facts(root)
-    steps, _ = certs.cert_steps(make_answers("certbot"), facts)
+    steps, _ = cert_steps(make_answers("certbot"), facts, root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--force-renewal" in argv_of(issue)
     # nginx already points there, but must reload to serve the new certificate.
@@ -230,7 +246,7 @@ def test_staging_lineage_is_replaced_for_production(tmp_path):
 def test_same_server_rerun_does_not_reissue(tmp_path):
     root = host_root(tmp_path)  # nginx still on the self-signed pair
     certbot_lineage(root, ACME_SERVERS["production"])
-    steps, _ = certs.cert_steps(make_answers("certbot"), make_facts(root))
+    steps, _ = cert_steps(make_answers("certbot"), make_facts(root), root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--keep-until-expiring" in argv_of(issue)
 
@@ -238,7 +254,7 @@ def test_same_server_rerun_does_not_reissue(tmp_path):
 def test_helper_lineage_is_kept(tmp_path):
     root = host_root(tmp_path)
     acmesh_lineage(root)
-    route, reason = certs.choose_route(make_facts(root), make_answers())
+    route, reason = choose_route(make_facts(root), make_answers(), root)
     assert route == "keep" and "acme.sh" in reason
 
 
@@ -248,7 +264,7 @@ def test_certbot_route_steps(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root)
     answers = make_answers("certbot", acme_server="https://127.0.0.1:14000/dir")
-    steps, notes = certs.cert_steps(answers, facts)
+    steps, notes = cert_steps(answers, facts, root)
     issue, hook, site, check, reload = steps
     argv = issue.argv
     assert argv[:3] == ["certbot", "certonly", "--non-interactive"]
@@ -264,7 +280,7 @@ def test_certbot_route_steps(tmp_path):
     # certbot's log is kept on rollback: its error message sends the admin there.
     assert "/var/log/letsencrypt" not in issue.snapshot
 
-    assert isinstance(hook, FileChange) and hook.path == certs.DEPLOY_HOOK
+    assert isinstance(hook, FileChange) and hook.path == DEPLOY_HOOK
     assert hook.mode == 0o755 and hook.before is None and HOST in hook.content
 
     assert isinstance(site, FileChange) and site.path == SITE and site.services == ("nginx",)
@@ -283,8 +299,9 @@ def test_certbot_route_steps(tmp_path):
 
 
 def test_certbot_is_installed_from_the_distribution_when_missing(tmp_path):
-    facts = make_facts(host_root(tmp_path), packages={"nginx": "1.22.1-9"})
-    steps, _ = certs.cert_steps(make_answers("certbot"), facts)
+    root = host_root(tmp_path)
+    facts = make_facts(root, packages={"nginx": "1.22.1-9"})
+    steps, _ = cert_steps(make_answers("certbot"), facts, root)
     install = steps[0]
     assert argv_of(install)[:5] == ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y"]
     assert "certbot" in install.argv
@@ -294,19 +311,20 @@ def test_certbot_is_installed_from_the_distribution_when_missing(tmp_path):
 
 @pytest.mark.parametrize("mode", ["letsencrypt", "certbot"])
 def test_terms_are_agreed_only_when_the_answers_say_so(tmp_path, mode):
-    facts = make_facts(host_root(tmp_path))
+    root = host_root(tmp_path)
+    facts = make_facts(root)
     with pytest.raises(UserError) as caught:
-        certs.cert_steps(make_answers(mode, agree_tos=False), facts)
+        cert_steps(make_answers(mode, agree_tos=False), facts, root)
     assert caught.value.field == "cert.agree_tos"
     with pytest.raises(UserError) as caught:
-        certs.cert_steps(make_answers(mode, email=""), facts)
+        cert_steps(make_answers(mode, email=""), facts, root)
     assert caught.value.field == "host.email"
 
 
 def test_helper_route_feeds_the_email_and_falls_back_to_certbot(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root, os_id="ubuntu", os_version="22.04")
-    steps, _ = certs.cert_steps(make_answers(), facts)
+    steps, _ = cert_steps(make_answers(), facts, root)
     run, check = steps
     assert run.argv == [TargetPath(LETSENCRYPT_SCRIPT)]
     assert run.stdin == "admin@example.org\n"
@@ -314,20 +332,21 @@ def test_helper_route_feeds_the_email_and_falls_back_to_certbot(tmp_path):
     assert isinstance(check, Verify) and check.name == "certificate-issued"
     assert check.args == {"cert": JITSI_CRT, "hostname": HOST}
     assert check.why_otherwise == "the helper script left a self-signed certificate"
-    fallback, _ = certs.cert_steps(make_answers("certbot"), facts)
+    fallback, _ = cert_steps(make_answers("certbot"), facts, root)
     assert [s.describe() for s in check.otherwise] == [s.describe() for s in fallback]
 
 
 def test_helper_route_installs_cron_first_when_missing(tmp_path):
-    facts = make_facts(host_root(tmp_path), packages={"certbot": "2.1.0-2"})
-    steps, _ = certs.cert_steps(make_answers(), facts)
+    root = host_root(tmp_path)
+    facts = make_facts(root, packages={"certbot": "2.1.0-2"})
+    steps, _ = cert_steps(make_answers(), facts, root)
     assert argv_of(steps[0]) == ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "cron"]
 
 
 def test_switching_from_acmesh_to_certbot_stops_its_renewals(tmp_path):
     root = host_root(tmp_path)
     folder = acmesh_lineage(root)
-    steps, notes = certs.cert_steps(make_answers("certbot"), make_facts(root))
+    steps, notes = cert_steps(make_answers("certbot"), make_facts(root), root)
     stop = steps[-1]
     assert "--remove" in stop.argv and "--ecc" in stop.argv and stop.snapshot == (folder,)
     assert any("acme.sh" in n for n in notes)
@@ -335,7 +354,7 @@ def test_switching_from_acmesh_to_certbot_stops_its_renewals(tmp_path):
 
 def test_self_signed_route_warns_and_points_nginx_back(tmp_path):
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
-    steps, notes = certs.cert_steps(make_answers("self-signed"), make_facts(root))
+    steps, notes = cert_steps(make_answers("self-signed"), make_facts(root), root)
     make, site, check, reload = steps
     assert argv_of(make)[:3] == ["openssl", "req", "-x509"]
     assert f"subjectAltName=DNS:{HOST}" in make.argv
@@ -350,14 +369,15 @@ def test_a_site_without_certificate_lines_is_refused_before_planning(tmp_path):
     write(root, SITE, site_text().replace(f"ssl_certificate_key {JITSI_KEY};",
                                           f"# ssl_certificate_key {JITSI_KEY};"))
     with pytest.raises(UserError) as caught:
-        certs.cert_steps(make_answers("certbot"), make_facts(root))
+        cert_steps(make_answers("certbot"), make_facts(root), root)
     assert "ssl_certificate_key" in caught.value.message
 
 
 def test_own_route_validates_before_pointing_nginx(tmp_path):
-    facts = make_facts(host_root(tmp_path))
+    root = host_root(tmp_path)
+    facts = make_facts(root)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    first, site, check, reload = certs.cert_steps(answers, facts)[0]
+    first, site, check, reload = cert_steps(answers, facts, root)[0]
     assert isinstance(first, Verify) and first.name == "own-certificate" and not first.otherwise
     assert site.content.count("/etc/ssl/mine.") == 2
 
@@ -374,7 +394,7 @@ def test_building_steps_runs_nothing(tmp_path, monkeypatch):
     for mode in ("letsencrypt", "certbot", "self-signed", "own"):
         for os_id, version, _ in RELEASES:
             answers = make_answers(mode, cert_file="/etc/ssl/x.crt", key_file="/etc/ssl/x.key")
-            certs.cert_steps(answers, make_facts(root, os_id=os_id, os_version=version))
+            cert_steps(answers, make_facts(root, os_id=os_id, os_version=version), root)
     assert snapshot(root.base) == before
 
 
@@ -417,13 +437,13 @@ def test_a_good_chain_passes_with_a_note_about_its_private_ca(pki, tmp_path):
     key = tmp_path / "private.key"
     key.write_text(pki["good"].key.read_text())
     key.chmod(0o600)
-    problems = certs.validate_own(str(pki["good"].chain), str(key), HOST)
+    problems = validate_own(str(pki["good"].chain), str(key), HOST)
     assert errors(problems) == []
     # The test CA is in no device's trust store: said, as a warning.
     (warning,) = problems
     assert warning.warning and "trust" in warning.message and warning.field == "cert.cert_file"
     key.chmod(0o644)
-    problems = certs.validate_own(str(pki["good"].chain), str(key), HOST)
+    problems = validate_own(str(pki["good"].chain), str(key), HOST)
     assert [p.hint for p in problems if p.field == "cert.key_file"] == [f"chmod 600 {key}"]
 
 
@@ -450,7 +470,7 @@ OWN_CASES = ["mismatched key", "expired", "wrong name", "self-signed", "garbage"
 @pytest.mark.parametrize("case", OWN_CASES)
 def test_broken_own_certificates_are_explained(pki, case):
     cert, key, field, words = _own_case(pki, case)
-    problems = errors(certs.validate_own(str(cert), str(key), HOST))
+    problems = errors(validate_own(str(cert), str(key), HOST))
     assert problems, f"{case} was accepted"
     first = problems[0]
     assert first.field == field
@@ -468,7 +488,7 @@ def test_broken_own_certificates_change_nothing(tmp_path, pki, case):
         if Path(source).exists():
             write(root, target, Path(source).read_bytes().decode("latin-1"), 0o600)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    steps, notes = certs.cert_steps(answers, make_facts(root))
+    steps, notes = cert_steps(answers, make_facts(root), root)
     before = snapshot(root.base)
     runner = Runner(root)
     fake_systemctl(runner, tmp_path / "systemctl.json", {"nginx": {"enabled": True,
@@ -492,23 +512,23 @@ def test_more_own_certificate_mistakes(pki):
         (ca.dir, good.key, "cert.cert_file", "is a directory"),
     ]
     for cert, key, field, words in cases:
-        found = errors(certs.validate_own(str(cert), str(key), HOST))
+        found = errors(validate_own(str(cert), str(key), HOST))
         assert found and found[0].field == field and words in found[0].message, (cert, found)
-    swapped = errors(certs.validate_own(str(good.key), str(good.chain), HOST))
+    swapped = errors(validate_own(str(good.key), str(good.chain), HOST))
     assert "swap" in swapped[0].hint
-    der = errors(certs.validate_own(str(pki["der"]), str(good.key), HOST))
+    der = errors(validate_own(str(pki["der"]), str(good.key), HOST))
     assert "-inform der" in der[0].hint
 
 
 def test_expiry_soon_is_a_warning_and_wildcards_cover_one_label(pki):
-    info = certs.read_cert(pki["good"].cert.read_text())
+    info = read_cert(pki["good"].cert.read_text())
     soon = info.not_after - timedelta(days=5)
-    problems = certs.validate_own(str(pki["good"].chain), str(pki["good"].key), HOST, now=soon)
+    problems = validate_own(str(pki["good"].chain), str(pki["good"].key), HOST, now=soon)
     assert errors(problems) == []
     assert any(p.warning and "expires in 5 day" in p.message for p in problems)
-    assert certs.name_matches("*.example.org", HOST)
-    assert not certs.name_matches("*.example.org", "a.meet.example.org")
-    assert not certs.name_matches("*.org", "example.org")
+    assert name_matches("*.example.org", HOST)
+    assert not name_matches("*.example.org", "a.meet.example.org")
+    assert not name_matches("*.org", "example.org")
 
 
 def test_own_cert_problems_read_under_the_root(tmp_path, pki):
@@ -516,14 +536,14 @@ def test_own_cert_problems_read_under_the_root(tmp_path, pki):
     write(root, "/etc/ssl/mine.crt", pki["good"].chain.read_text())
     write(root, "/etc/ssl/mine.key", pki["good"].key.read_text(), 0o600)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    assert errors(certs.own_cert_problems(answers, make_facts(root))) == []
+    assert errors(own_cert_problems(answers, make_facts(root), root)) == []
 
 
 # --- the verifiers --------------------------------------------------------------------------
 
 def test_certificate_issued_tells_self_signed_from_issued(tmp_path, pki):
     root = Root(tmp_path)
-    check = certs.certificate_issued
+    check = certificate_issued
     args = {"cert": JITSI_CRT, "hostname": HOST}
     write(root, JITSI_CRT, pki["self_crt"].read_text())
     ok, message = check(root, None, args)
@@ -547,30 +567,30 @@ def test_own_certificate_verifier(tmp_path, pki):
     write(root, "/etc/ssl/a.key", pki["good"].key.read_text())
     write(root, "/etc/ssl/b.key", pki["other"].key.read_text())
     args = {"cert": "/etc/ssl/a.crt", "key": "/etc/ssl/a.key", "hostname": HOST}
-    assert certs.own_certificate(root, None, args)[0]
-    ok, message = certs.own_certificate(root, None, {**args, "key": "/etc/ssl/b.key"})
+    assert own_certificate(root, None, args)[0]
+    ok, message = own_certificate(root, None, {**args, "key": "/etc/ssl/b.key"})
     assert not ok and "does not belong" in message
 
 
 def test_the_self_signed_command_makes_what_it_promises(tmp_path):
     """Run the route's openssl command for real (under a root) and inspect the result."""
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
-    steps, _ = certs.cert_steps(make_answers("self-signed"), make_facts(root))
+    steps, _ = cert_steps(make_answers("self-signed"), make_facts(root), root)
     result = Runner(root).run(steps[0].argv, timeout=steps[0].timeout)
     assert result.ok, result.stderr
-    info = certs.read_cert(root.read_text(JITSI_CRT))
+    info = read_cert(root.read_text(JITSI_CRT))
     assert info.covers(HOST) and info.self_signed and not info.is_ca
-    found = errors(certs.validate_own(str(root.path(JITSI_CRT)), str(root.path(JITSI_KEY)),
+    found = errors(validate_own(str(root.path(JITSI_CRT)), str(root.path(JITSI_KEY)),
                                       HOST))
     assert [p.message.split(" (")[0] for p in found] == [f"{root.path(JITSI_CRT)} is self-signed"]
-    assert not certs.certificate_issued(root, None, {"cert": JITSI_CRT, "hostname": HOST})[0]
+    assert not certificate_issued(root, None, {"cert": JITSI_CRT, "hostname": HOST})[0]
 
 
 # --- the renewal hook, run by sh ---------------------------------------------------------------
 
 def test_deploy_hook_reloads_nginx_and_restarts_coturn_for_this_host_only(tmp_path):
     hook = tmp_path / "hook.sh"
-    hook.write_text(certs._hook_text(HOST))
+    hook.write_text(_hook_text(HOST))
     hook.chmod(0o755)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -19,8 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from jitsiwizard import certs
 from jitsiwizard.apply import apply, rollback
+from jitsiwizard.certs.plan import DEPLOY_HOOK, JITSI_WEBROOT, cert_steps, choose_route
 from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.paths import LETSENCRYPT_SCRIPT
 from jitsiwizard.rootfs import Root
@@ -79,7 +79,7 @@ class Lab:
         self.nginx = Nginx(tmp_path / "nginx", conf=self.root.path("/etc/nginx/nginx.conf"))
         self.tls_conf = tmp_path / "nginx" / "tls.conf"
         self.serve(JITSI_CRT, JITSI_KEY)
-        webroot = self.root.path(certs.JITSI_WEBROOT)
+        webroot = self.root.path(JITSI_WEBROOT)
         self.nginx.write(f"""
     server {{
         listen 127.0.0.1:{self.http_port};
@@ -121,7 +121,7 @@ class Lab:
             return tls.getpeercert()
 
     def plan(self, answers, **facts) -> Plan:
-        steps, notes = certs.cert_steps(answers, make_facts(self.root, **facts))
+        steps, notes = cert_steps(answers, make_facts(self.root, **facts), self.root)
         return Plan(steps, notes)
 
     def apply(self, plan: Plan):
@@ -152,7 +152,7 @@ def test_certbot_route_issues_nginx_serves_it_and_rollback_undoes_it(lab, acme):
     site = lab.root.read_text(SITE)
     assert nginx_get(site, "ssl_certificate") == [f"/etc/letsencrypt/live/{HOST}/fullchain.pem"]
     assert nginx_get(site, "ssl_certificate_key") == [f"/etc/letsencrypt/live/{HOST}/privkey.pem"]
-    hook = lab.root.path(certs.DEPLOY_HOOK)
+    hook = lab.root.path(DEPLOY_HOOK)
     assert hook.stat().st_mode & 0o777 == 0o755
     renewal = lab.root.read_text(f"/etc/letsencrypt/renewal/{HOST}.conf")
     assert f"server = {acme.pebble.directory_url}" in renewal
@@ -207,7 +207,7 @@ def test_helper_that_leaves_a_self_signed_certificate_falls_back_to_certbot(lab,
     lab.nginx.start(lab.http_port, lab.tls_port)
     answers = make_answers("letsencrypt", acme_server="production")
     plan = lab.plan(answers, os_id="debian", os_version="12")
-    assert certs.choose_route(make_facts(lab.root), answers)[0] == "helper"
+    assert choose_route(make_facts(lab.root), answers, lab.root)[0] == "helper"
     # The fallback must reach pebble, not Let's Encrypt: point its certbot command there.
     fallback = plan.steps[-1].otherwise
     issue = next(s for s in fallback if "certonly" in [str(a) for a in s.argv[:2]])

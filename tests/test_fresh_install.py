@@ -38,7 +38,7 @@ def test_fresh_host_install_then_configure_then_rollback(tmp_path):
     root = Root(root_dir)
     answers = loads(answers_toml("local", True)).answers
     facts = read_facts(root)
-    plan = build(answers, facts)
+    plan = build(answers, facts, root)
     shown = plan.render()
     assert "apt-get -o APT::Status-Fd=1 install -y jitsi-meet" in shown
     assert "jitsi-keyring.gpg" in shown and "debconf-set-selections" in shown

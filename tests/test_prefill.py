@@ -28,7 +28,7 @@ def test_prefilled_answers_describe_the_host(make_root, tmp_path, policy, guests
     if policy == "ldap":
         text = text.replace("[auth.ldap]", '[auth.ldap]\nbind_password = "env:JW_TEST_LDAP_PW"')
     replay = loads(text).answers
-    assert not build(replay, facts).changes_files
+    assert not build(replay, facts, Root(root)).changes_files
 
 
 def test_prefill_on_fresh_install(make_root):

@@ -20,7 +20,7 @@ INTRO = ("This wizard sets up Jitsi Meet on this host: its name and DNS, the fir
          "rolled back.")
 
 
-def facts_text(facts, simulated: bool) -> Text:
+def facts_text(facts, simulated: bool, root) -> Text:
     rows = [("System", facts.release or "unknown")]
     if facts.jitsi_installed:
         jitsi = f"installed ({facts.generation} configuration files)"
@@ -42,7 +42,7 @@ def facts_text(facts, simulated: bool) -> Text:
         if facts.ldap is not None:
             rows.append(("LDAP", f"{facts.ldap.backend} {facts.ldap.server}".strip()))
         rows.append(("Certificate", facts.cert_file or "(not found in the nginx site)"))
-    rows.append(("Files under", str(facts.root.base)))
+    rows.append(("Files under", str(root.base)))
     if simulated:
         rows.append(("Mode", "simulation: commands are only recorded"))
     text = Text()
@@ -83,7 +83,7 @@ class WelcomeScreen(WizardScreen):
         if not app.loaded_host:
             self.query_one("#facts", Static).update(Text("Reading this host...", "dim"))
             return
-        self.query_one("#facts", Static).update(facts_text(app.facts, app.simulate))
+        self.query_one("#facts", Static).update(facts_text(app.facts, app.simulate, app.root))
         warnings = Text()
         notes = list(app.facts.warnings)
         if app.edit_file:  # warnings from the answers file given to --edit
