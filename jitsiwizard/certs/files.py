@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+from jitsiwizard.certs.plan import cert_hostname
 from jitsiwizard.errors import Problem, UserError
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
@@ -18,8 +19,6 @@ from jitsiwizard.rootfs import Root
 EXPIRY_WARNING = timedelta(days=14)
 OPENSSL_TIMEOUT = 20.0
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----\s.*?-----END CERTIFICATE-----", re.DOTALL)
 _MONTHS = {m: i for i, m in enumerate(
     ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
@@ -293,12 +292,3 @@ def own_cert_problems(answers: Answers, facts: HostFacts, root: Root,
 
 
 # --- the host name a certificate is for --------------------------------------------------------
-
-def cert_hostname(answers: Answers, facts: HostFacts) -> str:
-    """The answers' host name (else the host's), refused unless a CA could issue for it."""
-    host = answers.host.hostname or facts.hostname or ""
-    if not _HOSTNAME.match(host):
-        raise UserError(f"{host!r} is not a host name a certificate can be issued for",
-                        'set hostname = "meet.example.org" (a DNS name) under [host]',
-                        field="host.hostname")
-    return host

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 
-from jitsiwizard.certs.files import cert_hostname
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import nginx
 from jitsiwizard.host import HostFacts
@@ -37,6 +36,20 @@ from jitsiwizard.paths import (
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, FileChange, Service, Step, TargetPath, Verify
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def cert_hostname(answers: Answers, facts: HostFacts) -> str:
+    """The answers' host name (else the host's), refused unless a CA could issue for it."""
+    host = answers.host.hostname or facts.hostname or ""
+    if not _HOSTNAME.match(host):
+        raise UserError(f"{host!r} is not a host name a certificate can be issued for",
+                        'set hostname = "meet.example.org" (a DNS name) under [host]',
+                        field="host.hostname")
+    return host
+
 
 JITSI_WEBROOT = JITSI_SHARE
 DEPLOY_HOOK = f"{LE_CONFIG}/renewal-hooks/deploy/jitsi-wizard-reload.sh"
