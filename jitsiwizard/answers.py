@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -557,16 +556,6 @@ def dumps(answers: Answers) -> tuple[str, list[str]]:
     header = "# jitsi-wizard answers: replay with `jitsi-wizard --answers FILE`\n"
     header += "".join(f"# NOTE: {n}\n" for n in notes)
     return header + "\n" + tomli_w.dumps(data), notes
-
-
-def save_file(answers: Answers, path: str) -> list[str]:
-    """Write the answers for replay, mode 0600. Returns notes on secrets left out."""
-    text, notes = dumps(answers)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
-    return notes
 
 
 def json_schema() -> dict:

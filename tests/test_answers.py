@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from jitsiwizard import answers as A
 from jitsiwizard.errors import ProblemList
+from jitsiwizard.rootfs import Root
+from jitsiwizard.session import Session
 
 from .conftest import CANARY, answers_toml
 
@@ -99,8 +102,8 @@ def test_literal_secret_in_loose_file_warns(tmp_path):
 def test_saved_answers_keep_references_and_drop_literals(tmp_path):
     users = '[[auth.users]]\nname = "alice"\npassword = "literal-secret-xyz"\n'
     loaded = A.loads(answers_toml("local", True, users=users))
-    out = tmp_path / "saved.toml"
-    notes = A.save_file(loaded.answers, str(out))
+    path, notes = Session(Root(str(tmp_path))).save_answers(loaded.answers)
+    out = Path(path)
     saved = out.read_text()
     assert "literal-secret-xyz" not in saved
     assert any("auth.users[0].password" in n for n in notes)
