@@ -104,7 +104,7 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_schema)
 
     if with_checks:
-        from jitsiwizard.checks import commands as check_commands
+        from jitsiwizard import cli_checks as check_commands
 
         check_commands.register(sub)
         for name in CHECK_COMMANDS:

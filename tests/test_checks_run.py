@@ -13,7 +13,7 @@ import time
 import pytest
 
 from jitsiwizard.checks import run_checks
-from jitsiwizard.checks.commands import main, run_check_command
+from jitsiwizard.cli_checks import main, run_check_command
 from jitsiwizard.errors import UserError
 from jitsiwizard.model import Answers, AuthAnswers, HostAnswers, LdapAnswers
 from jitsiwizard.secrets import Secret
@@ -144,7 +144,7 @@ def test_the_main_cli_offers_the_check_commands(zone, tmp_path):
 
 
 def test_importing_the_checks_loads_no_network_library():
-    code = ("import sys, jitsiwizard.checks, jitsiwizard.checks.commands, jitsiwizard.firewall;"
+    code = ("import sys, jitsiwizard.checks, jitsiwizard.cli_checks, jitsiwizard.firewall;"
             "loaded = [m for m in sys.modules if m.split('.')[0] in ('ldap3', 'dns')];"
             "sys.exit(1 if loaded else 0)")
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0

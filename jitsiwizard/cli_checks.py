@@ -1,4 +1,5 @@
-"""The `check`, `probe-listen` and `probe` sub-commands."""
+"""The `check`, `probe-listen` and `probe` sub-commands: part of the command line, over the
+session and the checks. Also runs on its own: python -m jitsiwizard.cli_checks ..."""
 
 from __future__ import annotations
 
@@ -171,7 +172,7 @@ def _report(outcomes, as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """These sub-commands on their own (python -m jitsiwizard.checks.commands ...)."""
+    """These sub-commands on their own (python -m jitsiwizard.cli_checks ...)."""
     from jitsiwizard.errors import UserError
 
     parser = argparse.ArgumentParser(prog="jitsi-wizard")
