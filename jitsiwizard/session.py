@@ -197,20 +197,20 @@ class Session:
         warnings += problems
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = build(answers, facts, self.root, force=self.force, ssh_port_in_use=ssh_port)
-        # Before the restarts: a run that cannot store them stops before touching services.
-        first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
-                             len(plan.steps))
-        plan.steps[first_restart:first_restart] = self._secret_steps(answers)
-        return Planned(loaded, facts, plan, self.redactor(answers), warnings)
+        return Planned(loaded, facts, self._store_secrets(plan, answers),
+                       self.redactor(answers), warnings)
 
-    def _secret_steps(self, answers: Answers) -> list:
+    def _store_secrets(self, plan: Plan, answers: Answers) -> Plan:
         """Passwords typed in the wizard go to root-only files under SECRETS_DIR, which the
         saved answers refer to. They are written by the run itself, so a rollback removes
-        them with everything else."""
+        them with everything else; before the restarts, so a run that cannot store them
+        stops before touching services. (On a fresh host the configuration is planned again
+        after the install, and so are these.)"""
         from jitsiwizard.steps import FileChange
 
-        prefix = f"file:{self.root.path(SECRETS_DIR)}/"
         steps = []
+
+        prefix = f"file:{self.root.path(SECRETS_DIR)}/"
         for secret in answers.secrets():
             if not secret.ref.startswith(prefix):
                 continue
@@ -220,7 +220,10 @@ class Session:
             steps.append(FileChange(target, secret.value, "a password typed in the wizard, "
                                     "for replaying its answers", self.root.read_text(target),
                                     0o600, secret=True))
-        return steps
+        first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
+                             len(plan.steps))
+        plan.steps[first_restart:first_restart] = steps
+        return plan
 
     def replan(self, answers: Answers) -> Callable[[], Plan]:
         """After the install steps of a fresh host: plan the configuration against the files
@@ -232,13 +235,15 @@ class Session:
 
             facts = self.read_host()
             if facts.jitsi_installed:
-                return build(answers, facts, self.root, force=self.force,
-                             ssh_port_in_use=(self.ssh_port_in_use()
-                                              if answers.firewall.manage else None))
+                return self._store_secrets(build(
+                    answers, facts, self.root, force=self.force,
+                    ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
+                                     else None)), answers)
             if self.simulate:
-                return Plan(notes=["the install was only simulated, so there are no Jitsi "
-                                   "files to configure yet: the configuration is planned "
-                                   "after a real install"])
+                return self._store_secrets(Plan(notes=[
+                    "the install was only simulated, so there are no Jitsi files to "
+                    "configure yet: the configuration is planned after a real install"]),
+                    answers)
             raise UserError("jitsi-meet was installed but its configuration files are "
                             "missing", "look at the run log for apt's messages; `dpkg -s "
                             "jitsi-meet` shows the package state")

@@ -90,3 +90,29 @@ async def test_a_simulated_fresh_install_runs_the_same_steps_in_both_faces(tmp_p
     assert by_cli and by_tui == by_cli
     # The install is simulated, so there is nothing to configure yet: one install, no more.
     assert sum("install" in s and "jitsi-meet" in s for s in by_cli) == 1
+
+
+def test_passwords_typed_on_a_fresh_host_are_stored_by_the_configuring_run(tmp_path,
+                                                                            answers):
+    """On a bare host the configuration is planned again after the install: the passwords
+    typed in the wizard are stored by that second plan too, not dropped with the first."""
+    from jitsiwizard.answers import load_file
+    from jitsiwizard.paths import SECRETS_DIR
+    from jitsiwizard.rootfs import Root
+    from jitsiwizard.secrets import Secret
+    from jitsiwizard.session import Session
+
+    root = fixtures.build_empty(tmp_path / "root")
+    session = Session(Root(str(root)), simulate=True)
+    loaded = load_file(str(answers))
+    typed = Secret(f"file:{root}{SECRETS_DIR}/user-alice", "typed-pw-5678")
+    loaded.answers.auth.users[0].password = typed
+
+    def stored(plan) -> list[str]:
+        return [s.path for s in plan.steps if getattr(s, "secret", False)]
+
+    assert stored(session.plan(loaded).plan) == [f"{SECRETS_DIR}/user-alice"]
+    # The install only simulated: nothing to configure, the password is still stored.
+    assert stored(session.replan(loaded.answers)()) == [f"{SECRETS_DIR}/user-alice"]
+    fixtures.build(root)  # what the packages would have installed
+    assert stored(session.replan(loaded.answers)()) == [f"{SECRETS_DIR}/user-alice"]
