@@ -386,12 +386,14 @@ class Session:
         return self.endpoints if self.endpoints is not None else Endpoints()
 
     def _probe_runners(self, redact: Redactor | None, log) -> tuple[Runner, Runner]:
-        """(for prosodyctl, for systemctl): live on a real run, and for prosodyctl also when
-        a test gave the endpoints; systemctl only when it was given with them."""
+        """(for prosodyctl, for systemctl): live on a real run; with --simulate, each only
+        when its own endpoint was given (a test's Prosody configuration, a stand-in
+        systemctl): the tree's own prosody.cfg.lua names the real /etc."""
         from jitsiwizard.runner import Runner
 
         endpoints = self.the_endpoints()
-        checker = Runner(self.root, simulate=self.simulate and not endpoints.given,
+        checker = Runner(self.root,
+                         simulate=self.simulate and endpoints.prosody_config is None,
                          redact=redact, log=log)
         units = Runner(self.root, simulate=self.simulate and endpoints.systemctl is None,
                        redact=redact, log=log)
