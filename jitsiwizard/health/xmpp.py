@@ -119,10 +119,10 @@ class _Stream:
                     self.depth += 1
                     continue
                 self.depth -= 1
-                if self.depth == 0:
-                    raise XmppError("the XMPP server closed the stream")
                 if self.depth == 1:
                     self.ready.append(element)
+                elif self.depth == 0 and not self.ready:
+                    raise XmppError("the XMPP server closed the stream")
         element = self.ready.pop(0)
         if element.tag == f"{{{NS_STREAM}}}error":
             conditions = [_local(c.tag) for c in element if _local(c.tag) != "text"]
