@@ -49,6 +49,31 @@ def _common(parser: argparse.ArgumentParser, sub: bool) -> None:
                              "wrote them (backups are kept)")
 
 
+def _endpoints(parser: argparse.ArgumentParser, sub: bool) -> None:
+    """Where the verification looks (defaults: this host's own services)."""
+    default = argparse.SUPPRESS if sub else None
+    group = parser.add_argument_group(
+        "verification endpoints", "where the checks after a run (and `verify`) look; the "
+        "defaults are this host's own services. Given explicitly, they are probed even with "
+        "--simulate")
+    group.add_argument("--xmpp", metavar="ADDR:PORT", default=default,
+                       help="Prosody's client port (default 127.0.0.1:5222)")
+    group.add_argument("--xmpp-ca", metavar="FILE", default=default,
+                       help="the CA Prosody's certificate must chain to (default: Prosody's "
+                            "own certificate for the host, else the system CAs)")
+    group.add_argument("--jicofo-url", metavar="URL", default=default,
+                       help="jicofo's REST interface (default http://127.0.0.1:8888)")
+    group.add_argument("--bridge-url", metavar="URL", default=default,
+                       help="the videobridge's private HTTP (default http://127.0.0.1:8080)")
+    group.add_argument("--https", metavar="ADDR:PORT", default=default,
+                       help="where nginx serves the site (default 127.0.0.1:443)")
+    group.add_argument("--prosody-config", metavar="FILE", default=default,
+                       help="the main Prosody config `prosodyctl check config` reads "
+                            "(default /etc/prosody/prosody.cfg.lua under --root)")
+    group.add_argument("--settle", metavar="SECONDS", type=float, default=default,
+                       help="how long restarted services get to pass the checks (default 30)")
+
+
 CHECK_COMMANDS = ("check", "probe", "probe-listen")
 
 
@@ -74,6 +99,13 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                         help="replay without the DNS, port and LDAP checks")
     parser.add_argument("--resolver", metavar="ADDR[:PORT]",
                         help="DNS server for the checks (default: the system resolver)")
+    parser.add_argument("--keep-on-failure", action="store_true",
+                        help="when the checks after the restarts fail, keep the changes "
+                             "(for debugging) instead of rolling the run back")
+    parser.add_argument("--allow-disruption", action="store_true",
+                        help="apply even while meetings are running (restarting Prosody, "
+                             "jicofo or the bridge drops them), or when jicofo cannot say")
+    _endpoints(parser, sub=False)
     parser.set_defaults(func=cmd_main)
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -87,6 +119,13 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     _common(p, sub=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("verify", help="check now that Jitsi works: services, logins, "
+                                      "health, the certificate served (exit 0 healthy)")
+    _common(p, sub=True)
+    _endpoints(p, sub=True)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("rollback", help="undo the last run, or the named one")
     _common(p, sub=True)
@@ -122,11 +161,64 @@ def _root(args) -> Root:
     return Root(path)
 
 
+def _address(value: str, option: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f"{option} {value!r} is not ADDR:PORT",
+                        f"give an address and a port, e.g. {option} 127.0.0.1:5222",
+                        field=option)
+    return host.strip("[]"), int(port)
+
+
+def _url(value: str, option: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme != "http" or not parts.hostname or parts.query or parts.fragment:
+        raise UserError(f"{option} {value!r} is not an http:// URL",
+                        f"give one such as {option} http://127.0.0.1:8888", field=option)
+    return value.rstrip("/")
+
+
+def _endpoints_from(args):
+    """The verification's endpoints from the options; None when none was given."""
+    given = {name: getattr(args, name, None) for name in (
+        "xmpp", "xmpp_ca", "jicofo_url", "bridge_url", "https", "prosody_config")}
+    settle = getattr(args, "settle", None)
+    if not any(v is not None for v in given.values()) and settle is None:
+        return None
+    from jitsiwizard.health import Endpoints
+
+    ends = Endpoints(given=any(v is not None for v in given.values()))
+    if given["xmpp"] is not None:
+        ends.c2s_host, ends.c2s_port = _address(given["xmpp"], "--xmpp")
+    if given["https"] is not None:
+        ends.https_host, ends.https_port = _address(given["https"], "--https")
+    for name in ("jicofo_url", "bridge_url"):
+        if given[name] is not None:
+            setattr(ends, name, _url(given[name], "--" + name.replace("_", "-")))
+    for name in ("xmpp_ca", "prosody_config"):
+        if given[name] is not None:
+            if not os.path.isfile(given[name]):
+                option = "--" + name.replace("_", "-")
+                raise UserError(f"{option} {given[name]}: no such file",
+                                "give an existing file", field=option)
+            setattr(ends, name, os.path.abspath(given[name]))
+    if settle is not None:
+        if not 0 <= settle <= 600:
+            raise UserError(f"--settle {settle:g} is out of range", "give 0 to 600 seconds",
+                            field="--settle")
+        ends.settle = settle
+    return ends
+
+
 def _session(args) -> Session:
     return Session(_root(args), simulate=bool(getattr(args, "simulate", False)),
                    force=bool(getattr(args, "force", False)),
                    resolver=getattr(args, "resolver", None),
-                   demo=bool(getattr(args, "demo", False)))
+                   demo=bool(getattr(args, "demo", False)),
+                   endpoints=_endpoints_from(args),
+                   keep_on_failure=bool(getattr(args, "keep_on_failure", False)))
 
 
 def _warn(text: str) -> None:
@@ -195,6 +287,14 @@ def run_replay(args) -> int:
     if args.dry_run or planned.plan.is_empty:
         return EXIT_OK
 
+    meetings = session.meetings(planned)
+    if meetings.message():
+        _warn(meetings.message())
+    if meetings.disruptive and not args.allow_disruption:
+        _warn("nothing was changed: apply when no one is in a meeting, or add "
+              "--allow-disruption to apply now")
+        return EXIT_CHECKS_FAILED
+
     def event(kind: str, number: int, text: str) -> None:
         print(redact(f"[{kind}] {number}: {text}" if number else f"[{kind}] {text}"),
               flush=True)
@@ -207,17 +307,35 @@ def run_replay(args) -> int:
     return _report(outcome, session)
 
 
+def _print_verification(doc: dict | None, out=None) -> None:
+    from jitsiwizard.health import Finding
+
+    for item in (doc or {}).get("findings", []):
+        print(Finding(**item).render(), file=out or sys.stdout)
+
+
 def _report(outcome, session: Session) -> int:
     for text in outcome.fallbacks:
         print(f"fallback: {text}")
     if outcome.status == "applied":
+        _print_verification(outcome.verification)
         print(f"applied: run {outcome.run_id}; log {outcome.log_path}")
         print(f"undo it with: {session.command(f'rollback {outcome.run_id}')}")
+        if outcome.verified is False:
+            print("VERIFICATION FAILED (above); the changes were kept (--keep-on-failure)",
+                  file=sys.stderr)
+            return EXIT_CHECKS_FAILED
         return EXIT_OK
     if outcome.status == "nothing-to-do":
         print("nothing to do: the host already matches")
         return EXIT_OK
-    print(f"FAILED at step {outcome.failed_step}: {outcome.error}", file=sys.stderr)
+    if outcome.failed_phase == "verification":
+        _print_verification(outcome.verification, sys.stderr)
+        print(f"FAILED after the restarts: {outcome.error}", file=sys.stderr)
+    elif outcome.failed_phase:
+        print(f"FAILED before any restart: {outcome.error}", file=sys.stderr)
+    else:
+        print(f"FAILED at step {outcome.failed_step}: {outcome.error}", file=sys.stderr)
     if outcome.rollback_errors:
         print("rollback could not restore everything:", file=sys.stderr)
         for err in outcome.rollback_errors:
@@ -283,7 +401,25 @@ def cmd_status(args) -> int:
               f"`{session.command('rollback ' + doc['interrupted_run'])}`")
     if doc["last_run"]:
         print(f"last run:    {doc['last_run']} ({doc['last_run_status']})")
+    checked = doc["last_verification"]
+    if checked:
+        said = "healthy" if checked["ok"] else "FAILED: " + "; ".join(checked["failed"])
+        print(f"verified:    {checked['when']}: {said}")
+    else:
+        print(f"verified:    never (run `{session.command('verify')}`)")
     return EXIT_OK
+
+
+def cmd_verify(args) -> int:
+    session = _session(args)
+    report = session.verify_now()
+    if args.json:
+        print(report.to_json())
+    else:
+        print(report.render())
+        print("healthy" if report.ok else f"NOT healthy: {len(report.failures)} check(s) "
+              "failed")
+    return EXIT_OK if report.ok else EXIT_CHECKS_FAILED
 
 
 def cmd_rollback(args) -> int:

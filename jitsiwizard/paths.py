@@ -10,6 +10,7 @@ MANAGED_FILE = f"{STATE_DIR}/managed.json"  # target path -> sha256 of what the 
 RUNS_DIR = f"{STATE_DIR}/runs"
 SECRETS_DIR = f"{STATE_DIR}/secrets"  # passwords typed in the wizard, one 0600 file each
 SAVED_ANSWERS = f"{STATE_DIR}/answers.toml"  # the answers of the last run, for replay
+LAST_VERIFICATION = f"{STATE_DIR}/verification.json"  # the last verification's report
 DEBCONF_PRESEED = f"{STATE_DIR}/debconf-preseed.txt"
 
 # The system.

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from jitsiwizard.errors import EXIT_INTERRUPTED, Problem, ProblemList, UserError
-from jitsiwizard.paths import RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
+from jitsiwizard.paths import LAST_VERIFICATION, RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
 from jitsiwizard.rootfs import Root
 
 if TYPE_CHECKING:
     from jitsiwizard.answers import LoadedAnswers
     from jitsiwizard.checks.result import CheckResult
     from jitsiwizard.form import WizardForm
+    from jitsiwizard.health import Endpoints, Report
     from jitsiwizard.host import HostFacts
     from jitsiwizard.model import Answers, LdapAnswers
     from jitsiwizard.runner import Runner
@@ -50,6 +51,37 @@ class Planned:
 
 
 @dataclass
+class MeetingsCheck:
+    """Meetings in progress, asked of jicofo before a run that restarts what carries them."""
+
+    restarts: list[str] = field(default_factory=list)  # the disruptive services restarted
+    asked: str = ""  # the URL asked; "" when not asked
+    conferences: int = 0
+    participants: int = 0
+    error: str = ""  # jicofo did not answer: unknown, not zero
+    skipped: str = ""  # why jicofo was not asked
+
+    @property
+    def disruptive(self) -> bool:
+        """Applying would (or might, when jicofo did not answer) drop people's meetings."""
+        return bool(self.restarts and self.asked and (self.error or self.conferences
+                                                      or self.participants))
+
+    def message(self) -> str:
+        if not self.restarts:
+            return ""
+        if self.skipped:
+            return f"meetings in progress not asked: {self.skipped}"
+        if self.error:
+            return (f"jicofo did not say whether meetings are running ({self.error}); "
+                    f"applying restarts {', '.join(self.restarts)} and drops any meeting")
+        if self.conferences or self.participants:
+            return (f"{self.conferences} meetings with {self.participants} people are "
+                    "running: applying drops them")
+        return "no meeting is running (jicofo says 0)"
+
+
+@dataclass
 class Session:
     root: Root
     simulate: bool = False
@@ -58,6 +90,8 @@ class Session:
     check_timeout: float = 5.0
     demo: bool = False  # the demo's example host name is never looked up
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    endpoints: Endpoints | None = None  # where the verification looks; None: this host's
+    keep_on_failure: bool = False  # a failed verification keeps the changes
 
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
@@ -338,11 +372,115 @@ class Session:
         replan = None if planned.facts.jitsi_installed else self.replan(answers)
         text, _ = dumps(answers)
         self._runner = Runner(self.root, simulate=self.simulate, redact=redact, log=log)
+        phases = self._phases(planned, redact, log)
         try:
-            return apply(planned.plan, self.root, self._runner, redact=redact,
-                         answers_text=text, replan=replan, on_event=on_event)
+            outcome = apply(planned.plan, self.root, self._runner, redact=redact,
+                            answers_text=text, replan=replan, on_event=on_event,
+                            phases=phases)
         finally:
             self._runner = None
+        if outcome.verification is not None:
+            self._save_verification(outcome.verification)
+        return outcome
+
+    # -- checks around the restarts --------------------------------------------------------
+
+    def the_endpoints(self) -> Endpoints:
+        from jitsiwizard.health import Endpoints
+
+        return self.endpoints if self.endpoints is not None else Endpoints()
+
+    def _probe_runners(self, redact: Redactor | None, log) -> tuple[Runner, Runner]:
+        """(for prosodyctl, for systemctl): live on a real run; with --simulate, each only
+        when its own endpoint was given (a test's Prosody configuration, a stand-in
+        systemctl): the tree's own prosody.cfg.lua names the real /etc."""
+        from jitsiwizard.runner import Runner
+
+        endpoints = self.the_endpoints()
+        checker = Runner(self.root,
+                         simulate=self.simulate and endpoints.prosody_config is None,
+                         redact=redact, log=log)
+        units = Runner(self.root, simulate=self.simulate and endpoints.systemctl is None,
+                       redact=redact, log=log)
+        if endpoints.systemctl is not None:
+            units.systemctl = tuple(endpoints.systemctl)
+        return checker, units
+
+    def _phases(self, planned: Planned, redact: Redactor, log):
+        from jitsiwizard.apply.transaction import Phases
+        from jitsiwizard.health import expectation_for_run, verify
+        from jitsiwizard.health.preflight import check_configs
+
+        endpoints = self.the_endpoints()
+        checker, units = self._probe_runners(redact, log)
+
+        def configs(services: set) -> list:
+            return check_configs(services, self.root, checker, endpoints)
+
+        def after(restarted: list) -> Report:
+            expect = expectation_for_run(planned.answers, planned.plan)
+            expect.units = list(restarted)
+            expect.cert_file = self.read_host().cert_file
+            return verify(expect, endpoints, self.root, units)
+
+        return Phases(configs, after, self.keep_on_failure)
+
+    def meetings(self, planned: Planned) -> MeetingsCheck:
+        """Whether applying would drop meetings: jicofo's /stats, asked only when the plan
+        restarts Prosody, jicofo or the bridge."""
+        from jitsiwizard.health import DISRUPTIVE
+        from jitsiwizard.health.probes import ProbeError, meetings
+
+        restarts = sorted({s.name for s in planned.plan.steps
+                           if s.kind == "service" and s.name in DISRUPTIVE})
+        check = MeetingsCheck(restarts)
+        if not restarts:
+            return check
+        endpoints = self.the_endpoints()
+        if self.simulate and not endpoints.given:
+            check.skipped = "this run only records its commands (--simulate)"
+            return check
+        check.asked = f"{endpoints.jicofo_url}/stats"
+        try:
+            seen = meetings(check.asked, endpoints.timeout)
+        except ProbeError as exc:
+            check.error = str(exc)
+            return check
+        check.conferences, check.participants = seen.conferences, seen.participants
+        return check
+
+    def verify_now(self) -> Report:
+        """`jitsi-wizard verify`: the checks against the host as it is configured now."""
+        from jitsiwizard.health import Finding, Report, expectation_for_host, verify
+
+        facts = self.read_host()
+        if not facts.jitsi_installed:
+            report = Report([Finding("jitsi", False, "Jitsi Meet is not installed",
+                                     "run `jitsi-wizard` to install it")])
+        else:
+            _, units = self._probe_runners(None, None)
+            report = verify(expectation_for_host(facts), self.the_endpoints(), self.root,
+                            units, settle=0)
+        self._save_verification(report.to_dict())
+        return report
+
+    def _save_verification(self, doc: dict) -> None:
+        import json
+
+        from jitsiwizard.apply.fsio import private_dir, write_private
+
+        path = self.root.path(LAST_VERIFICATION)
+        try:
+            private_dir(path.parent)
+            write_private(path, json.dumps(doc, indent=2).encode())
+        except OSError:
+            pass  # not root on a real host: the report was shown, it is only not kept
+
+    def last_verification(self) -> dict | None:
+        from jitsiwizard.apply.fsio import read_json
+
+        doc = read_json(self.root.path(LAST_VERIFICATION))
+        return doc if isinstance(doc, dict) else None
 
     def abort(self) -> None:
         """Stop the command in progress (a hang-up during apply): the run then rolls back."""
@@ -401,7 +539,18 @@ class Session:
             "last_run": runs[-1].run_id if runs else None,
             "last_run_status": runs[-1].status if runs else None,
             "interrupted_run": interrupted.run_id if interrupted else None,
+            "last_verification": self._verification_line(),
         }
+
+    def _verification_line(self) -> dict | None:
+        doc = self.last_verification()
+        if doc is None:
+            return None
+        findings = doc.get("findings") if isinstance(doc.get("findings"), list) else []
+        failed = [f"{f.get('name')}: {f.get('evidence')}" for f in findings
+                  if isinstance(f, dict) and f.get("ok") is False]
+        return {"ok": bool(doc.get("ok")), "when": str(doc.get("when", "?")),
+                "failed": failed}
 
     # -- the outside probe -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from jitsiwizard.apply.executors import Event, Executor, explain
+from jitsiwizard.apply.fsio import StepFailed
 from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
@@ -32,6 +33,58 @@ class RunOutcome:
     rollback_errors: list[str] = field(default_factory=list)
     log_path: str = ""
     fallbacks: list[str] = field(default_factory=list)
+    verification: dict | None = None  # the report after the restarts (Report.to_dict())
+    failed_phase: str = ""  # "" (a step), "config check" or "verification"
+
+    @property
+    def verified(self) -> bool | None:
+        return None if self.verification is None else bool(self.verification.get("ok"))
+
+
+@dataclass
+class Phases:
+    """What a run checks around its restarts, given by the session (the checks themselves
+    live in jitsiwizard.health, outside the transaction).
+
+    `check_configs(services)` runs once, before the first restart or reload, with every
+    service the run will restart; it returns findings (objects with .ok, .render()). Any
+    finding with ok False stops the run, which rolls back before touching a service.
+    `verify(services)` runs after the last step with the services the run restarted and
+    returns a report (.ok, .summary(), .render(), .to_dict()). A failed report rolls the
+    run back (files, then the services restarted as they were), unless `keep_on_failure`.
+    """
+
+    check_configs: Callable[[set], list] | None = None
+    verify: Callable[[list], object] | None = None
+    keep_on_failure: bool = False
+
+
+class CheckFailed(StepFailed):
+    def __init__(self, phase: str, text: str):
+        super().__init__(text)
+        self.phase = phase
+
+
+def _check_configs(ex: Executor, phases: Phases, steps: list, number: int) -> None:
+    services = {s.name for s in steps if getattr(s, "kind", "") == "service"}
+    ex.event("check", number, "checking the new configuration before any restart: "
+                              + ", ".join(sorted(services)))
+    findings = phases.check_configs(services)
+    for finding in findings:
+        ex.journal.say(f"config check: {finding.render().strip()}")
+    failed = [f for f in findings if f.ok is False]
+    if failed:
+        raise CheckFailed("config check", "the new configuration was refused before any "
+                          "restart: " + "; ".join(f"{f.name}: {f.evidence}" for f in failed))
+
+
+def _verify(ex: Executor, phases: Phases, number: int):
+    restarted = sorted(ex.services)
+    ex.event("verify", number, "checking that Jitsi works: " + (", ".join(restarted)
+                                                                 or "no service restarted"))
+    report = phases.verify(restarted)
+    ex.journal.say("verification:\n" + report.render())
+    return report
 
 
 def _plan_summary(steps: list) -> str:
@@ -61,8 +114,11 @@ def _save_managed(ex: Executor) -> None:
     ex.write_file(MANAGED_FILE, data, 0o600, os.geteuid(), os.getegid(), "managed")
 
 
-def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None) -> RunOutcome:
+def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
+              phases: Phases | None = None) -> RunOutcome:
     journal = ex.journal
+    phases = phases or Phases()
+    report = None
     number = 0
     current: int | None = None  # the top-level step being done
     stage = "finishing the run"  # what is being done between steps
@@ -87,8 +143,13 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None) -> Ru
             steps = fresh.steps
         else:
             steps = plan.steps
-        for step in steps:
+        checked = phases.check_configs is None
+        for index, step in enumerate(steps):
             number += 1
+            if not checked and getattr(step, "kind", "") == "service":
+                current, stage = None, "checking the new configuration before the restarts"
+                checked = True
+                _check_configs(ex, phases, steps[index:], number)
             current = number
             ex.do_step(step, number, str(number))
         current = None
@@ -96,14 +157,30 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None) -> Ru
         ex.check_interrupt()
         _save_managed(ex)
         note = journal.state["plan"]
+        if phases.verify is not None:
+            stage = "verifying that Jitsi works after the restarts"
+            report = _verify(ex, phases, number)
+            ex.check_interrupt()
+            if not report.ok:
+                said = f"verification failed: {report.summary()}"
+                if not phases.keep_on_failure:
+                    raise CheckFailed("verification", said)
+                journal.say(f"{said}; the changes are kept (--keep-on-failure)")
+                note += "; verification FAILED, changes kept"
+            else:
+                note += "; verified"
         if ex.fallbacks:
             note += f"; {len(ex.fallbacks)} fallback(s) taken"
+        verification = report.to_dict() if report is not None else None
         journal.set_state("applied", summary=note, fallbacks=ex.fallbacks,
+                          verification=verification,
                           finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         journal.say("applied")
         ex.event("applied", number, journal.state["run_id"])
         return RunOutcome(journal.state["run_id"], "applied", log_path=str(journal.log_path),
-                          fallbacks=list(ex.fallbacks))
+                          fallbacks=list(ex.fallbacks), verification=verification,
+                          failed_phase="verification" if report is not None and not report.ok
+                          else "")
     except BaseException as exc:
         error = journal.redact(explain(journal, exc))
         failed = current
@@ -114,20 +191,26 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None) -> Ru
             ex.guard.start_rollback()
         ex.event("rollback", failed or 0, "rolling back every change of this run")
         problems = roll_back(journal, ex.runner, ex.guard)
+        verification = report.to_dict() if report is not None else None
         journal.set_state("rolled-back", failed_step=failed, error=error,
                           summary=f"{journal.state['plan']}; failed at {where}: {error}",
-                          rollback_errors=problems, fallbacks=ex.fallbacks)
+                          rollback_errors=problems, fallbacks=ex.fallbacks,
+                          verification=verification)
         ex.event("rolled-back", failed or 0, "; ".join(problems) or "rolled back")
         if not isinstance(exc, Exception):
             raise
         return RunOutcome(journal.state["run_id"], "rolled-back", failed, error, problems,
-                          str(journal.log_path), list(ex.fallbacks))
+                          str(journal.log_path), list(ex.fallbacks), verification,
+                          exc.phase if isinstance(exc, CheckFailed) else "")
 
 
 def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
           answers_text: str | None = None, replan: Callable[[], Plan] | None = None,
-          on_event: Event | None = None) -> RunOutcome:
+          on_event: Event | None = None, phases: Phases | None = None) -> RunOutcome:
     """Apply `plan` as one transaction; on any failure roll everything back.
+
+    `phases` checks the new configuration before the first restart and verifies the
+    result after the last step (see Phases); either failing rolls the run back.
 
     With `replan`, the plan's steps up to its last step of phase "install" run first (with
     the files those commands need), then `replan()` is called and ITS steps are applied in
@@ -135,8 +218,8 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
     later steps are then not used. Without install steps, the plan is applied as it is.
 
     `on_event(kind, step_number, text)` reports progress (text redacted): kinds "step",
-    "done", "fallback", "replan", "failed", "rollback", "rolled-back", "applied". It may
-    raise (a closed terminal); the run goes on without it.
+    "done", "fallback", "replan", "check", "verify", "failed", "rollback", "rolled-back",
+    "applied". It may raise (a closed terminal); the run goes on without it.
 
     Signals: SIGHUP, SIGTERM and SIGINT stop the current command and roll the run back;
     they are ignored while rolling back (handlers are set only when called on the main
@@ -156,7 +239,7 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
                 ex = Executor(journal, runner, on_event, guard)
                 if not guard.installed:
                     journal.say("not on the main thread: signals are left to the caller")
-                return _run_plan(ex, plan, replan)
+                return _run_plan(ex, plan, replan, phases)
         finally:
             journal.close()
 

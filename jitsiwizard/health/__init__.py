@@ -1,0 +1,87 @@
+"""Proving that Jitsi works: the new configuration checked before any restart (preflight),
+the running services checked after them (report), meetings in progress asked before a run
+that would drop them (probes.meetings).
+
+Part of the imperative shell: it runs commands and opens connections. The session builds
+what to expect from the answers and the plan (expectation_for_run) or from the host as it
+is (expectation_for_host, for `jitsi-wizard verify`).
+
+    xmpp       a small c2s client: STARTTLS, the SASL mechanisms offered, a PLAIN login
+    probes     bounded HTTP GETs, jicofo's meeting counts, the certificate served for a name
+    report     Endpoints, Expectation, Finding, Report; verify()
+    preflight  prosodyctl check config, a HOCON parse of jicofo.conf and jvb.conf
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+from typing import TYPE_CHECKING
+
+from jitsiwizard.health.report import Endpoints, Expectation, Finding, Login, Report, verify
+
+if TYPE_CHECKING:
+    from jitsiwizard.host import HostFacts
+    from jitsiwizard.model import Answers
+    from jitsiwizard.steps import Plan
+
+__all__ = ["Endpoints", "Expectation", "Finding", "Login", "Report", "expectation_for_host",
+           "expectation_for_run", "verify"]
+
+# Restarting these drops every meeting in progress.
+DISRUPTIVE = ("prosody", "jicofo", "jitsi-videobridge2")
+
+
+def _ldap_logins(answers: Answers) -> tuple[list[Login], str]:
+    ldap = answers.auth.ldap
+    logins: list[Login] = []
+    password = _random.token_urlsafe(12)
+    why = "no LDAP test user in the answers (auth.ldap.test_user)"
+    if ldap is not None and ldap.test_user and ldap.test_password is not None:
+        password = ldap.test_password.value
+        logins.append(Login(ldap.test_user, password, True,
+                            "the LDAP test user (auth.ldap.test_user)"))
+        why = ""
+    # An LDAP module that does not escape user names lets `*` in with a real password.
+    logins.append(Login("*", password, False, "the user name `*` must be refused"))
+    return logins, why
+
+
+def _local_logins(answers: Answers, plan: Plan) -> tuple[list[Login], str]:
+    touched = set()
+    for step in plan.steps:
+        argv = [str(a) for a in getattr(step, "argv", [])]
+        if len(argv) >= 3 and argv[0] == "prosodyctl" and argv[1] in ("adduser", "passwd"):
+            touched.add(argv[2].split("@", 1)[0])
+    for user in answers.auth.users:
+        if user.name in touched and user.password is not None and not user.remove:
+            return [Login(user.name, user.password.value, True,
+                          "a user this run created or changed")], ""
+    return [], ("no login tried: this run created or changed no local user, so no "
+                "password is known")
+
+
+def expectation_for_run(answers: Answers, plan: Plan) -> Expectation:
+    """What the host should show after applying `plan` for `answers` (the cert file and the
+    units are filled in by the session once the run is done)."""
+    policy = answers.auth.policy
+    expect = Expectation(answers.host.hostname, policy,
+                         bool(answers.auth.guests and policy != "open"))
+    if policy == "ldap":
+        expect.logins, expect.skipped_logins = _ldap_logins(answers)
+    elif policy == "local":
+        expect.logins, expect.skipped_logins = _local_logins(answers, plan)
+    return expect
+
+
+def expectation_for_host(facts: HostFacts) -> Expectation:
+    """What the host should show as it is configured now (no password is known)."""
+    policy = facts.policy or "open"
+    expect = Expectation(facts.hostname or "", policy, bool(facts.guests),
+                         units=["prosody", "jicofo", "jitsi-videobridge2", "nginx"],
+                         cert_file=facts.cert_file)
+    if policy == "ldap":
+        expect.logins = [Login("*", _random.token_urlsafe(12), False,
+                               "the user name `*` must be refused")]
+    elif policy == "local":
+        expect.skipped_logins = "no login tried: no password is known outside a run"
+    return expect
