@@ -519,6 +519,24 @@ VirtualHost "guest.HOST"
   c2s_require_encryption = false
 """
 
+# A host secured by hand per the handbook's secure-domain guide (jitsi/handbook
+# docs/devops-guide/secure-domain.md, revision 2065c98): internal_hashed on the main host, a
+# guest VirtualHost named guest.meet.jitsi after it, anonymousdomain in config.js, and the
+# `authentication` section INSIDE the existing `jicofo` section, written with colons as there.
+SECURE_DOMAIN_GUEST_BLOCK = """
+VirtualHost "guest.meet.jitsi"
+    authentication = "jitsi-anonymous"
+    c2s_require_encryption = false
+"""
+
+SECURE_DOMAIN_JICOFO_AUTH = """\
+  authentication: {
+    enabled: true
+    type: XMPP
+    login-url: HOST
+  }
+"""
+
 PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\nZml4dHVyZSBzZWxmLXNpZ25lZA==\n-----END CERTIFICATE-----\n"
 KEY_PLACEHOLDER = "-----BEGIN PRIVATE KEY-----\nZml4dHVyZSBrZXk=\n-----END PRIVATE KEY-----\n"
 
@@ -605,6 +623,22 @@ def build(root: str | os.PathLike, *, hostname: str = "meet.example.org",
             "        anonymousdomain: 'guest.HOST',\n", 1)
         files["/etc/jitsi/jicofo/sip-communicator.properties"] = (
             LEGACY_JICOFO_PROPS + "org.jitsi.jicofo.auth.URL=XMPP:HOST\n")
+    elif handmade == "secure-domain":
+        if generation != "current":
+            raise ValueError("the secure-domain variant follows the current guide")
+        host_file = f"/etc/prosody/conf.avail/{hostname}.cfg.lua"
+        text = files[host_file].replace('authentication = "jitsi-anonymous" -- do not delete me',
+                                        'authentication = "internal_hashed"', 1)
+        first_component = text.index('\nComponent "conference.HOST"')
+        files[host_file] = (text[:first_component] + SECURE_DOMAIN_GUEST_BLOCK
+                            + text[first_component:])
+        files[f"/etc/jitsi/meet/{hostname}-config.js"] = CONFIG_JS.replace(
+            "        // anonymousdomain: 'guest.example.com',\n",
+            "        anonymousdomain: 'guest.meet.jitsi',\n", 1)
+        jicofo = files["/etc/jitsi/jicofo/jicofo.conf"]
+        end = jicofo.rindex("}")
+        files["/etc/jitsi/jicofo/jicofo.conf"] = (jicofo[:end] + SECURE_DOMAIN_JICOFO_AUTH
+                                                  + jicofo[end:])
     elif handmade is not None:
         raise ValueError(f"unknown handmade variant {handmade!r}")
 

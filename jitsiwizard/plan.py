@@ -196,8 +196,9 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     # The main host's module, on the line the packages mark "do not delete me".
     text = b.edit(facts.prosody_host_file, lua.prosody_set, host, "authentication",
                   f'"{module}"')
-    if facts.guest_host_file == facts.prosody_host_file:
-        text = lua.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
+    if facts.guest_host and facts.guest_host_file == facts.prosody_host_file:
+        # a hand-made guest host: the wizard's own file replaces it
+        text = lua.prosody_remove_section(text, facts.guest_host)
     b.file(facts.prosody_host_file, text,
            f"authentication for {host}: {module}", services=prosody)
 
@@ -253,7 +254,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     secured = policy != "open"
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
-        body = render("jicofo-auth.hocon.j2", hostname=host) if secured else None
+        body = _jicofo_block(b, host, secured)
         b.file(JICOFO_CONF, b.edit(JICOFO_CONF, hocon.hocon_managed_block, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
@@ -270,6 +271,22 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     elif secured and not facts.jicofo_conf:
         raise UserError("neither jicofo.conf nor jicofo's sip-communicator.properties exists",
                         "reinstall the jicofo package", field="auth.policy")
+
+
+def _jicofo_block(b: _Builder, host: str, secured: bool) -> str | None:
+    """The wizard's block in jicofo.conf, so that jicofo's effective authentication is what
+    the policy needs wherever else the file sets it. The secure-domain guide puts
+    `authentication { ... }` inside the admin's own `jicofo { }` section: when that already
+    says what the policy needs, no block is added (no duplicate); when it contradicts the
+    policy, the block (at the end, where HOCON's later setting wins) overrides it."""
+    without_ours = b.edit(JICOFO_CONF, hocon.hocon_managed_block, None)
+    found = hocon.hocon_jicofo_auth(without_ours) or {}
+    enabled = bool(found.get("enabled"))
+    if not secured:
+        return render("jicofo-auth-off.hocon.j2") if enabled else None
+    already = (enabled and (found.get("type") or "").strip().upper() == "XMPP"
+               and (found.get("login_url") or "").strip().lower() == host.lower())
+    return None if already else render("jicofo-auth.hocon.j2", hostname=host)
 
 
 def _owned_prosody_file(b: _Builder, path: str, text: str | None, summary: str,
