@@ -76,6 +76,7 @@ class _Builder:
         self.plan = Plan()
         self.restart: set[str] = set()
         self.hand_edited: list[str] = []
+        self.installing: set[str] = set()  # packages an earlier step of this plan installs
 
     def note(self, text: str) -> None:
         if text not in self.plan.notes:
@@ -137,6 +138,17 @@ class _Builder:
 
     def command(self, argv, summary: str, **kw) -> None:
         self.plan.steps.append(Command(list(argv), summary, **kw))
+
+    def install(self, packages, summary: str, *, timeout: float = 600) -> None:
+        """One apt-get install for the packages neither on the host nor already installed by
+        an earlier step of this plan."""
+        wanted = [p for p in packages
+                  if p not in self.installing and not self.facts.has_package(p)]
+        if not wanted:
+            return
+        self.installing.update(wanted)
+        self.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *wanted], summary,
+                     timeout=timeout, env=APT_ENV)
 
 
 def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
@@ -228,9 +240,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
             bind_password=ldap.bind_password.value if ldap.bind_password else "",
             base=ldap.user_base, filter=prosody_auth.filter_option(ldap), scope=ldap.scope,
             starttls=ldap.starttls and not ldap.ldaps)
-        if not facts.has_package("lua-ldap"):
-            b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "lua-ldap"],
-                      "install lua-ldap (Prosody's LDAP library)", timeout=600, env=APT_ENV)
+        b.install(["lua-ldap"], "install lua-ldap (Prosody's LDAP library)")
     _owned_prosody_file(b, OWNED_LDAP, ldap_text,
                         "LDAP settings (mod_auth_ldap)" if ldap else "no LDAP settings",
                         mode=0o640, group="prosody", secret_keys=LDAP_SECRET_KEYS)
@@ -390,6 +400,8 @@ def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
                     "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
     b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
               timeout=600, env=APT_ENV)
+    # prosody is installed (to be upgraded): named here always, unlike in b.install
+    b.installing.update(("prosody", "lua-ldap"))
     b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "prosody", "lua-ldap"],
               "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
 

@@ -88,3 +88,20 @@ def test_status_warns_when_jicofo_contradicts_the_policy(make_root, capsys):
     out = capsys.readouterr().out
     assert "jicofo auth: on" in out
     assert "warning: the policy is open" in out and "jicofo still requires login" in out
+
+
+# --- 4. a 2020 host moving to LDAP ----------------------------------------------------------
+
+def test_legacy_host_to_ldap_installs_each_package_once(make_root, tmp_path, capsys):
+    root = make_root("legacy")
+    answers = tmp_path / "ldap.toml"
+    answers.write_text(answers_toml("ldap", False))
+    answers.chmod(0o600)
+    assert main(["plan", "--json", "--answers", str(answers), "--root", str(root)]) == 0
+    import json
+
+    steps = json.loads(capsys.readouterr().out)["steps"]
+    installed = [word for s in steps if s.get("argv", [])[:1] == ["apt-get"]
+                 and "install" in s["argv"] for word in s["argv"][s["argv"].index("-y") + 1:]]
+    assert "lua-ldap" in installed and "prosody" in installed
+    assert len(installed) == len(set(installed)), installed
