@@ -537,6 +537,34 @@ SECURE_DOMAIN_JICOFO_AUTH = """\
   }
 """
 
+# jitsi-meet-turnserver: upstream doc/debian/jitsi-meet-turn/turnserver.conf filled in by
+# debian/jitsi-meet-turnserver.postinst (jitsi/jitsi-meet b6170ed), which then appends its
+# relay restrictions. The ports are the ones the Prosody host file above offers clients.
+TURNSERVER_CONF = """\
+# jitsi-meet coturn config. Do not modify this line
+use-auth-secret
+keep-address-family
+static-auth-secret=fixture-turn-secret
+realm=HOST
+cert=/etc/jitsi/meet/HOST.crt
+pkey=/etc/jitsi/meet/HOST.key
+
+no-tcp
+listening-port=3478
+tls-listening-port=5349
+external-ip=HOST
+
+syslog
+# jitsi-meet coturn relay disable config. Do not modify this line
+no-multicast-peers
+no-cli
+no-loopback-peers
+no-tcp-relay
+denied-peer-ip=10.0.0.0-10.255.255.255
+denied-peer-ip=172.16.0.0-172.31.255.255
+denied-peer-ip=192.168.0.0-192.168.255.255
+"""
+
 PEM_PLACEHOLDER = "-----BEGIN CERTIFICATE-----\nZml4dHVyZSBzZWxmLXNpZ25lZA==\n-----END CERTIFICATE-----\n"
 KEY_PLACEHOLDER = "-----BEGIN PRIVATE KEY-----\nZml4dHVyZSBrZXk=\n-----END PRIVATE KEY-----\n"
 
@@ -550,6 +578,7 @@ GENERATIONS = {
             "prosody": "0.12.3-1", "nginx-full": "1.22.1-9", "nginx": "1.22.1-9",
             "openjdk-17-jre-headless": "17.0.12+7-2~deb12u1", "ruby-hocon": "1.3.1-2",
             "jq": "1.6-2.1", "lua5.4": "5.4.4-3",
+            "jitsi-meet-turnserver": "1.0.8542-1", "coturn": "4.6.1-1",
         },
     },
     "legacy": {
@@ -601,6 +630,7 @@ def build(root: str | os.PathLike, *, hostname: str = "meet.example.org",
         "/etc/jitsi/jicofo/config": f"JICOFO_HOST=localhost\nJICOFO_HOSTNAME={hostname}\n",
     }
     if generation == "current":
+        files["/etc/turnserver.conf"] = TURNSERVER_CONF
         files["/etc/jitsi/jicofo/jicofo.conf"] = JICOFO_CONF
         files["/etc/jitsi/videobridge/jvb.conf"] = JVB_CONF
         files["/usr/share/jitsi-meet/prosody-plugins/mod_auth_jitsi-anonymous.lua"] = (

@@ -105,3 +105,68 @@ def test_legacy_host_to_ldap_installs_each_package_once(make_root, tmp_path, cap
                  and "install" in s["argv"] for word in s["argv"][s["argv"].index("-y") + 1:]]
     assert "lua-ldap" in installed and "prosody" in installed
     assert len(installed) == len(set(installed)), installed
+
+
+# --- 2. coturn serves the certificate nginx serves -------------------------------------------
+
+TURN = "etc/turnserver.conf"
+
+
+def turn_pair(root) -> tuple[str, str]:
+    from jitsiwizard.formats.turnserver import turn_get
+
+    text = (root / TURN).read_text()
+    return turn_get(text, "cert"), turn_get(text, "pkey")
+
+
+def own_cert(root) -> str:
+    (root / "etc/ssl/own").mkdir(parents=True)
+    for name in ("meet.crt", "meet.key"):
+        (root / "etc/ssl/own" / name).write_text("x\n")
+    return ('\n[cert]\nmode = "own"\ncert_file = "/etc/ssl/own/meet.crt"\n'
+            'key_file = "/etc/ssl/own/meet.key"\n')
+
+
+def test_own_certificate_reaches_coturn(make_root):
+    from jitsiwizard.answers import loads
+    from jitsiwizard.plan import build
+
+    root = make_root()
+    text = answers_toml("open", False).replace('[cert]\nmode = "self-signed"\n',
+                                               own_cert(root)[1:])
+    built = build(loads(text, "a.toml").answers, read_facts(Root(root)), Root(root))
+    turn = [s for s in built.steps if getattr(s, "path", None) == "/etc/turnserver.conf"]
+    assert len(turn) == 1 and "\ncert=/etc/ssl/own/meet.crt\n" in turn[0].content
+    assert "\npkey=/etc/ssl/own/meet.key\n" in turn[0].content
+    assert any(getattr(s, "name", None) == "coturn" and s.action == "restart"
+               for s in built.steps)
+
+
+def test_certbot_route_gives_coturn_copies_and_the_hook_refreshes_them(make_root):
+    from jitsiwizard.answers import loads as load_text
+    from jitsiwizard.certs.plan import DEPLOY_HOOK
+    from jitsiwizard.plan import build
+
+    root = make_root()
+    text = answers_toml("open", False, cert="certbot").replace(
+        '[host]\n', '[host]\nemail = "admin@example.org"\n').replace(
+        'mode = "certbot"\n', 'mode = "certbot"\nagree_tos = true\n')
+    built = build(load_text(text, "a.toml").answers, read_facts(Root(root)), Root(root))
+    copies = [s for s in built.steps if getattr(s, "argv", [""])[0] == "install"]
+    assert [str(s.argv[-1]) for s in copies] == [
+        f"/etc/coturn/certs/{HOST}.fullchain.pem", f"/etc/coturn/certs/{HOST}.privkey.pem"]
+    turn = next(s for s in built.steps if getattr(s, "path", None) == "/etc/turnserver.conf")
+    assert f"cert=/etc/coturn/certs/{HOST}.fullchain.pem\n" in turn.content
+    hook = next(s for s in built.steps if getattr(s, "path", None) == DEPLOY_HOOK)
+    assert f"/etc/coturn/certs/{HOST}.privkey.pem" in hook.content
+    assert "systemctl restart coturn" in hook.content
+    names = [getattr(s, "name", None) for s in built.steps]
+    assert names.count("coturn") == 1
+
+
+def test_firewall_opens_the_turn_ports_coturn_listens_on(make_root):
+    from jitsiwizard.firewall import turn_rules
+
+    root = make_root()
+    assert [r[:2] for r in turn_rules(read_facts(Root(root)), Root(root))] == [
+        (3478, "udp"), (5349, "tcp")]
