@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 # Beyond a check's own timeout, the time its clean-up may take before it is cut off. The one
 # bound for every check, whichever face runs it.
 CHECK_GRACE = 1.0
+NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
+                         "configure yet: the configuration is planned after a real install")
 
 
 @dataclass
@@ -62,6 +64,7 @@ class Session:
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
         self._runner: Runner | None = None
+        self._not_planned: str | None = None  # set by replan() when it could plan nothing
 
     # -- how printed commands must be typed to act on the same tree ---------------------
 
@@ -236,9 +239,8 @@ class Session:
                              ssh_port_in_use=(self.ssh_port_in_use()
                                               if answers.firewall.manage else None))
             if self.simulate:
-                return Plan(notes=["the install was only simulated, so there are no Jitsi "
-                                   "files to configure yet: the configuration is planned "
-                                   "after a real install"])
+                self._not_planned = NOT_PLANNED_SIMULATED
+                return Plan(notes=[NOT_PLANNED_SIMULATED])
             raise UserError("jitsi-meet was installed but its configuration files are "
                             "missing", "look at the run log for apt's messages; `dpkg -s "
                             "jitsi-meet` shows the package state")
@@ -333,11 +335,15 @@ class Session:
         replan = None if planned.facts.jitsi_installed else self.replan(answers)
         text, _ = dumps(answers)
         self._runner = Runner(self.root, simulate=self.simulate, redact=redact, log=log)
+        self._not_planned = None
         try:
-            return apply(planned.plan, self.root, self._runner, redact=redact,
-                         answers_text=text, replan=replan, on_event=on_event)
+            outcome = apply(planned.plan, self.root, self._runner, redact=redact,
+                            answers_text=text, replan=replan, on_event=on_event)
         finally:
             self._runner = None
+        if outcome.status == "applied" and self._not_planned:
+            outcome.not_planned = self._not_planned  # both faces say so where the admin looks
+        return outcome
 
     def abort(self) -> None:
         """Stop the command in progress (a hang-up during apply): the run then rolls back."""

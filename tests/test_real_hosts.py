@@ -170,3 +170,28 @@ def test_firewall_opens_the_turn_ports_coturn_listens_on(make_root):
     root = make_root()
     assert [r[:2] for r in turn_rules(read_facts(Root(root)), Root(root))] == [
         (3478, "udp"), (5349, "tcp")]
+
+
+# --- 5. --simulate on a bare host says the configuration was not planned -------------------
+
+def test_simulated_install_says_not_configured_and_exits_5(tmp_path, capsys):
+    from jitsiwizard import fixtures
+    from jitsiwizard.errors import EXIT_NOT_PLANNED
+
+    root = fixtures.build_empty(tmp_path / "bare")
+    answers = tmp_path / "a.toml"
+    answers.write_text(answers_toml("local", True, users=USERS))
+    answers.chmod(0o600)
+    code = main(["--answers", str(answers), "--root", str(root), "--simulate",
+                 "--skip-checks"])
+    out = capsys.readouterr().out
+    assert code == EXIT_NOT_PLANNED == 5
+    assert "NOT CONFIGURED: the install was only simulated" in out
+    assert "\napplied: run" not in out
+    runs = list_runs(Root(root))
+    assert runs and runs[-1].status == "applied"  # the install steps did run (simulated)
+
+
+def test_exit_code_5_is_documented(capsys):
+    assert main(["--help"]) == 0
+    assert "5 only the install ran" in capsys.readouterr().out

@@ -32,6 +32,9 @@ class RunOutcome:
     rollback_errors: list[str] = field(default_factory=list)
     log_path: str = ""
     fallbacks: list[str] = field(default_factory=list)
+    # Set when the run applied only the install steps: why the configuration was not planned
+    # (a simulated install leaves no Jitsi files to plan against).
+    not_planned: str | None = None
 
 
 def _plan_summary(steps: list) -> str:
