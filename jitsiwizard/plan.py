@@ -24,6 +24,7 @@ from jitsiwizard.paths import (
     JICOFO_CONF,
     JICOFO_PROPS,
     JVB_CONF,
+    JVB_PROPS,
     LDAP_CA_DROPIN,
     OWNED_GUESTS,
     OWNED_LDAP,
@@ -348,9 +349,7 @@ def _twice(secret: Secret) -> Secret:
 def _nat_steps(b: _Builder, answers: Answers) -> None:
     text = b.files.read_text(JVB_CONF)
     if text is None:
-        if answers.host.public_address:
-            b.note("jvb.conf is missing (an old videobridge): add the NAT mapping by hand, see "
-                   "the README")
+        _legacy_nat_steps(b, answers)
         return
     body = None
     if answers.host.public_address and answers.host.local_address:
@@ -363,6 +362,39 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
     b.file(JVB_CONF, b.edit(JVB_CONF, hocon.hocon_managed_block, body),
            "videobridge maps its private address to the public one (NAT)" if body
            else "no NAT address mapping", services=("jitsi-videobridge2",))
+
+
+NAT_LOCAL_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS"
+NAT_PUBLIC_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
+
+
+def _legacy_nat_steps(b: _Builder, answers: Answers) -> None:
+    """A 2020-era bridge has no jvb.conf and reads its NAT mapping from its
+    sip-communicator.properties. Without a public address, the keys are removed only from a
+    file the wizard wrote before (so a mapping the admin made by hand stays)."""
+    text = b.files.read_text(JVB_PROPS)
+    public, local = answers.host.public_address, answers.host.local_address
+    if text is None:
+        if public:
+            raise UserError(f"the videobridge has neither {JVB_CONF} nor {JVB_PROPS}",
+                            "reinstall the jitsi-videobridge2 package",
+                            field="host.public_address")
+        return
+    if public and not local:
+        raise UserError("host.public_address is set but host.local_address is not",
+                        "give this host's private address (the one `ip addr` shows) as "
+                        "local_address under [host]", field="host.local_address")
+    if public:
+        new = properties.properties_set(text, NAT_LOCAL_KEY, local)
+        new = properties.properties_set(new, NAT_PUBLIC_KEY, public)
+        summary = "videobridge maps its private address to the public one (NAT)"
+    elif JVB_PROPS in b.facts.managed:
+        new = properties.properties_remove(properties.properties_remove(text, NAT_PUBLIC_KEY),
+                                           NAT_LOCAL_KEY)
+        summary = "no NAT address mapping"
+    else:
+        return
+    b.file(JVB_PROPS, new, summary, services=("jitsi-videobridge2",))
 
 
 # --- certificates and firewall (their own modules) -----------------------------------------

@@ -195,3 +195,54 @@ def test_simulated_install_says_not_configured_and_exits_5(tmp_path, capsys):
 def test_exit_code_5_is_documented(capsys):
     assert main(["--help"]) == 0
     assert "5 only the install ran" in capsys.readouterr().out
+
+
+# --- 3. NAT on a 2020-era bridge (no jvb.conf) -----------------------------------------------
+
+JVB_PROPS = "etc/jitsi/videobridge/sip-communicator.properties"
+NAT = 'public_address = "8.8.4.7"\nlocal_address = "10.0.0.5"\n'
+
+
+def run_nat(root, tmp_path, nat: bool) -> int:
+    answers = tmp_path / "nat.toml"
+    text = answers_toml("open", False)
+    if nat:
+        text = text.replace(f'hostname = "{HOST}"\n', f'hostname = "{HOST}"\n{NAT}')
+    answers.write_text(text)
+    answers.chmod(0o600)
+    return main(["--answers", str(answers), "--root", str(root), "--simulate",
+                 "--skip-checks"])
+
+
+def test_legacy_bridge_gets_the_nat_mapping_in_its_properties(make_root, tmp_path, capsys):
+    from jitsiwizard.formats.properties import properties_get
+
+    root = make_root("legacy")
+    fresh = snapshot(root)
+    assert run_nat(root, tmp_path, True) == 0
+    assert "by hand" not in capsys.readouterr().out
+    props = (root / JVB_PROPS).read_text()
+    assert properties_get(props, "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS") == \
+        "10.0.0.5"
+    assert properties_get(props, "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS") == \
+        "8.8.4.7"
+    with_nat = snapshot(root)
+    assert run_nat(root, tmp_path, True) == 0  # a rerun changes nothing
+    assert snapshot(root) == with_nat
+    assert run_nat(root, tmp_path, False) == 0  # the wizard's mapping goes again
+    assert (root / JVB_PROPS).read_bytes() == fresh[JVB_PROPS][1]
+    assert main(["rollback", "--root", str(root), "--simulate"]) == 0
+    assert snapshot(root) == with_nat
+    assert main(["rollback", "--root", str(root), "--simulate"]) == 0
+    assert snapshot(root) == fresh
+
+
+def test_a_hand_made_legacy_nat_mapping_is_left_alone(make_root, tmp_path):
+    root = make_root("legacy")
+    props = root / JVB_PROPS
+    props.write_text(props.read_text()
+                     + "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS=10.1.1.1\n"
+                     + "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS=203.0.113.9\n")
+    before = snapshot(root)
+    assert run_nat(root, tmp_path, False) == 0
+    assert snapshot(root) == before
