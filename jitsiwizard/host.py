@@ -63,6 +63,7 @@ class HostFacts:
     guests: bool = False
     guest_host_file: str | None = None  # where the guest VirtualHost is defined
     guest_host: str | None = None  # its name: guest.HOST, or what config.js names
+    turn_modules: list[str] = field(default_factory=list)  # TURN credential modules of HOST
     anonymousdomain: str | None = None  # from HOST-config.js
     config_js: str | None = None
     jicofo_conf: str | None = None
@@ -220,6 +221,7 @@ def read_facts(root: Root) -> HostFacts:
             if raw and path != host_file:
                 auth = lua.lua_unquote(raw)
     facts.main_auth = auth
+    facts.turn_modules = [m for m in _modules_enabled(host_text, host) if m in TURN_MODULES]
     facts.config_js = f"/etc/jitsi/meet/{host}-config.js"
     facts.anonymousdomain = configjs.configjs_get(root.read_text(facts.config_js) or "",
                                                   "anonymousdomain")
@@ -333,6 +335,22 @@ def _check_jicofo(facts: HostFacts) -> None:
             + (": guests can start meetings" if facts.guests
                else ", unlike the upstream secure-domain setup")
             + f"; rerun the wizard with the {facts.policy} policy, which turns it on")
+
+
+# What hands guests TURN credentials: mod_turncredentials (2020 packages), mod_external_services
+# (later ones). The guides of both generations enable it on the guest host too.
+TURN_MODULES = ("turncredentials", "external_services")
+
+
+def _modules_enabled(text: str, host: str) -> list[str]:
+    """The module names in a VirtualHost's modules_enabled list (comments skipped)."""
+    import re
+
+    from jitsiwizard.formats import lua
+
+    raw = lua.prosody_get(text, host, "modules_enabled") or ""
+    code = re.sub(r"--[^\n]*", "", raw)
+    return [a or b for a, b in re.findall(r'"([A-Za-z0-9_-]+)"|\'([A-Za-z0-9_-]+)\'', code)]
 
 
 def _lua_str(raw: str | None) -> str:

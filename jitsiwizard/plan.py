@@ -226,7 +226,8 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
 
     # Guests: a VirtualHost of the wizard's own.
     guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
-                        anonymous_module=anonymous) if guests else None
+                        anonymous_module=anonymous,
+                        modules=facts.turn_modules) if guests else None
     _owned_prosody_file(b, OWNED_GUESTS, guest_text,
                         "guest host: anonymous users may join started meetings"
                         if guests else "no guest host")

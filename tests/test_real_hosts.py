@@ -246,3 +246,17 @@ def test_a_hand_made_legacy_nat_mapping_is_left_alone(make_root, tmp_path):
     before = snapshot(root)
     assert run_nat(root, tmp_path, False) == 0
     assert snapshot(root) == before
+
+
+# --- 6. the guest host gets TURN credentials where the main host has them ------------------
+
+@pytest.mark.parametrize("generation, module", [("current", "external_services"),
+                                                ("legacy", "turncredentials")])
+def test_guest_host_gets_the_main_hosts_turn_module(make_root, tmp_path, generation, module):
+    from jitsiwizard.formats import lua
+
+    root = make_root(generation)
+    assert run(root, tmp_path, "local", True) == 0
+    guests = (root / "etc/prosody/conf.avail/jitsi-wizard-guests.cfg.lua").read_text()
+    modules = lua.prosody_get(guests, f"guest.{HOST}", "modules_enabled")
+    assert modules is not None and f'"{module}"' in modules
