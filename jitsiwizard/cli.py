@@ -12,6 +12,7 @@ from jitsiwizard import __version__
 from jitsiwizard.errors import (
     EXIT_BAD_INPUT,
     EXIT_CHECKS_FAILED,
+    EXIT_NOT_PLANNED,
     EXIT_OK,
     EXIT_ROLLED_BACK,
     UserError,
@@ -32,7 +33,8 @@ shown first and applied as one transaction that can be rolled back.
 
 EXIT_CODES = """\
 exit codes: 0 success; 1 checks failed or nothing applied; 2 bad input;
-3 apply failed and was rolled back; 4 an interrupted run needs `jitsi-wizard rollback`"""
+3 apply failed and was rolled back; 4 an interrupted run needs `jitsi-wizard rollback`;
+5 only the install ran (--simulate on a host without Jitsi): the configuration was not planned"""
 
 
 def _common(parser: argparse.ArgumentParser, sub: bool) -> None:
@@ -317,6 +319,11 @@ def _print_verification(doc: dict | None, out=None) -> None:
 def _report(outcome, session: Session) -> int:
     for text in outcome.fallbacks:
         print(f"fallback: {text}")
+    if outcome.status == "applied" and outcome.not_planned:
+        print(f"applied the install steps only: run {outcome.run_id}; log {outcome.log_path}")
+        print(f"NOT CONFIGURED: {outcome.not_planned}")
+        print(f"undo it with: {session.command(f'rollback {outcome.run_id}')}")
+        return EXIT_NOT_PLANNED
     if outcome.status == "applied":
         _print_verification(outcome.verification)
         print(f"applied: run {outcome.run_id}; log {outcome.log_path}")

@@ -7,6 +7,7 @@ EXIT_CHECKS_FAILED = 1  # checks failed, or nothing was applied
 EXIT_BAD_INPUT = 2
 EXIT_ROLLED_BACK = 3  # apply failed and was rolled back
 EXIT_INTERRUPTED = 4  # an interrupted run was found: rollback (or resume) first
+EXIT_NOT_PLANNED = 5  # only the (simulated) install ran: the configuration was not planned
 
 
 class UserError(Exception):

@@ -9,7 +9,7 @@ from jitsiwizard.errors import UserError
 from jitsiwizard.formats.ufw import Packet, ufw_rules
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers
-from jitsiwizard.paths import SSHD_CONFIG
+from jitsiwizard.paths import NGINX_STREAM_CONF, SSHD_CONFIG, TURNSERVER_CONF
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, Step
 
@@ -20,6 +20,28 @@ JITSI_RULES = [(80, "tcp", "HTTP, for Let's Encrypt and the redirect to HTTPS"),
                (443, "tcp", "HTTPS: the web app and signalling"),
                (10000, "udp", "media to the videobridge")]
 COTURN_RULES = [(3478, "udp", "TURN"), (5349, "tcp", "TURN over TLS")]
+
+
+def turn_rules(facts: HostFacts, files: FileView) -> list[tuple[int, str, str]]:
+    """The ports coturn listens on, per /etc/turnserver.conf (coturn's defaults 3478 and
+    5349 where it names none). TURN over TLS behind nginx's stream block (the 2020 layout:
+    nginx multiplexes 443) needs no port of its own."""
+    text = files.read_text(TURNSERVER_CONF)
+    if text is None:
+        return list(COTURN_RULES) if facts.has_package("coturn") else []
+    from jitsiwizard.formats.turnserver import turn_flag, turn_get
+
+    def port(name: str, default: int) -> int:
+        value = (turn_get(text, name) or "").strip()
+        return int(value) if value.isdigit() and 0 < int(value) < 65536 else default
+
+    plain, tls = port("listening-port", 3478), port("tls-listening-port", 5349)
+    rules = [(plain, "udp", "TURN")]
+    if not turn_flag(text, "no-tcp"):
+        rules.append((plain, "tcp", "TURN over TCP"))
+    if not turn_flag(text, "no-tls") and not files.exists(NGINX_STREAM_CONF):
+        rules.append((tls, "tcp", "TURN over TLS"))
+    return rules
 
 
 def sshd_ports(files: FileView) -> list[int]:
@@ -122,8 +144,8 @@ def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
 
     wanted = [(ssh, "tcp", "SSH, so this session and later logins stay possible")]
     wanted += [rule for rule in JITSI_RULES if rule[:2] != (ssh, "tcp")]
-    if facts.has_package("coturn"):
-        wanted += COTURN_RULES
+    wanted += [rule for rule in turn_rules(facts, files)
+               if not any(rule[:2] == have[:2] for have in wanted)]
     enabled, rules = _ufw_state(files)
     steps: list[Step] = []
     notes: list[str] = []

@@ -61,7 +61,9 @@ class HostFacts:
     policy: str | None = None  # open | local | ldap | unknown
     plain_passwords: bool = False  # internal_plain in use (passwords stored in clear)
     guests: bool = False
-    guest_host_file: str | None = None  # where VirtualHost "guest.HOST" is defined
+    guest_host_file: str | None = None  # where the guest VirtualHost is defined
+    guest_host: str | None = None  # its name: guest.HOST, or what config.js names
+    turn_modules: list[str] = field(default_factory=list)  # TURN credential modules of HOST
     anonymousdomain: str | None = None  # from HOST-config.js
     config_js: str | None = None
     jicofo_conf: str | None = None
@@ -91,6 +93,12 @@ class HostFacts:
 
     def has_package(self, name: str) -> bool:
         return name in self.packages
+
+    @property
+    def jicofo_requires_login(self) -> bool:
+        """Jicofo's effective authentication: the legacy key, which jicofo reads first, or
+        jicofo.conf as a whole (an admin's block, the wizard's, later settings winning)."""
+        return bool(self.legacy_auth_key) or self.jicofo_auth
 
 
 # --- detection ------------------------------------------------------------------------------
@@ -213,16 +221,22 @@ def read_facts(root: Root) -> HostFacts:
             if raw and path != host_file:
                 auth = lua.lua_unquote(raw)
     facts.main_auth = auth
-    guest = f"guest.{host}"
-    for path, text in prosody_files.items():
-        if any(s.name == guest for s in lua.prosody_sections(text)):
-            facts.guest_host_file = path
-    facts.guests = facts.guest_host_file is not None
-
-    # config.js, jicofo
+    facts.turn_modules = [m for m in _modules_enabled(host_text, host) if m in TURN_MODULES]
     facts.config_js = f"/etc/jitsi/meet/{host}-config.js"
     facts.anonymousdomain = configjs.configjs_get(root.read_text(facts.config_js) or "",
                                                   "anonymousdomain")
+    # The wizard names the guest host guest.HOST; the current secure-domain guide names it
+    # guest.meet.jitsi: whatever config.js names is the guest host when Prosody defines it.
+    names = [n for n in (facts.anonymousdomain, f"guest.{host}") if n and n != host]
+    for name in names:
+        for path, text in prosody_files.items():
+            if facts.guest_host_file is None and any(
+                    s.kind == "VirtualHost" and s.name == name
+                    for s in lua.prosody_sections(text)):
+                facts.guest_host_file, facts.guest_host = path, name
+    facts.guests = facts.guest_host_file is not None
+
+    # jicofo
     jicofo_text = root.read_text(JICOFO_CONF)
     if jicofo_text is not None:
         facts.jicofo_conf = JICOFO_CONF
@@ -299,10 +313,44 @@ def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:
             + ("a guest host exists but config.js has no anonymousdomain"
                if facts.guests else "config.js names an anonymousdomain but Prosody has no "
                "guest host"))
+    _check_jicofo(facts)
     if facts.legacy_auth_key and facts.jicofo_conf:
         facts.warnings.append(
             f"jicofo's legacy key {LEGACY_AUTH_KEY} is set in {JICOFO_PROPS}; it wins over "
             "jicofo.conf, so the wizard moves the setting into jicofo.conf")
+
+
+def _check_jicofo(facts: HostFacts) -> None:
+    """Warn when jicofo's effective authentication contradicts Prosody's policy."""
+    where = (f"{LEGACY_AUTH_KEY} in {JICOFO_PROPS}" if facts.legacy_auth_key
+             else facts.jicofo_conf or "jicofo's settings")
+    if facts.policy == "open" and facts.jicofo_requires_login:
+        facts.warnings.append(
+            f"the policy is open (Prosody lets anyone in) but jicofo still requires login "
+            f"({where}): no one can start a meeting; rerun the wizard with the open policy, "
+            "which turns jicofo's authentication off")
+    elif facts.policy in ("local", "ldap") and not facts.jicofo_requires_login:
+        facts.warnings.append(
+            f"Prosody requires login ({facts.policy}) but jicofo's authentication is off"
+            + (": guests can start meetings" if facts.guests
+               else ", unlike the upstream secure-domain setup")
+            + f"; rerun the wizard with the {facts.policy} policy, which turns it on")
+
+
+# What hands guests TURN credentials: mod_turncredentials (2020 packages), mod_external_services
+# (later ones). The guides of both generations enable it on the guest host too.
+TURN_MODULES = ("turncredentials", "external_services")
+
+
+def _modules_enabled(text: str, host: str) -> list[str]:
+    """The module names in a VirtualHost's modules_enabled list (comments skipped)."""
+    import re
+
+    from jitsiwizard.formats import lua
+
+    raw = lua.prosody_get(text, host, "modules_enabled") or ""
+    code = re.sub(r"--[^\n]*", "", raw)
+    return [a or b for a, b in re.findall(r'"([A-Za-z0-9_-]+)"|\'([A-Za-z0-9_-]+)\'', code)]
 
 
 def _lua_str(raw: str | None) -> str:

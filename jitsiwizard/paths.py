@@ -47,10 +47,13 @@ JICOFO_PROPS = "/etc/jitsi/jicofo/sip-communicator.properties"
 JVB_CONF = "/etc/jitsi/videobridge/jvb.conf"
 JVB_PROPS = "/etc/jitsi/videobridge/sip-communicator.properties"
 TURNSERVER_CONF = "/etc/turnserver.conf"
+COTURN_CERT_DIR = "/etc/coturn/certs"  # coturn's copies of certbot's files (it runs as
+# the turnserver user, which cannot read /etc/letsencrypt/live)
 
 # nginx and certificates.
 NGINX_CONF = "/etc/nginx/nginx.conf"
 NGINX_SITES = "/etc/nginx/sites-available"
+NGINX_STREAM_CONF = "/etc/nginx/modules-enabled/60-jitsi-meet.conf"  # 2020: 443 multiplexed
 LE_CONFIG = "/etc/letsencrypt"
 LE_WORK = "/var/lib/letsencrypt"
 LE_LOGS = "/var/log/letsencrypt"
@@ -73,6 +76,12 @@ def prosody_host_file(host: str) -> str:
 def jitsi_cert_paths(host: str) -> tuple[str, str]:
     """The self-signed pair the package makes (the Let's Encrypt helper writes over it)."""
     return f"{JITSI_MEET_ETC}/{host}.crt", f"{JITSI_MEET_ETC}/{host}.key"
+
+
+def coturn_cert_paths(host: str) -> tuple[str, str]:
+    """Where coturn reads certbot's certificate, copied by the deploy hook (as upstream's
+    coturn-certbot-deploy.sh does)."""
+    return f"{COTURN_CERT_DIR}/{host}.fullchain.pem", f"{COTURN_CERT_DIR}/{host}.privkey.pem"
 
 
 def letsencrypt_paths(host: str) -> tuple[str, str]:

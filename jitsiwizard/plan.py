@@ -24,6 +24,7 @@ from jitsiwizard.paths import (
     JICOFO_CONF,
     JICOFO_PROPS,
     JVB_CONF,
+    JVB_PROPS,
     LDAP_CA_DROPIN,
     OWNED_GUESTS,
     OWNED_LDAP,
@@ -76,6 +77,7 @@ class _Builder:
         self.plan = Plan()
         self.restart: set[str] = set()
         self.hand_edited: list[str] = []
+        self.installing: set[str] = set()  # packages an earlier step of this plan installs
 
     def note(self, text: str) -> None:
         if text not in self.plan.notes:
@@ -138,6 +140,17 @@ class _Builder:
     def command(self, argv, summary: str, **kw) -> None:
         self.plan.steps.append(Command(list(argv), summary, **kw))
 
+    def install(self, packages, summary: str, *, timeout: float = 600) -> None:
+        """One apt-get install for the packages neither on the host nor already installed by
+        an earlier step of this plan."""
+        wanted = [p for p in packages
+                  if p not in self.installing and not self.facts.has_package(p)]
+        if not wanted:
+            return
+        self.installing.update(wanted)
+        self.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *wanted], summary,
+                     timeout=timeout, env=APT_ENV)
+
 
 def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
           ssh_port_in_use: int | None = None) -> Plan:
@@ -196,8 +209,9 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     # The main host's module, on the line the packages mark "do not delete me".
     text = b.edit(facts.prosody_host_file, lua.prosody_set, host, "authentication",
                   f'"{module}"')
-    if facts.guest_host_file == facts.prosody_host_file:
-        text = lua.prosody_remove_section(text, f"guest.{host}")  # a hand-made guest host
+    if facts.guest_host and facts.guest_host_file == facts.prosody_host_file:
+        # a hand-made guest host: the wizard's own file replaces it
+        text = lua.prosody_remove_section(text, facts.guest_host)
     b.file(facts.prosody_host_file, text,
            f"authentication for {host}: {module}", services=prosody)
 
@@ -212,7 +226,8 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
 
     # Guests: a VirtualHost of the wizard's own.
     guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
-                        anonymous_module=anonymous) if guests else None
+                        anonymous_module=anonymous,
+                        modules=facts.turn_modules) if guests else None
     _owned_prosody_file(b, OWNED_GUESTS, guest_text,
                         "guest host: anonymous users may join started meetings"
                         if guests else "no guest host")
@@ -227,9 +242,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
             bind_password=ldap.bind_password.value if ldap.bind_password else "",
             base=ldap.user_base, filter=prosody_auth.filter_option(ldap), scope=ldap.scope,
             starttls=ldap.starttls and not ldap.ldaps)
-        if not facts.has_package("lua-ldap"):
-            b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "lua-ldap"],
-                      "install lua-ldap (Prosody's LDAP library)", timeout=600, env=APT_ENV)
+        b.install(["lua-ldap"], "install lua-ldap (Prosody's LDAP library)")
     _owned_prosody_file(b, OWNED_LDAP, ldap_text,
                         "LDAP settings (mod_auth_ldap)" if ldap else "no LDAP settings",
                         mode=0o640, group="prosody", secret_keys=LDAP_SECRET_KEYS)
@@ -253,7 +266,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     secured = policy != "open"
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
-        body = render("jicofo-auth.hocon.j2", hostname=host) if secured else None
+        body = _jicofo_block(b, host, secured)
         b.file(JICOFO_CONF, b.edit(JICOFO_CONF, hocon.hocon_managed_block, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
@@ -270,6 +283,22 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
     elif secured and not facts.jicofo_conf:
         raise UserError("neither jicofo.conf nor jicofo's sip-communicator.properties exists",
                         "reinstall the jicofo package", field="auth.policy")
+
+
+def _jicofo_block(b: _Builder, host: str, secured: bool) -> str | None:
+    """The wizard's block in jicofo.conf, so that jicofo's effective authentication is what
+    the policy needs wherever else the file sets it. The secure-domain guide puts
+    `authentication { ... }` inside the admin's own `jicofo { }` section: when that already
+    says what the policy needs, no block is added (no duplicate); when it contradicts the
+    policy, the block (at the end, where HOCON's later setting wins) overrides it."""
+    without_ours = b.edit(JICOFO_CONF, hocon.hocon_managed_block, None)
+    found = hocon.hocon_jicofo_auth(without_ours) or {}
+    enabled = bool(found.get("enabled"))
+    if not secured:
+        return render("jicofo-auth-off.hocon.j2") if enabled else None
+    already = (enabled and (found.get("type") or "").strip().upper() == "XMPP"
+               and (found.get("login_url") or "").strip().lower() == host.lower())
+    return None if already else render("jicofo-auth.hocon.j2", hostname=host)
 
 
 def _owned_prosody_file(b: _Builder, path: str, text: str | None, summary: str,
@@ -321,9 +350,7 @@ def _twice(secret: Secret) -> Secret:
 def _nat_steps(b: _Builder, answers: Answers) -> None:
     text = b.files.read_text(JVB_CONF)
     if text is None:
-        if answers.host.public_address:
-            b.note("jvb.conf is missing (an old videobridge): add the NAT mapping by hand, see "
-                   "the README")
+        _legacy_nat_steps(b, answers)
         return
     body = None
     if answers.host.public_address and answers.host.local_address:
@@ -336,6 +363,39 @@ def _nat_steps(b: _Builder, answers: Answers) -> None:
     b.file(JVB_CONF, b.edit(JVB_CONF, hocon.hocon_managed_block, body),
            "videobridge maps its private address to the public one (NAT)" if body
            else "no NAT address mapping", services=("jitsi-videobridge2",))
+
+
+NAT_LOCAL_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS"
+NAT_PUBLIC_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
+
+
+def _legacy_nat_steps(b: _Builder, answers: Answers) -> None:
+    """A 2020-era bridge has no jvb.conf and reads its NAT mapping from its
+    sip-communicator.properties. Without a public address, the keys are removed only from a
+    file the wizard wrote before (so a mapping the admin made by hand stays)."""
+    text = b.files.read_text(JVB_PROPS)
+    public, local = answers.host.public_address, answers.host.local_address
+    if text is None:
+        if public:
+            raise UserError(f"the videobridge has neither {JVB_CONF} nor {JVB_PROPS}",
+                            "reinstall the jitsi-videobridge2 package",
+                            field="host.public_address")
+        return
+    if public and not local:
+        raise UserError("host.public_address is set but host.local_address is not",
+                        "give this host's private address (the one `ip addr` shows) as "
+                        "local_address under [host]", field="host.local_address")
+    if public:
+        new = properties.properties_set(text, NAT_LOCAL_KEY, local)
+        new = properties.properties_set(new, NAT_PUBLIC_KEY, public)
+        summary = "videobridge maps its private address to the public one (NAT)"
+    elif JVB_PROPS in b.facts.managed:
+        new = properties.properties_remove(properties.properties_remove(text, NAT_PUBLIC_KEY),
+                                           NAT_LOCAL_KEY)
+        summary = "no NAT address mapping"
+    else:
+        return
+    b.file(JVB_PROPS, new, summary, services=("jitsi-videobridge2",))
 
 
 # --- certificates and firewall (their own modules) -----------------------------------------
@@ -373,6 +433,8 @@ def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
                     "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
     b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
               timeout=600, env=APT_ENV)
+    # prosody is installed (to be upgraded): named here always, unlike in b.install
+    b.installing.update(("prosody", "lua-ldap"))
     b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "prosody", "lua-ldap"],
               "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 # Beyond a check's own timeout, the time its clean-up may take before it is cut off. The one
 # bound for every check, whichever face runs it.
 CHECK_GRACE = 1.0
+NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
+                         "configure yet: the configuration is planned after a real install")
 
 
 @dataclass
@@ -96,6 +98,7 @@ class Session:
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
         self._runner: Runner | None = None
+        self._not_planned: str | None = None  # set by replan() when it could plan nothing
 
     # -- how printed commands must be typed to act on the same tree ---------------------
 
@@ -274,10 +277,8 @@ class Session:
                     ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
                                      else None)), answers)
             if self.simulate:
-                return self._store_secrets(Plan(notes=[
-                    "the install was only simulated, so there are no Jitsi files to "
-                    "configure yet: the configuration is planned after a real install"]),
-                    answers)
+                self._not_planned = NOT_PLANNED_SIMULATED
+                return self._store_secrets(Plan(notes=[NOT_PLANNED_SIMULATED]), answers)
             raise UserError("jitsi-meet was installed but its configuration files are "
                             "missing", "look at the run log for apt's messages; `dpkg -s "
                             "jitsi-meet` shows the package state")
@@ -373,6 +374,7 @@ class Session:
         text, _ = dumps(answers)
         self._runner = Runner(self.root, simulate=self.simulate, redact=redact, log=log)
         phases = self._phases(planned, redact, log)
+        self._not_planned = None
         try:
             outcome = apply(planned.plan, self.root, self._runner, redact=redact,
                             answers_text=text, replan=replan, on_event=on_event,
@@ -381,6 +383,8 @@ class Session:
             self._runner = None
         if outcome.verification is not None:
             self._save_verification(outcome.verification)
+        if outcome.status == "applied" and self._not_planned:
+            outcome.not_planned = self._not_planned  # both faces say so where the admin looks
         return outcome
 
     # -- checks around the restarts --------------------------------------------------------

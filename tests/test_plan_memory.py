@@ -41,7 +41,9 @@ ANSWER_SETS = {
     "letsencrypt and firewall": LETSENCRYPT_FIREWALL,
 }
 HOSTS = {"current": {}, "legacy": {"generation": "legacy"},
-         "hand-made ldap2": {"handmade": "ldap2"}}
+         "upgraded in 2021": {"generation": "upgraded"},
+         "hand-made ldap2": {"generation": "legacy", "handmade": "ldap2"},
+         "secure domain by hand": {"handmade": "secure-domain"}}
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,9 @@ class RunOutcome:
     fallbacks: list[str] = field(default_factory=list)
     verification: dict | None = None  # the report after the restarts (Report.to_dict())
     failed_phase: str = ""  # "" (a step), "config check" or "verification"
+    # Set when the run applied only the install steps: why the configuration was not planned
+    # (a simulated install leaves no Jitsi files to plan against).
+    not_planned: str | None = None
 
     @property
     def verified(self) -> bool | None:

@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 
 from jitsiwizard.errors import UserError
-from jitsiwizard.formats import nginx
+from jitsiwizard.formats import nginx, turnserver
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import ACME_SERVERS, Answers
 from jitsiwizard.paths import (
     ACMESH_HOME,
+    COTURN_CERT_DIR,
     JITSI_SHARE,
     LE_CONFIG,
     LE_LOGS,
@@ -30,6 +31,8 @@ from jitsiwizard.paths import (
     LETSENCRYPT_SCRIPT,
     NGINX_CONF,
     ROOT_CRONTAB,
+    TURNSERVER_CONF,
+    coturn_cert_paths,
     jitsi_cert_paths,
     letsencrypt_paths,
 )
@@ -115,7 +118,9 @@ def _release_name(facts: HostFacts) -> str:
 
 
 def _hook_text(host: str) -> str:
-    return render("certbot-deploy-hook.sh.j2", hostname=host)
+    turn_cert, turn_key = coturn_cert_paths(host)
+    return render("certbot-deploy-hook.sh.j2", hostname=host, turn_conf=TURNSERVER_CONF,
+                  turn_cert=turn_cert, turn_key=turn_key)
 
 
 # --- choosing the route ------------------------------------------------------------------------
@@ -180,9 +185,64 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
 
 def cert_steps(answers: Answers, facts: HostFacts,
                files: FileView) -> tuple[list[Step], list[str]]:
-    """The plan steps for the chosen route, and notes for the admin. Pure."""
+    """The plan steps for the chosen route, then coturn's (TURN over TLS serves the same
+    certificate as nginx), and notes for the admin. Pure."""
     route, reason = choose_route(facts, answers, files)
     host = cert_hostname(answers, facts)
+    steps, notes = _route_steps(route, reason, answers, facts, files, host)
+    return steps + _turn_steps(route, answers, facts, files, host), notes
+
+
+def _served_pair(route: str, answers: Answers, facts: HostFacts, files: FileView,
+                 host: str) -> tuple[str | None, str | None]:
+    """The certificate and key nginx serves once the route's steps have run."""
+    if route == "own":
+        return answers.cert.cert_file, answers.cert.key_file
+    if route in ("self-signed", "helper"):
+        return jitsi_cert_paths(host)
+    if route == "certbot":
+        return letsencrypt_paths(host)
+    return _site_paths(facts, files)
+
+
+def _turn_steps(route: str, answers: Answers, facts: HostFacts, files: FileView,
+                host: str) -> list[Step]:
+    """Point coturn (jitsi-meet-turnserver's /etc/turnserver.conf, `cert=` and `pkey=`) at
+    what nginx serves, and restart it when its certificate changes. certbot's files are not
+    readable by coturn's user: it gets copies, which the deploy hook refreshes on renewal."""
+    before = files.read_text(TURNSERVER_CONF)
+    if before is None:
+        return []
+    cert, key = _served_pair(route, answers, facts, files, host)
+    if not cert or not key:
+        return []
+    steps: list[Step] = []
+    live = letsencrypt_paths(host)
+    if (cert, key) == live:
+        cert, key = coturn_cert_paths(host)
+        if route == "certbot" or not (files.exists(cert) and files.exists(key)):
+            for source, target in ((live[0], cert), (live[1], key)):
+                steps.append(Command(
+                    ["install", "-D", "-m", "0400", "-o", "turnserver", "-g", "turnserver",
+                     TargetPath(source), TargetPath(target)],
+                    f"give coturn its own copy of {source}", timeout=30,
+                    snapshot=(COTURN_CERT_DIR,)))
+    try:
+        after = turnserver.turn_set(turnserver.turn_set(before, "cert", cert), "pkey", key)
+    except UserError as exc:
+        raise UserError(f"{TURNSERVER_CONF}: {exc.message}", exc.hint,
+                        field="cert.cert_file") from None
+    if after != before:
+        steps.append(FileChange(TURNSERVER_CONF, after, f"TURN over TLS serves {cert}",
+                                before=before, services=("coturn",)))
+    # A route that makes or replaces the certificate changes what coturn holds in memory.
+    if steps or route in ("self-signed", "helper", "certbot"):
+        steps.append(Service("coturn", "restart", "serve the new certificate for TURN over TLS"))
+    return steps
+
+
+def _route_steps(route: str, reason: str, answers: Answers, facts: HostFacts,
+                 files: FileView, host: str) -> tuple[list[Step], list[str]]:
     notes = [f"certificate ({answers.cert.mode}): {reason}"]
     if route == "keep":
         return [], notes

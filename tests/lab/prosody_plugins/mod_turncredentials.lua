@@ -1,0 +1,2 @@
+-- Stand-in for Jitsi's mod_turncredentials (shipped in /usr/share/jitsi-meet/prosody-plugins/): loads and
+-- does nothing, so a Jitsi configuration starts without Jitsi's plugins installed.
