@@ -107,6 +107,11 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--allow-disruption", action="store_true",
                         help="apply even while meetings are running (restarting Prosody, "
                              "jicofo or the bridge drops them), or when jicofo cannot say")
+    parser.add_argument("--confirm-firewall", choices=("ask", "skip"), default="ask",
+                        help="ask (default): a firewall change is undone unless you confirm "
+                             "it on this terminal within 60 s, as `netplan try` does; skip: "
+                             "no confirmation, for automation. RISKY over SSH: nothing then "
+                             "undoes a change that shuts you out")
     _endpoints(parser, sub=False)
     parser.set_defaults(func=cmd_main)
 
@@ -220,7 +225,8 @@ def _session(args) -> Session:
                    resolver=getattr(args, "resolver", None),
                    demo=bool(getattr(args, "demo", False)),
                    endpoints=_endpoints_from(args),
-                   keep_on_failure=bool(getattr(args, "keep_on_failure", False)))
+                   keep_on_failure=bool(getattr(args, "keep_on_failure", False)),
+                   confirm_firewall=getattr(args, "confirm_firewall", "ask") or "ask")
 
 
 def _warn(text: str) -> None:
@@ -289,6 +295,12 @@ def run_replay(args) -> int:
     if args.dry_run or planned.plan.is_empty:
         return EXIT_OK
 
+    if session.firewall_needs_confirming(planned) and not sys.stdin.isatty():
+        raise UserError("this run changes the firewall, and a firewall change over SSH must "
+                        "be confirmed from a terminal within 60 s (or it is undone)",
+                        "run it in a terminal, or add --confirm-firewall=skip if nothing "
+                        "here depends on the SSH link", field="--confirm-firewall")
+
     meetings = session.meetings(planned)
     if meetings.message():
         _warn(meetings.message())
@@ -306,7 +318,45 @@ def run_replay(args) -> int:
         _, notes = session.save_answers(planned.answers)
         for note in notes:
             _warn(f"note: {note}")
-    return _report(outcome, session)
+    code = _report(outcome, session)
+    deadline = session.arm_firewall_revert(outcome)
+    if deadline is not None and not _firewall_confirmed(session, outcome.run_id, deadline):
+        return EXIT_CHECKS_FAILED
+    return code
+
+
+def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
+    """Ask on the terminal, until the deadline, to keep the firewall change."""
+    import select
+    import time
+
+    print(f"\nThe firewall was changed. From another terminal, check that you can still "
+          f"open a NEW SSH connection to this host; then type yes and Enter here within "
+          f"{max(0, round(deadline - time.time()))} s to keep it. Otherwise it is undone "
+          "(the rest of the run stays applied).", flush=True)
+    while time.time() < deadline:
+        ready, _, _ = select.select([sys.stdin], [], [], max(0.0, deadline - time.time()))
+        if not ready:
+            break
+        answer = sys.stdin.readline()
+        if not answer:
+            break  # end of input: no one can confirm
+        if answer.strip().lower() in ("yes", "y"):
+            if session.confirm_firewall_change(run_id):
+                print("firewall change kept")
+                return True
+            break
+        print("type yes to keep the firewall change", flush=True)
+    outcome = session.firewall_guard_outcome(run_id, timeout=60.0)
+    if outcome == "reverted":
+        print("not confirmed: the firewall change was undone; the rest of the run stays "
+              f"applied. Undo the rest with: {session.command(f'rollback {run_id}')}",
+              file=sys.stderr)
+    else:
+        state = outcome or "still running"
+        print(f"not confirmed, and undoing the firewall change did not finish ({state}): "
+              "check `ufw status` and the run log", file=sys.stderr)
+    return False
 
 
 def _print_verification(doc: dict | None, out=None) -> None:

@@ -94,6 +94,10 @@ class Session:
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     endpoints: Endpoints | None = None  # where the verification looks; None: this host's
     keep_on_failure: bool = False  # a failed verification keeps the changes
+    # A firewall change must be confirmed from the running session within firewall_window
+    # seconds, or a guard that outlives the wizard undoes it ("skip": no confirmation).
+    confirm_firewall: str = "ask"
+    firewall_window: float = 60.0
 
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
@@ -485,6 +489,49 @@ class Session:
 
         doc = read_json(self.root.path(LAST_VERIFICATION))
         return doc if isinstance(doc, dict) else None
+
+    # -- firewall changes over SSH: confirm or revert ----------------------------------------
+
+    def firewall_needs_confirming(self, planned: Planned) -> bool:
+        """Whether applying may change the firewall in a way the admin must confirm (on a
+        fresh host the firewall steps come with the configuration, after the install)."""
+        if self.confirm_firewall == "skip" or self.simulate:
+            return False
+        if not planned.facts.jitsi_installed:
+            return planned.answers.firewall.manage
+        return any(s.kind == "command" and s.argv and str(s.argv[0]) == "ufw"
+                   for s in planned.plan.steps)
+
+    def arm_firewall_revert(self, outcome) -> float | None:
+        """After an applied run that changed the firewall: start the guard that undoes the
+        change unless confirm_firewall_change() comes first. Returns the deadline
+        (time.time()), or None when there is nothing to confirm."""
+        from jitsiwizard.apply import firewall_guard
+
+        if (outcome.status != "applied" or self.confirm_firewall == "skip" or self.simulate
+                or not firewall_guard.changed_firewall(self.root, outcome.run_id)):
+            return None
+        return firewall_guard.arm(self.root, outcome.run_id, self.firewall_window)
+
+    def confirm_firewall_change(self, run_id: str) -> bool:
+        """Keep the firewall change; False when the guard already undid it."""
+        from jitsiwizard.apply import firewall_guard
+
+        return firewall_guard.confirm(self.root, run_id)
+
+    def firewall_guard_outcome(self, run_id: str, timeout: float = 0.0) -> str | None:
+        """How the guard ended ("confirmed", "reverted", "failed", "gone"), waiting up to
+        `timeout` seconds for it; None while it still runs."""
+        import time
+
+        from jitsiwizard.apply import firewall_guard
+
+        end = time.monotonic() + timeout
+        while True:
+            outcome = firewall_guard.guard_outcome(self.root, run_id)
+            if outcome is not None or time.monotonic() >= end:
+                return outcome
+            time.sleep(0.2)  # another process's file: nothing to wait on but the file
 
     def abort(self) -> None:
         """Stop the command in progress (a hang-up during apply): the run then rolls back."""
