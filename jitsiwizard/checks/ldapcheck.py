@@ -609,10 +609,11 @@ async def _check_one(server: ServerUrl, ldap: LdapAnswers, timeout: float, multi
     try:
         await asyncio.wait_for(in_thread(_check_server, run, ldap, timeout, resolver), timeout)
     except asyncio.TimeoutError:
-        run.abort()
-        # The thread may have reported its own timeout in the same instant: one failure
-        # per server, and nothing it adds after this point counts.
+        # What the thread reported up to the deadline counts, nothing after: the abort wakes
+        # it with a socket error that it would report as a TLS or search failure. (It may
+        # have reported its own timeout in the same instant: one failure per server.)
         reported = list(run.results)
+        run.abort()
         if any(r.status == FAIL for r in reported):
             return reported
         step = run.step
