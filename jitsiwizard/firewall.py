@@ -96,8 +96,10 @@ def _already_allowed(rules: list, port: int, proto: str) -> bool:
 
 
 def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
-                   ssh_port_in_use: int | None) -> tuple[list[Step], list[str]]:
-    """ufw steps for the Jitsi ports: the SSH port first, `ufw --force enable` last.
+                   ssh_port_in_use: int | None,
+                   ports: list | None = None) -> tuple[list[Step], list[str]]:
+    """ufw steps for the Jitsi ports (or `ports`, (port, proto, purpose) each, for a host of
+    another role): the SSH port first, `ufw --force enable` last.
 
     Refuses (UserError) when the admin's SSH port, given or read from sshd's config, is
     not firewall.ssh_port: enabling the firewall would cut the admin off.
@@ -121,8 +123,9 @@ def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
             field="firewall.ssh_port")
 
     wanted = [(ssh, "tcp", "SSH, so this session and later logins stay possible")]
-    wanted += [rule for rule in JITSI_RULES if rule[:2] != (ssh, "tcp")]
-    if facts.has_package("coturn"):
+    wanted += [rule for rule in (JITSI_RULES if ports is None else ports)
+               if rule[:2] != (ssh, "tcp")]
+    if facts.has_package("coturn") and ports is None:
         wanted += COTURN_RULES
     enabled, rules = _ufw_state(files)
     steps: list[Step] = []

@@ -646,3 +646,65 @@ def build_empty(root: str | os.PathLike, *, os_release: tuple[str, str, str, str
     (base / "var/lib/dpkg").mkdir(parents=True, exist_ok=True)
     (base / "var/lib/dpkg/status").write_text(_dpkg_status({"python3": "3.11.2-1"}))
     return base
+
+
+# A host that runs only the videobridge (a scaled setup's extra bridge), as the package
+# leaves it: "current" keeps the shard in jvb.conf, the 2020 ("legacy") package in
+# sip-communicator.properties. The package points the shard at the local Prosody it expects.
+BRIDGE_JVB_CONF = """\
+videobridge {
+    http-servers {
+        public {
+            port = 9090
+        }
+    }
+    apis {
+        xmpp-client {
+            configs {
+                shard {
+                    HOSTNAME = "localhost"
+                    DOMAIN = "auth.MAIN"
+                    USERNAME = "jvb"
+                    PASSWORD = "fixtureJvbPw"
+                    MUC_JIDS = "JvbBrewery@internal.auth.MAIN"
+                    MUC_NICKNAME = "fixture-nick"
+                    DISABLE_CERTIFICATE_VERIFICATION = true
+                }
+            }
+        }
+    }
+}
+ice4j {
+    harvest {
+        mapping {
+            stun {
+                addresses = [ "meet-jit-si-turnrelay.jitsi.net:443" ]
+            }
+        }
+    }
+}
+"""
+
+
+def build_bridge(root: str | os.PathLike, *, main: str = "meet.example.org",
+                 generation: str = "current") -> Path:
+    """A tree shaped like a host with only jitsi-videobridge2 installed."""
+    base = build_empty(root, os_release=GENERATIONS[generation]["os"])
+    gen = GENERATIONS[generation]["packages"]
+    packages = {"python3": "3.11.2-1", "jitsi-videobridge2": gen["jitsi-videobridge2"]}
+    packages.update({k: v for k, v in gen.items() if k.startswith("openjdk")})
+    files = {"/var/lib/dpkg/status": _dpkg_status(packages),
+             "/etc/jitsi/videobridge/config": "JVB_OPTS=\"--apis=,\"\n"
+                                              "JAVA_SYS_PROPS=\"-Dconfig.file=/etc/jitsi/"
+                                              "videobridge/jvb.conf\"\n"}
+    if generation == "current":
+        files["/etc/jitsi/videobridge/jvb.conf"] = BRIDGE_JVB_CONF.replace("MAIN", main)
+    else:
+        files["/etc/jitsi/videobridge/sip-communicator.properties"] = JVB_PROPS.replace(
+            "HOST", main)
+    for target, text in files.items():
+        path = base / target.lstrip("/")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (base / "var/log/jitsi").mkdir(parents=True, exist_ok=True)
+    return base
