@@ -488,6 +488,10 @@ class Session:
         check = MeetingsCheck(restarts)
         if not restarts:
             return check
+        if planned.answers.is_bridge:
+            check.skipped = ("jicofo runs on the main host; it moves this bridge's "
+                             "conferences to another bridge while it restarts")
+            return check
         endpoints = self.the_endpoints()
         if self.simulate and not endpoints.given:
             check.skipped = "this run only records its commands (--simulate)"

@@ -28,7 +28,6 @@ NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
 NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
 NS_MUC = "http://jabber.org/protocol/muc"
 NS_MUC_USER = "http://jabber.org/protocol/muc#user"
-NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 MAX_BYTES = 256 * 1024
 
 
@@ -186,11 +185,13 @@ class _Stream:
 
 def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
           username: str | None = None, password: str | None = None, pin: str | None = None,
-          room: str | None = None, nick: str = "", list_room: bool = False) -> Probe:
+          room: str | None = None, nick: str = "", list_room: bool = False,
+          while_joined=None) -> Probe:
     """Connect to `domain` at host:port, require STARTTLS, read the mechanisms offered and,
     with a username, log in with PLAIN. With `pin` (a SHA-256, hex) the certificate must be
     exactly that one instead of chaining to `ca`. With `room` and a login: join it as `nick`
-    (`joined`), or with `list_room` only read its occupants (`occupants`). Raises XmppError
+    (`joined`; `while_joined()` is then called before the session ends), or with
+    `list_room` only read its occupants (`occupants`). Raises XmppError
     (StreamError for a stream error such as host-unknown) with what was seen."""
     stream = _Stream(host, port, domain, timeout)
     try:
@@ -225,6 +226,8 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
                 result.occupants = _occupants(stream, room)
             else:
                 result.joined = _join(stream, room, nick)
+                if result.joined == "joined" and while_joined is not None:
+                    while_joined()
         return result
     finally:
         stream.close()
@@ -292,16 +295,27 @@ def _join(stream: _Stream, room: str, nick: str) -> str:
 
 
 def _occupants(stream: _Stream, room: str) -> list[str]:
-    """The room's occupants (nicknames) as disco#items lists them; [] when it does not
-    exist."""
-    stream.send(f"<iq type='get' id='items1' to={quoteattr(room)}>"
-                f"<query xmlns='{NS_DISCO_ITEMS}'/></iq>")
-    answer = _answer(stream, lambda e: e.get("id") == "items1")
-    if answer.get("type") != "result":
-        condition = _error_condition(answer)
-        if condition == "item-not-found":
-            return []
-        raise XmppError(f"the room {room} did not list its occupants: {condition}")
-    query = answer.find(f"{{{NS_DISCO_ITEMS}}}query")
-    items = [] if query is None else query.findall(f"{{{NS_DISCO_ITEMS}}}item")
-    return [(i.get("jid") or "").split("/", 1)[-1] for i in items if "/" in (i.get("jid") or "")]
+    """The room's occupants (nicknames). Prosody does not list a room's occupants to
+    outsiders (disco#items), so this joins under a nickname of its own for a moment: the
+    room sends every occupant's presence before ours, then we leave."""
+    import secrets
+
+    nick = f"jitsi-wizard-check-{secrets.token_hex(4)}"
+    full = f"{room}/{nick}"
+    stream.send(f"<presence to={quoteattr(full)}><x xmlns='{NS_MUC}'/></presence>")
+    seen: list[str] = []
+    prefix = f"{room}/".lower()
+    while True:
+        element = stream.next()
+        sender = element.get("from") or ""
+        if _local(element.tag) != "presence" or not sender.lower().startswith(prefix):
+            continue
+        if sender.lower() == full.lower():
+            if element.get("type") == "error":
+                raise XmppError(f"the room {room} did not let us look: "
+                                f"{_error_condition(element)}")
+            break
+        if element.get("type") != "unavailable":
+            seen.append(sender[len(prefix):])
+    stream.send(f"<presence to={quoteattr(full)} type='unavailable'/>")
+    return seen
