@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jitsiwizard.errors import UserError
-from jitsiwizard.paths import BRIDGES_DIR, BRIDGES_FILE, PROSODY_DATA, SAVED_ANSWERS
+from jitsiwizard.paths import (
+    BRIDGE_TRUST_PEM,
+    BRIDGES_DIR,
+    BRIDGES_FILE,
+    PROSODY_DATA,
+    SAVED_ANSWERS,
+)
 
 if TYPE_CHECKING:
     from jitsiwizard.model import Answers, BridgeAnswers
@@ -426,3 +432,21 @@ def verify_bridge(session: Session, answers: Answers, restarted: list, units) ->
     failed = [c for c in checks if not c.ok]
     shown = failed[0] if failed else checks[-1]
     return Report([Finding(name, not failed, shown.evidence, shown.fix), later])
+
+
+def main_of_this_bridge(root) -> str | None:
+    """On a bridge host the wizard configured: the main host its shard names."""
+    from jitsiwizard.bridge_plan import LEGACY_SHARD
+    from jitsiwizard.formats.hocon import _hocon_tokens, hocon_get_managed_block
+    from jitsiwizard.formats.properties import properties_get
+    from jitsiwizard.paths import JVB_CONF, JVB_PROPS
+
+    props = root.read_text(JVB_PROPS)
+    domain = properties_get(props, LEGACY_SHARD + "DOMAIN") if props else None
+    if domain is None or root.read_text(BRIDGE_TRUST_PEM) is None:
+        block = hocon_get_managed_block(root.read_text(JVB_CONF) or "") or ""
+        tokens = [v for kind, v in _hocon_tokens(block) if kind not in ("ws", "nl")]
+        domain = tokens[tokens.index("DOMAIN") + 2] if "DOMAIN" in tokens[:-2] else None
+    if root.read_text(BRIDGE_TRUST_PEM) is None or not domain:
+        return None
+    return domain[len("auth."):] if domain.startswith("auth.") else domain

@@ -395,7 +395,9 @@ def cmd_status(args) -> int:
 
         print(json.dumps(doc, indent=2))
         return EXIT_OK
-    if not doc["jitsi_installed"]:
+    if doc["videobridge_of"]:
+        print(f"videobridge: this host is a bridge of {doc['videobridge_of']}")
+    elif not doc["jitsi_installed"]:
         print(f"{doc['os'] or 'unknown system'}: Jitsi Meet is not installed")
     else:
         guests = "with guests" if doc["guests"] else "no guests"
@@ -410,6 +412,8 @@ def cmd_status(args) -> int:
         jicofo = doc["jicofo_authentication"] or doc["legacy_jicofo_key"]
         print(f"jicofo auth: {'on' if jicofo else 'off'}")
         print(f"certificate: {doc['certificate'] or '?'}")
+        print(f"bridges:     {len(doc['bridges'])} extra"
+              + (f" ({', '.join(doc['bridges'])})" if doc["bridges"] else ""))
     for warning in doc["warnings"]:
         print(f"warning: {warning}")
     if doc["interrupted_run"]:

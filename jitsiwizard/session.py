@@ -574,10 +574,14 @@ class Session:
 
     def status(self) -> dict:
         """What the host has now, as data both faces show."""
+        from jitsiwizard.bridges import main_of_this_bridge, read_registry
+
         facts = self.read_host()
         runs = self.runs()
         interrupted = self.interrupted()
         return {
+            "bridges": [str(e.get("name")) for e in read_registry(self.root)],
+            "videobridge_of": main_of_this_bridge(self.root),
             "os": facts.release, "jitsi_installed": facts.jitsi_installed,
             "generation": facts.generation, "hostname": facts.hostname,
             "policy": facts.policy, "authentication_module": facts.main_auth,

@@ -114,6 +114,8 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         assert ufw == [["ufw", "allow", "from", link.outside_address, "to", "any", "port",
                         "5222", "proto", "tcp"]]
         nft_for(link, port, [link.outside_address])
+        assert main(["status", "--root", str(main_root)]) == 0
+        assert "bridges:     1 extra (bridge2)" in capsys.readouterr().out
         answers_file, secret_file = tmp_path / "home/bridge-bridge2.toml", None
         answers_file.parent.mkdir()
         for path in (run.answers_path, run.secret_path):

@@ -152,7 +152,7 @@ def test_meeting_server_plans_unchanged_with_default_role(tmp_path, generation):
 
 
 @pytest.mark.parametrize("generation", ["current", "legacy"])
-def test_apply_then_rollback_is_byte_identical(tmp_path, generation):
+def test_apply_then_rollback_is_byte_identical(tmp_path, generation, capsys):
     root = fixtures.build_bridge(tmp_path / "root", generation=generation)
     before = snapshot(root)
     answers = tmp_path / "bridge.toml"
@@ -164,6 +164,8 @@ def test_apply_then_rollback_is_byte_identical(tmp_path, generation):
     changed = snapshot(root)
     assert changed != before
     assert changed["etc/jitsi/videobridge/jitsi-wizard-main.pem"][1] == MAIN_PEM.encode()
+    assert main(["status", "--root", str(root)]) == 0
+    assert f"this host is a bridge of {MAIN}" in capsys.readouterr().out
     assert main(["rollback", "--root", str(root), "--simulate"]) == 0
     assert snapshot(root) == before
 
