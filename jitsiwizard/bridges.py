@@ -183,12 +183,8 @@ def registry_text(entries: list[dict]) -> str:
 
 def wizard_manages_firewall(root) -> bool:
     """Whether the last run's answers say the wizard manages the firewall."""
-    import sys
+    from jitsiwizard.answers import tomllib  # tomllib, or tomli before Python 3.11
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
     text = root.read_text(SAVED_ANSWERS)
     try:
         data = tomllib.loads(text or "")
