@@ -18,8 +18,10 @@ from jitsiwizard.errors import Problem, ProblemList, UserError
 from jitsiwizard.model import (
     CERT_MODES,
     POLICIES,
+    ROLES,
     Answers,
     AuthAnswers,
+    BridgeAnswers,
     CertAnswers,
     FirewallAnswers,
     HostAnswers,
@@ -35,6 +37,7 @@ from jitsiwizard.validate import (
     check_filter,
     check_hostname,
     check_ldap_url,
+    check_sha256,
 )
 
 if sys.version_info >= (3, 11):
@@ -89,8 +92,23 @@ SPEC: dict[str, dict[str, tuple[str, str]]] = {
         "manage": (BOOL, "true: the plan adds ufw rules (SSH first) and enables ufw"),
         "ssh_port": (INT, "the SSH port that must stay open"),
     },
+    "role": {
+        "kind": (STR, "meeting-server (default: the whole Jitsi) | videobridge (an extra "
+                      "bridge for a main host)"),
+    },
+    "bridge": {
+        "main": (STR, "role = videobridge: the main host's name (its XMPP domain)"),
+        "main_address": (STR, "optional: the main host's address, when its name does not "
+                              "resolve to it from here"),
+        "username": (STR, "this bridge's account on auth.MAIN (from `jitsi-wizard bridge add`)"),
+        "password": (STR, "env:NAME | file:PATH | the password itself"),
+        "main_certificate_sha256": (STR, "the SHA-256 fingerprint of the main host's Prosody "
+                                         "certificate, pinned"),
+    },
 }
-TOP_LEVEL = ("host", "cert", "auth", "firewall")
+TOP_LEVEL = ("host", "cert", "auth", "firewall", "role", "bridge")
+# Accounts of auth.HOST that belong to the main host's own services, never to a bridge.
+RESERVED_BRIDGE_USERS = ("focus", "jvb", "jibri", "recorder", "transcriber")
 
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -229,9 +247,16 @@ def parse(data: dict, text: str = "", source_path: str = "") -> LoadedAnswers:
             out.error(key, "is not a known section", _suggest(key, TOP_LEVEL))
 
     answers = Answers()
-    _parse_host(_table(data, "host", out, "host"), answers.host, out)
-    _parse_cert(_table(data, "cert", out, "cert"), answers.cert, answers.host, out)
-    _parse_auth(_table(data, "auth", out, "auth"), answers.auth, out, source_path)
+    answers.role = _parse_role(_table(data, "role", out, "role"), out)
+    if answers.role == "videobridge":
+        _parse_bridge_host(data, answers, out, source_path)
+    else:
+        if "bridge" in data:
+            out.warn("bridge", "is only used with [role] kind = 'videobridge'; it is ignored",
+                     "remove the [bridge] section, or add [role] kind = \"videobridge\"")
+        _parse_host(_table(data, "host", out, "host"), answers.host, out)
+        _parse_cert(_table(data, "cert", out, "cert"), answers.cert, answers.host, out)
+        _parse_auth(_table(data, "auth", out, "auth"), answers.auth, out, source_path)
     _parse_firewall(_table(data, "firewall", out, "firewall"), answers.firewall, out)
 
     if out.errors:
@@ -239,12 +264,80 @@ def parse(data: dict, text: str = "", source_path: str = "") -> LoadedAnswers:
     return LoadedAnswers(answers, out.warnings, text, source_path)
 
 
-def _parse_host(t: dict, host: HostAnswers, out: _Collector) -> None:
+def _parse_role(t: dict, out: _Collector) -> str:
+    _unknown(t, "role", out, "role")
+    kind = _get(t, "kind", STR, out, "role.kind", "meeting-server")
+    if kind not in ROLES:
+        out.error("role.kind", f"{kind!r} is not a role",
+                  f"use one of {', '.join(ROLES)} ({_suggest(kind, ROLES)})")
+        return "meeting-server"
+    return kind
+
+
+def _parse_bridge_host(data: dict, answers: Answers, out: _Collector,
+                       source_path: str) -> None:
+    """role = videobridge: [bridge] is required; [host] gives only the NAT addresses; the
+    certificate and authentication sections belong to the main host."""
+    for name in ("cert", "auth"):
+        if name in data:
+            out.warn(name, "does not apply to a videobridge host; it is ignored",
+                     f"remove the [{name}] section (the main host has it)")
+    _parse_host(_table(data, "host", out, "host"), answers.host, out, need_name=False)
+    t = _table(data, "bridge", out, "bridge")
+    if "bridge" not in data:
+        out.error("bridge", "is needed for [role] kind = 'videobridge'",
+                  "add the [bridge] section `jitsi-wizard bridge add` wrote on the main host")
+        return
+    _unknown(t, "bridge", out, "bridge")
+    b = answers.bridge = BridgeAnswers()
+    main = _get(t, "main", STR, out, "bridge.main", "")
+    if not main:
+        out.error("bridge.main", "is missing", 'add main = "meet.example.org" under [bridge]')
+    else:
+        b.main, err = check_hostname(main)
+        if err:
+            out.error("bridge.main", f"{main!r} {err}", "give the main host's name, the one "
+                      "its meetings are served under (its XMPP domain)")
+    address = _get(t, "main_address", STR, out, "bridge.main_address", "").strip()
+    if address:
+        try:
+            b.main_address = str(ipaddress.ip_address(address))
+        except ValueError:
+            out.error("bridge.main_address", f"{address!r} is not an IP address",
+                      "give the main host's address, or leave it out to use its name")
+    name = _get(t, "username", STR, out, "bridge.username", "").strip()
+    if not name:
+        out.error("bridge.username", "is missing", 'add username = "bridge2" under [bridge]')
+    elif not _USERNAME.match(name):
+        out.error("bridge.username", f"{name!r} is not a valid user name",
+                  "use lower-case letters, digits, '.', '_' or '-'")
+    elif name in RESERVED_BRIDGE_USERS:
+        out.error("bridge.username", f"{name!r} is an account of the main host's own "
+                  "services", "use the name `jitsi-wizard bridge add` gave this bridge")
+    b.username = name
+    b.password = _secret(_get(t, "password", STR, out, "bridge.password", ""), out,
+                         "bridge.password", source_path)
+    if b.password is None and not any(p.key == "bridge.password" for p in out.errors):
+        out.error("bridge.password", "is missing",
+                  'add password = "file:/root/bridge-NAME.secret" under [bridge]')
+    elif b.password is not None and any(c in b.password.value for c in "\r\n\0"):
+        out.error("bridge.password", "contains a line break or a NUL byte",
+                  "use the password `jitsi-wizard bridge add` generated")
+    pin = _get(t, "main_certificate_sha256", STR, out, "bridge.main_certificate_sha256", "")
+    b.main_certificate_sha256, err = check_sha256(pin)
+    if err:
+        out.error("bridge.main_certificate_sha256", f"{pin!r} {err}" if pin else "is missing",
+                  "copy it from the answers file `jitsi-wizard bridge add` wrote (64 hex "
+                  "digits, colons allowed)")
+
+
+def _parse_host(t: dict, host: HostAnswers, out: _Collector, need_name: bool = True) -> None:
     _unknown(t, "host", out, "host")
     name = _get(t, "hostname", STR, out, "host.hostname", "")
     if not name:
-        out.error("host.hostname", "is missing",
-                  'add hostname = "meet.example.org" under [host]')
+        if need_name:
+            out.error("host.hostname", "is missing",
+                      'add hostname = "meet.example.org" under [host]')
     else:
         host.hostname, err = check_hostname(name)
         if err:
@@ -546,7 +639,22 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
                 ldap["test_password"] = saved
         auth["ldap"] = ldap
     firewall = {"manage": a.firewall.manage, "ssh_port": a.firewall.ssh_port}
+    if a.is_bridge and a.bridge is not None:
+        return _bridge_data(a, host, firewall, saved_ref("bridge.password")), notes
     return {"host": host, "cert": cert, "auth": auth, "firewall": firewall}, notes
+
+
+def _bridge_data(a: Answers, host: dict, firewall: dict, password: str | None) -> dict:
+    b = a.bridge
+    bridge: dict[str, Any] = {"main": b.main, "username": b.username}
+    if b.main_address:
+        bridge["main_address"] = b.main_address
+    if password:
+        bridge["password"] = password
+    bridge["main_certificate_sha256"] = b.main_certificate_sha256
+    host = {k: v for k, v in host.items() if k != "hostname" or v}
+    return {"role": {"kind": "videobridge"}, "host": host, "bridge": bridge,
+            "firewall": firewall}
 
 
 def dumps(answers: Answers) -> tuple[str, list[str]]:
@@ -582,7 +690,14 @@ def json_schema() -> dict:
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
               "title": "jitsi-wizard answers file", "type": "object",
               "additionalProperties": False,
-              "properties": {name: table(name) for name in TOP_LEVEL},
-              "required": ["host"]}
-    schema["properties"]["host"]["required"] = ["hostname"]
+              "properties": {name: table(name) for name in TOP_LEVEL}}
+    schema["properties"]["role"]["properties"]["kind"]["enum"] = list(ROLES)
+    # A meeting server needs host.hostname; a videobridge needs the [bridge] keys instead.
+    bridge_role = {"required": ["role"], "properties": {
+        "role": {"required": ["kind"], "properties": {"kind": {"const": "videobridge"}}}}}
+    schema["if"] = bridge_role
+    schema["then"] = {"required": ["bridge"], "properties": {"bridge": {"required": [
+        "main", "username", "password", "main_certificate_sha256"]}}}
+    schema["else"] = {"required": ["host"],
+                      "properties": {"host": {"required": ["hostname"]}}}
     return schema

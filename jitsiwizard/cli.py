@@ -104,6 +104,9 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--keep-on-failure", action="store_true",
                         help="when the checks after the restarts fail, keep the changes "
                              "(for debugging) instead of rolling the run back")
+    parser.add_argument("--main-certificate", metavar="FILE",
+                        help="a videobridge host: the main host's Prosody certificate (PEM), "
+                             "checked against the pin, instead of fetching it")
     parser.add_argument("--allow-disruption", action="store_true",
                         help="apply even while meetings are running (restarting Prosody, "
                              "jicofo or the bridge drops them), or when jicofo cannot say")
@@ -120,7 +123,13 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     _common(p, sub=True)
     p.add_argument("--answers", metavar="FILE", required=True)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--main-certificate", metavar="FILE", default=argparse.SUPPRESS,
+                   help="a videobridge host: the main host's certificate (PEM), not fetched")
     p.set_defaults(func=cmd_plan)
+
+    from jitsiwizard import cli_bridge
+
+    cli_bridge.register(sub, _common, _endpoints, _session)
 
     p = sub.add_parser("status", help="what is configured on this host now")
     _common(p, sub=True)
@@ -226,7 +235,8 @@ def _session(args) -> Session:
                    demo=bool(getattr(args, "demo", False)),
                    endpoints=_endpoints_from(args),
                    keep_on_failure=bool(getattr(args, "keep_on_failure", False)),
-                   confirm_firewall=getattr(args, "confirm_firewall", "ask") or "ask")
+                   confirm_firewall=getattr(args, "confirm_firewall", "ask") or "ask",
+                   main_certificate_file=getattr(args, "main_certificate", None))
 
 
 def _warn(text: str) -> None:
@@ -281,12 +291,18 @@ def run_replay(args) -> int:
     if not args.dry_run:
         session.require_permission()
         session.refuse_if_interrupted()
+    if loaded.answers.is_bridge and not args.skip_checks and not args.dry_run:
+        from jitsiwizard.cli_bridge import run_preflight
+
+        if not run_preflight(session, loaded.answers):
+            return EXIT_CHECKS_FAILED
     planned = session.plan(loaded)
     _warn_problems(planned.warnings[len(loaded.warnings):])
     redact = planned.redact
     root = session.root
 
-    if not args.skip_checks and not args.dry_run and root.is_real and not args.simulate:
+    if (not args.skip_checks and not args.dry_run and root.is_real and not args.simulate
+            and not planned.answers.is_bridge):
         failed = _run_checks(session, planned.answers)
         if failed:
             return EXIT_CHECKS_FAILED
@@ -436,7 +452,9 @@ def cmd_status(args) -> int:
 
         print(json.dumps(doc, indent=2))
         return EXIT_OK
-    if not doc["jitsi_installed"]:
+    if doc["videobridge_of"]:
+        print(f"videobridge: this host is a bridge of {doc['videobridge_of']}")
+    elif not doc["jitsi_installed"]:
         print(f"{doc['os'] or 'unknown system'}: Jitsi Meet is not installed")
     else:
         guests = "with guests" if doc["guests"] else "no guests"
@@ -451,6 +469,8 @@ def cmd_status(args) -> int:
         jicofo = doc["jicofo_authentication"] or doc["legacy_jicofo_key"]
         print(f"jicofo auth: {'on' if jicofo else 'off'}")
         print(f"certificate: {doc['certificate'] or '?'}")
+        print(f"bridges:     {len(doc['bridges'])} extra"
+              + (f" ({', '.join(doc['bridges'])})" if doc["bridges"] else ""))
     for warning in doc["warnings"]:
         print(f"warning: {warning}")
     if doc["interrupted_run"]:

@@ -118,8 +118,10 @@ def _already_allowed(rules: list, port: int, proto: str) -> bool:
 
 
 def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
-                   ssh_port_in_use: int | None) -> tuple[list[Step], list[str]]:
-    """ufw steps for the Jitsi ports: the SSH port first, `ufw --force enable` last.
+                   ssh_port_in_use: int | None,
+                   ports: list | None = None) -> tuple[list[Step], list[str]]:
+    """ufw steps for the Jitsi ports (or `ports`, (port, proto, purpose) each, for a host of
+    another role): the SSH port first, `ufw --force enable` last.
 
     Refuses (UserError) when the admin's SSH port, given or read from sshd's config, is
     not firewall.ssh_port: enabling the firewall would cut the admin off.
@@ -143,9 +145,11 @@ def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
             field="firewall.ssh_port")
 
     wanted = [(ssh, "tcp", "SSH, so this session and later logins stay possible")]
-    wanted += [rule for rule in JITSI_RULES if rule[:2] != (ssh, "tcp")]
-    wanted += [rule for rule in turn_rules(facts, files)
-               if not any(rule[:2] == have[:2] for have in wanted)]
+    wanted += [rule for rule in (JITSI_RULES if ports is None else ports)
+               if rule[:2] != (ssh, "tcp")]
+    if ports is None:
+        wanted += [rule for rule in turn_rules(facts, files)
+                   if not any(rule[:2] == have[:2] for have in wanted)]
     enabled, rules = _ufw_state(files)
     steps: list[Step] = []
     notes: list[str] = []

@@ -9,6 +9,7 @@ from jitsiwizard.secrets import Secret
 
 CERT_MODES = ("letsencrypt", "certbot", "own", "self-signed")
 POLICIES = ("open", "local", "ldap")
+ROLES = ("meeting-server", "videobridge")  # what this host is: the whole Jitsi, or a bridge
 ACME_SERVERS = {
     "production": "https://acme-v02.api.letsencrypt.org/directory",
     "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -83,11 +84,39 @@ class FirewallAnswers:
 
 
 @dataclass
+class BridgeAnswers:
+    """role = videobridge: the main host this bridge serves, and its account there."""
+
+    main: str = ""  # the main host's name (its XMPP domain; auth.MAIN holds the account)
+    username: str = ""
+    password: Secret | None = None
+    main_certificate_sha256: str = ""  # the main host's Prosody certificate, pinned (hex)
+    main_address: str = ""  # optional: where to reach it when its name does not resolve
+    # The main host's certificate (PEM) as fetched and checked against the pin before
+    # planning; never read from or saved to an answers file.
+    main_certificate_pem: str = ""
+
+    @property
+    def domain(self) -> str:
+        return f"auth.{self.main}"
+
+    @property
+    def brewery(self) -> str:
+        return f"JvbBrewery@internal.auth.{self.main}"
+
+
+@dataclass
 class Answers:
     host: HostAnswers = field(default_factory=HostAnswers)
     cert: CertAnswers = field(default_factory=CertAnswers)
     auth: AuthAnswers = field(default_factory=AuthAnswers)
     firewall: FirewallAnswers = field(default_factory=FirewallAnswers)
+    role: str = "meeting-server"  # one of ROLES
+    bridge: BridgeAnswers | None = None  # role = videobridge only
+
+    @property
+    def is_bridge(self) -> bool:
+        return self.role == "videobridge"
 
     def secrets(self) -> list[Secret]:
         return [s for s in (slot.get(self) for slot in secret_slots(self)) if s is not None]
@@ -124,4 +153,13 @@ def secret_slots(answers: Answers) -> list[SecretSlot]:
                 setattr(a.auth.ldap, attr, value)
 
             found.append(SecretSlot(f"auth.ldap.{attr}", name, get_ldap, put_ldap))
+    if answers.bridge is not None:
+        def get_bridge(a: Answers) -> Secret | None:
+            return a.bridge.password if a.bridge is not None else None
+
+        def put_bridge(a: Answers, value: Secret | None) -> None:
+            if a.bridge is not None:
+                a.bridge.password = value
+
+        found.append(SecretSlot("bridge.password", "bridge", get_bridge, put_bridge))
     return found

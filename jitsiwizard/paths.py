@@ -12,6 +12,9 @@ SECRETS_DIR = f"{STATE_DIR}/secrets"  # passwords typed in the wizard, one 0600 
 SAVED_ANSWERS = f"{STATE_DIR}/answers.toml"  # the answers of the last run, for replay
 LAST_VERIFICATION = f"{STATE_DIR}/verification.json"  # the last verification's report
 DEBCONF_PRESEED = f"{STATE_DIR}/debconf-preseed.txt"
+BRIDGE_DEBCONF_PRESEED = f"{STATE_DIR}/bridge-debconf-preseed.txt"
+BRIDGES_FILE = f"{STATE_DIR}/bridges.json"  # main host: the bridges `bridge add` made
+BRIDGES_DIR = f"{STATE_DIR}/bridges"  # main host: each bridge's answers and secret (0600)
 
 # The system.
 OS_RELEASE = "/etc/os-release"
@@ -46,6 +49,10 @@ JICOFO_CONF = "/etc/jitsi/jicofo/jicofo.conf"
 JICOFO_PROPS = "/etc/jitsi/jicofo/sip-communicator.properties"
 JVB_CONF = "/etc/jitsi/videobridge/jvb.conf"
 JVB_PROPS = "/etc/jitsi/videobridge/sip-communicator.properties"
+# A videobridge host: the main host's pinned certificate and the trust store made from it.
+BRIDGE_TRUST_PEM = "/etc/jitsi/videobridge/jitsi-wizard-main.pem"
+BRIDGE_TRUST_STORE = "/etc/jitsi/videobridge/jitsi-wizard-truststore.p12"
+BRIDGE_TRUST_DROPIN = "/etc/systemd/system/jitsi-videobridge2.service.d/jitsi-wizard-trust.conf"
 TURNSERVER_CONF = "/etc/turnserver.conf"
 COTURN_CERT_DIR = "/etc/coturn/certs"  # coturn's copies of certbot's files (it runs as
 # the turnserver user, which cannot read /etc/letsencrypt/live)

@@ -156,6 +156,10 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
           ssh_port_in_use: int | None = None) -> Plan:
     """The plan that takes this host to these answers. Pure: reads the facts and, through
     `files`, the host's files; touches nothing."""
+    if answers.is_bridge:
+        from jitsiwizard.bridge_plan import build_bridge
+
+        return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use)
     b = _Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)

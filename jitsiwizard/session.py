@@ -98,6 +98,7 @@ class Session:
     # seconds, or a guard that outlives the wizard undoes it ("skip": no confirmation).
     confirm_firewall: str = "ask"
     firewall_window: float = 60.0
+    main_certificate_file: str | None = None  # a bridge host: the main's PEM, not fetched
 
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
@@ -236,6 +237,10 @@ class Session:
         if any(not p.warning for p in problems):
             raise ProblemList(problems, "the certificate files")
         warnings += problems
+        if answers.is_bridge:
+            from jitsiwizard.bridges import attach_main_certificate
+
+            attach_main_certificate(self, answers, self.main_certificate_file)
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = build(answers, facts, self.root, force=self.force, ssh_port_in_use=ssh_port)
         return Planned(loaded, facts, self._store_secrets(plan, answers),
@@ -275,7 +280,7 @@ class Session:
             from jitsiwizard.plan import build
 
             facts = self.read_host()
-            if facts.jitsi_installed:
+            if self.configurable(answers, facts):
                 return self._store_secrets(build(
                     answers, facts, self.root, force=self.force,
                     ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
@@ -288,6 +293,49 @@ class Session:
                             "jitsi-meet` shows the package state")
 
         return replan
+
+    @staticmethod
+    def configurable(answers: Answers, facts: HostFacts) -> bool:
+        """The packages this role configures are installed (else the run installs first)."""
+        if answers.is_bridge:
+            from jitsiwizard.bridge_plan import bridge_installed
+
+            return bridge_installed(facts)
+        return facts.jitsi_installed
+
+    # -- extra videobridges (jitsiwizard/bridges.py) ---------------------------------------
+
+    def bridge_preflight(self, answers: Answers) -> list:
+        from jitsiwizard.bridges import preflight
+
+        return preflight(self, answers)
+
+    def bridge_add(self, name: str, address: str):
+        from jitsiwizard.bridges import plan_add
+
+        return plan_add(self, name, address)
+
+    def bridge_remove(self, name: str):
+        from jitsiwizard.bridges import plan_remove
+
+        return plan_remove(self, name)
+
+    def bridge_list(self) -> list[dict]:
+        from jitsiwizard.bridges import list_bridges
+
+        return list_bridges(self)
+
+    def apply_plan(self, plan: Plan, redact: Redactor, *,
+                   on_event: Callable[[str, int, str], None]):
+        """A run without answers to save or services to verify (`bridge add`/`remove`),
+        journaled like every run, so `rollback` undoes it."""
+        from jitsiwizard.apply import apply
+        from jitsiwizard.runner import Runner
+
+        self.require_permission()
+        self.refuse_if_interrupted()
+        runner = Runner(self.root, simulate=self.simulate, redact=redact)
+        return apply(plan, self.root, runner, redact=redact, on_event=on_event)
 
     # -- the live checks -----------------------------------------------------------------
 
@@ -374,7 +422,7 @@ class Session:
 
         answers = planned.answers
         redact = planned.redact
-        replan = None if planned.facts.jitsi_installed else self.replan(answers)
+        replan = None if self.configurable(answers, planned.facts) else self.replan(answers)
         text, _ = dumps(answers)
         self._runner = Runner(self.root, simulate=self.simulate, redact=redact, log=log)
         phases = self._phases(planned, redact, log)
@@ -426,6 +474,10 @@ class Session:
             return check_configs(services, self.root, checker, endpoints)
 
         def after(restarted: list) -> Report:
+            if planned.answers.is_bridge:
+                from jitsiwizard.bridges import verify_bridge
+
+                return verify_bridge(self, planned.answers, restarted, units)
             expect = expectation_for_run(planned.answers, planned.plan)
             expect.units = list(restarted)
             expect.cert_file = self.read_host().cert_file
@@ -443,6 +495,10 @@ class Session:
                            if s.kind == "service" and s.name in DISRUPTIVE})
         check = MeetingsCheck(restarts)
         if not restarts:
+            return check
+        if planned.answers.is_bridge:
+            check.skipped = ("jicofo runs on the main host; it moves this bridge's "
+                             "conferences to another bridge while it restarts")
             return check
         endpoints = self.the_endpoints()
         if self.simulate and not endpoints.given:
@@ -569,10 +625,14 @@ class Session:
 
     def status(self) -> dict:
         """What the host has now, as data both faces show."""
+        from jitsiwizard.bridges import main_of_this_bridge, read_registry
+
         facts = self.read_host()
         runs = self.runs()
         interrupted = self.interrupted()
         return {
+            "bridges": [str(e.get("name")) for e in read_registry(self.root)],
+            "videobridge_of": main_of_this_bridge(self.root),
             "os": facts.release, "jitsi_installed": facts.jitsi_installed,
             "generation": facts.generation, "hostname": facts.hostname,
             "policy": facts.policy, "authentication_module": facts.main_auth,

@@ -114,4 +114,13 @@ def check_acme_server(value: str) -> str | None:
     return "is not production, staging, or an https:// ACME directory URL"
 
 
-# --- the loader -----------------------------------------------------------------------------
+def check_sha256(value: str) -> tuple[str, str | None]:
+    """A SHA-256 fingerprint as 64 hex digits, colons and spaces allowed. Returns (the
+    lower-case digits alone, error or None)."""
+    digits = value.replace(":", "").replace(" ", "").strip().lower()
+    if not digits:
+        return digits, "is empty"
+    if len(digits) != 64 or any(c not in "0123456789abcdef" for c in digits):
+        return digits, f"is not a SHA-256 fingerprint ({len(digits)} characters, 64 hex " \
+                       "digits expected)"
+    return digits, None

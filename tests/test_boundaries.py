@@ -25,7 +25,8 @@ CORE = ("jitsiwizard.answers", "jitsiwizard.model", "jitsiwizard.plan", "jitsiwi
         "jitsiwizard.steps", "jitsiwizard.prosody_auth", "jitsiwizard.paths",
         "jitsiwizard.escape", "jitsiwizard.render", "jitsiwizard.secrets",
         "jitsiwizard.errors", "jitsiwizard.form", "jitsiwizard.prefill",
-        "jitsiwizard.certs.plan", "jitsiwizard.firewall", "jitsiwizard.validate")
+        "jitsiwizard.certs.plan", "jitsiwizard.firewall", "jitsiwizard.validate",
+        "jitsiwizard.bridge_plan")
 CORE_MUST_NOT = ("textual", "rich", "subprocess", "jitsiwizard.apply", "jitsiwizard.checks",
                  "jitsiwizard.runner", "jitsiwizard.session", "jitsiwizard.cli",
                  "jitsiwizard.app", "jitsiwizard.screens", "jitsiwizard.certs.files",

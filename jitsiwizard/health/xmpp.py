@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import socket
 import ssl
 import time
@@ -24,11 +25,21 @@ from xml.sax.saxutils import quoteattr
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
 NS_SASL = "urn:ietf:params:xml:ns:xmpp-sasl"
+NS_BIND = "urn:ietf:params:xml:ns:xmpp-bind"
+NS_MUC = "http://jabber.org/protocol/muc"
+NS_MUC_USER = "http://jabber.org/protocol/muc#user"
 MAX_BYTES = 256 * 1024
 
 
 class XmppError(Exception):
     """The exchange could not go on: what was seen, in words for the admin."""
+
+
+class PinMismatch(XmppError):
+    def __init__(self, seen: str):
+        super().__init__(f"the server's certificate is not the pinned one (it presented "
+                         f"SHA-256 {seen})")
+        self.seen = seen
 
 
 class StreamError(XmppError):
@@ -44,6 +55,9 @@ class Probe:
     mechanisms: list[str] = field(default_factory=list)  # offered after STARTTLS
     login: str = ""  # "" (not tried), "success", or the SASL failure condition
     text: str = ""  # the server's <text/> with a failure
+    certificate_sha256: str = ""  # of the certificate the server presented (hex)
+    joined: str = ""  # with a room: "joined", or the error condition the room answered
+    occupants: list[str] = field(default_factory=list)  # with `list_room`: the nicknames
 
 
 def _local(tag: str) -> str:
@@ -67,6 +81,7 @@ class _Stream:
         self.parser: ET.XMLPullParser | None = None
         self.depth = 0
         self.ready: list[ET.Element] = []
+        self.certificate = b""  # DER, once TLS is up
 
     def _left(self) -> float:
         left = self.deadline - time.monotonic()
@@ -129,12 +144,21 @@ class _Stream:
             raise StreamError(conditions[0] if conditions else "undefined-condition")
         return element
 
-    def starttls(self, ca: str | None) -> None:
+    def starttls(self, ca: str | None, pin: str | None = None) -> str:
+        """Upgrade to TLS; returns the SHA-256 of the certificate presented. With `pin`, that
+        certificate must be exactly the pinned one (and the CA store is not consulted);
+        pin="" accepts any certificate (only to read it, as `bridge add` does on its own
+        host)."""
         self.send(f"<starttls xmlns='{NS_TLS}'/>")
         answer = self.next()
         if _local(answer.tag) != "proceed":
             raise XmppError(f"STARTTLS refused (<{_local(answer.tag)}/>)")
-        context = ssl.create_default_context(cafile=ca)
+        if pin is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # the pin below is the whole check
+        else:
+            context = ssl.create_default_context(cafile=ca)
         self.sock.settimeout(self._left())
         try:
             self.sock = context.wrap_socket(self.sock, server_hostname=self.domain)
@@ -145,6 +169,12 @@ class _Stream:
                             ) from None
         except (OSError, ssl.SSLError) as exc:
             raise XmppError(f"TLS handshake with Prosody failed: {exc}") from None
+        der = self.sock.getpeercert(binary_form=True) or b""
+        self.certificate = der
+        seen = hashlib.sha256(der).hexdigest()
+        if pin and seen != pin.replace(":", "").lower():
+            raise PinMismatch(seen)
+        return seen
 
     def close(self) -> None:
         with contextlib.suppress(OSError, XmppError):
@@ -154,19 +184,25 @@ class _Stream:
 
 
 def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
-          username: str | None = None, password: str | None = None) -> Probe:
+          username: str | None = None, password: str | None = None, pin: str | None = None,
+          room: str | None = None, nick: str = "", list_room: bool = False,
+          while_joined=None) -> Probe:
     """Connect to `domain` at host:port, require STARTTLS, read the mechanisms offered and,
-    with a username, log in with PLAIN. Raises XmppError (StreamError for a stream error such
-    as host-unknown) with what was seen."""
+    with a username, log in with PLAIN. With `pin` (a SHA-256, hex) the certificate must be
+    exactly that one instead of chaining to `ca`. With `room` and a login: join it as `nick`
+    (`joined`; `while_joined()` is then called before the session ends), or with
+    `list_room` only read its occupants (`occupants`). Raises XmppError
+    (StreamError for a stream error such as host-unknown) with what was seen."""
     stream = _Stream(host, port, domain, timeout)
     try:
         features = stream.open()
         if features.find(f"{{{NS_TLS}}}starttls") is None:
             raise XmppError(f"{domain} does not offer STARTTLS on {host}:{port}")
-        stream.starttls(ca)
+        seen = stream.starttls(ca, pin)
         features = stream.open()
         found = features.find(f"{{{NS_SASL}}}mechanisms")
-        result = Probe(domain, True, [] if found is None else [m.text or "" for m in found])
+        result = Probe(domain, True, [] if found is None else [m.text or "" for m in found],
+                       certificate_sha256=seen)
         if username is None:
             return result
         if "PLAIN" not in result.mechanisms:
@@ -184,6 +220,102 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
             result.text = (text.text or "") if text is not None else ""
         else:
             raise XmppError(f"unexpected answer to a login: <{_local(answer.tag)}/>")
+        if result.login == "success" and room:
+            _bind(stream)
+            if list_room:
+                result.occupants = _occupants(stream, room)
+            else:
+                result.joined = _join(stream, room, nick)
+                if result.joined == "joined" and while_joined is not None:
+                    while_joined()
         return result
     finally:
         stream.close()
+
+
+def fetch_certificate(host: str, port: int, domain: str, *, timeout: float,
+                      pin: str = "") -> tuple[str, str]:
+    """(PEM, SHA-256 hex) of the certificate Prosody presents for `domain` after STARTTLS.
+    With `pin`, a different certificate raises PinMismatch."""
+    stream = _Stream(host, port, domain, timeout)
+    try:
+        features = stream.open()
+        if features.find(f"{{{NS_TLS}}}starttls") is None:
+            raise XmppError(f"{domain} does not offer STARTTLS on {host}:{port}")
+        seen = stream.starttls(None, pin)
+        return ssl.DER_cert_to_PEM_cert(stream.certificate), seen
+    finally:
+        stream.close()
+
+
+def _bind(stream: _Stream) -> None:
+    features = stream.open()
+    if features.find(f"{{{NS_BIND}}}bind") is None:
+        raise XmppError("the server offers no resource binding after the login")
+    stream.send(f"<iq type='set' id='bind1'><bind xmlns='{NS_BIND}'><resource>"
+                "jitsi-wizard-check</resource></bind></iq>")
+    answer = _answer(stream, lambda e: e.get("id") == "bind1")
+    if answer.get("type") != "result":
+        raise XmppError(f"binding a resource failed: {_error_condition(answer)}")
+
+
+def _answer(stream: _Stream, wanted) -> ET.Element:
+    """The next stanza `wanted` accepts; others (presence, messages) are skipped."""
+    while True:
+        element = stream.next()
+        if wanted(element):
+            return element
+
+
+def _error_condition(element: ET.Element) -> str:
+    error = next((c for c in element if _local(c.tag) == "error"), None)
+    if error is None:
+        return "error"
+    names = [_local(c.tag) for c in error if _local(c.tag) != "text"]
+    return names[0] if names else "error"
+
+
+def _join(stream: _Stream, room: str, nick: str) -> str:
+    """Join `room` as `nick`: "joined" when the room reflects our own presence (status 110),
+    else the room's error condition."""
+    full = f"{room}/{nick}"
+    stream.send(f"<presence to={quoteattr(full)}><x xmlns='{NS_MUC}'/></presence>")
+
+    def ours(element: ET.Element) -> bool:
+        return _local(element.tag) == "presence" and (element.get("from") or "").lower() \
+            == full.lower()
+
+    answer = _answer(stream, ours)
+    if answer.get("type") == "error":
+        return _error_condition(answer)
+    x = answer.find(f"{{{NS_MUC_USER}}}x")
+    codes = {s.get("code") for s in x.findall(f"{{{NS_MUC_USER}}}status")} if x is not None \
+        else set()
+    return "joined" if "110" in codes else "no-self-presence"
+
+
+def _occupants(stream: _Stream, room: str) -> list[str]:
+    """The room's occupants (nicknames). Prosody does not list a room's occupants to
+    outsiders (disco#items), so this joins under a nickname of its own for a moment: the
+    room sends every occupant's presence before ours, then we leave."""
+    import secrets
+
+    nick = f"jitsi-wizard-check-{secrets.token_hex(4)}"
+    full = f"{room}/{nick}"
+    stream.send(f"<presence to={quoteattr(full)}><x xmlns='{NS_MUC}'/></presence>")
+    seen: list[str] = []
+    prefix = f"{room}/".lower()
+    while True:
+        element = stream.next()
+        sender = element.get("from") or ""
+        if _local(element.tag) != "presence" or not sender.lower().startswith(prefix):
+            continue
+        if sender.lower() == full.lower():
+            if element.get("type") == "error":
+                raise XmppError(f"the room {room} did not let us look: "
+                                f"{_error_condition(element)}")
+            break
+        if element.get("type") != "unavailable":
+            seen.append(sender[len(prefix):])
+    stream.send(f"<presence to={quoteattr(full)} type='unavailable'/>")
+    return seen

@@ -3,9 +3,11 @@ ports through real nftables rules. Addresses exist only inside the namespaces.""
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 from tests.lab.proc import Proc
@@ -38,6 +40,7 @@ class NetnsPair:
 
     server_address = "169.254.77.1"
     outside_address = "169.254.77.2"
+    prefix_len = 30
 
     def __init__(self) -> None:
         tag = f"{os.getpid()}x{next(_COUNTER)}"
@@ -55,7 +58,7 @@ class NetnsPair:
             for ns, dev, address in ((self.server, self._veth[0], self.server_address),
                                      (self.outside, self._veth[1], self.outside_address)):
                 _ip("link", "set", dev, "netns", ns)
-                _ip("-n", ns, "addr", "add", f"{address}/30", "dev", dev)
+                _ip("-n", ns, "addr", "add", f"{address}/{self.prefix_len}", "dev", dev)
                 _ip("-n", ns, "link", "set", dev, "up")
                 _ip("-n", ns, "link", "set", "lo", "up")
         except BaseException:
@@ -76,6 +79,11 @@ class NetnsPair:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def add_address(self, ns: str, address: str) -> None:
+        """A second address on a namespace's end of the link."""
+        dev = self._veth[0] if ns == self.server else self._veth[1]
+        _ip("-n", ns, "addr", "add", f"{address}/{self.prefix_len}", "dev", dev)
+
     @staticmethod
     def prefix(ns: str) -> list[str]:
         return ["ip", "netns", "exec", ns]
@@ -95,3 +103,32 @@ class NetnsPair:
     def start_process(self, ns: str, argv: list[str], log: Path,
                       env: dict | None = None) -> Proc:
         return Proc([*self.prefix(ns), *argv], log=log, env=env)
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def call_in(ns: str, fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a thread that has joined network namespace `ns`: its sockets
+    live there. The thread ends with the call, and the namespace change with it."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
+            try:
+                if libc.setns(fd, CLONE_NEWNET) != 0:
+                    raise OSError(ctypes.get_errno(), f"setns into {ns} failed")
+            finally:
+                os.close(fd)
+            outcome["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")

@@ -63,7 +63,8 @@ def _resolve_in_root(root: Path, path: Path, limit: int = 8) -> Path:
 
 class Prosody:
     def __init__(self, root: Path, hostname: str, workdir: Path, *, ca: CA | None = None,
-                 env: dict | None = None):
+                 env: dict | None = None, netns: str | None = None,
+                 interfaces: tuple[str, ...] = ("127.0.0.1",)):
         self.root = Path(root)
         self.hostname = hostname
         self.dir = Path(workdir)
@@ -78,6 +79,8 @@ class Prosody:
         self.data_dir = self.dir / "data"
         self.certs_dir = self.dir / "certs"
         self.proc: Proc | None = None
+        self.netns = netns  # run inside this network namespace (tests/lab/netns.py)
+        self.interfaces = interfaces  # where the c2s port listens
 
     # -- configuration --------------------------------------------------------------------
     def included_files(self) -> list[Path]:
@@ -128,7 +131,7 @@ class Prosody:
             f"plugin_paths = {{ {lua_string(str(PLUGINS_DIR))} }}",
             'modules_disabled = { "s2s" }',
             f"c2s_ports = {{ {self.port} }}",
-            f"c2s_interfaces = {loopback}",
+            "c2s_interfaces = { " + ", ".join(lua_string(a) for a in self.interfaces) + " }",
             f"http_ports = {{ {self.http_port} }}",
             f"http_interfaces = {loopback}",
             f"component_ports = {{ {self.component_port} }}",
@@ -177,11 +180,18 @@ class Prosody:
     # -- the server -----------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> Prosody:
         self.write_config()
-        self.proc = Proc([PROSODY, "--config", str(self.config_path), "-F"],
+        prefix = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = Proc([*prefix, PROSODY, "--config", str(self.config_path), "-F"],
                          log=self.dir / "prosody.stdout", env=self.env)
         try:
-            self.proc.wait_port("127.0.0.1", self.port, timeout)
-            self._wait_ready(timeout)
+            if self.netns:
+                from tests.lab.netns import call_in
+
+                call_in(self.netns, self.proc.wait_port, "127.0.0.1", self.port, timeout)
+                call_in(self.netns, self._wait_ready, timeout)
+            else:
+                self.proc.wait_port("127.0.0.1", self.port, timeout)
+                self._wait_ready(timeout)
         except BaseException:
             self.stop()
             raise
@@ -209,7 +219,9 @@ class Prosody:
             # A session still closing when SIGTERM arrives makes Prosody's shutdown wait a
             # second for it; let the last logins finish closing first.
             with contextlib.suppress(TimeoutError):
-                wait_for(lambda: self._client_connections() == 0, 1.0, "c2s sessions to close")
+                if not self.netns:  # /proc/net/tcp shows this namespace's sockets only
+                    wait_for(lambda: self._client_connections() == 0, 1.0,
+                             "c2s sessions to close")
             self.proc.stop()
             self.proc = None
 
