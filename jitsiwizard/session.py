@@ -16,23 +16,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 from jitsiwizard.errors import EXIT_INTERRUPTED, Problem, ProblemList, UserError
-from jitsiwizard.paths import LAST_VERIFICATION, RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
+from jitsiwizard.paths import RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
 from jitsiwizard.rootfs import Root
+from jitsiwizard.session_checks import LiveChecks
+from jitsiwizard.session_guards import RunGuards
 
 if TYPE_CHECKING:
     from jitsiwizard.answers import LoadedAnswers
-    from jitsiwizard.checks.result import CheckResult
     from jitsiwizard.form import WizardForm
-    from jitsiwizard.health import Endpoints, Report
+    from jitsiwizard.health import Endpoints
     from jitsiwizard.host import HostFacts
-    from jitsiwizard.model import Answers, LdapAnswers
+    from jitsiwizard.model import Answers
     from jitsiwizard.runner import Runner
     from jitsiwizard.secrets import Redactor
     from jitsiwizard.steps import Plan
 
-# Beyond a check's own timeout, the time its clean-up may take before it is cut off. The one
-# bound for every check, whichever face runs it.
-CHECK_GRACE = 1.0
 NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
                          "configure yet: the configuration is planned after a real install")
 
@@ -53,38 +51,7 @@ class Planned:
 
 
 @dataclass
-class MeetingsCheck:
-    """Meetings in progress, asked of jicofo before a run that restarts what carries them."""
-
-    restarts: list[str] = field(default_factory=list)  # the disruptive services restarted
-    asked: str = ""  # the URL asked; "" when not asked
-    conferences: int = 0
-    participants: int = 0
-    error: str = ""  # jicofo did not answer: unknown, not zero
-    skipped: str = ""  # why jicofo was not asked
-
-    @property
-    def disruptive(self) -> bool:
-        """Applying would (or might, when jicofo did not answer) drop people's meetings."""
-        return bool(self.restarts and self.asked and (self.error or self.conferences
-                                                      or self.participants))
-
-    def message(self) -> str:
-        if not self.restarts:
-            return ""
-        if self.skipped:
-            return f"meetings in progress not asked: {self.skipped}"
-        if self.error:
-            return (f"jicofo did not say whether meetings are running ({self.error}); "
-                    f"applying restarts {', '.join(self.restarts)} and drops any meeting")
-        if self.conferences or self.participants:
-            return (f"{self.conferences} meetings with {self.participants} people are "
-                    "running: applying drops them")
-        return "no meeting is running (jicofo says 0)"
-
-
-@dataclass
-class Session:
+class Session(LiveChecks, RunGuards):
     root: Root
     simulate: bool = False
     force: bool = False
@@ -337,79 +304,6 @@ class Session:
         runner = Runner(self.root, simulate=self.simulate, redact=redact)
         return apply(plan, self.root, runner, redact=redact, on_event=on_event)
 
-    # -- the live checks -----------------------------------------------------------------
-
-    def _bounded(self, name: str, job) -> list[CheckResult]:
-        """Run one check's coroutine to its end in this thread (a screen's worker), within
-        its timeout plus CHECK_GRACE, never raising."""
-        import asyncio
-
-        from jitsiwizard.checks import guarded
-
-        try:
-            return asyncio.run(guarded(name, job, self.check_timeout, CHECK_GRACE))
-        except UserError as exc:
-            from jitsiwizard.checks.result import FAIL, CheckResult
-
-            return [CheckResult(name, FAIL, f"the check could not run: {exc.message}", [],
-                                exc.hint, {"reason": "error"})]
-
-    def check_dns(self, hostname: str, public_address: str = "") -> list[CheckResult]:
-        if self.demo and self.resolver is None:
-            from jitsiwizard.checks.result import WARN, CheckResult
-
-            return [CheckResult(
-                "dns.demo", WARN, f"demo: {hostname} is not looked up in DNS", [
-                    "the demo host is an example: nothing is sent off this machine"],
-                "on a real host this screen shows the A and AAAA records; add --resolver "
-                "ADDR[:PORT] to the demo to try it against a DNS server", {"reason": "demo"})]
-        from jitsiwizard.checks.dnscheck import check_dns
-
-        return self._bounded("dns", check_dns(hostname, resolver=self.resolver,
-                                              timeout=self.check_timeout,
-                                              public_address=public_address))
-
-    def check_ports(self, ssh_port: int, manage: bool) -> list[CheckResult]:
-        from jitsiwizard.checks.ports import check_local_ports
-
-        return self._bounded("ports", check_local_ports(
-            ssh_port=ssh_port, timeout=self.check_timeout, root=self.root,
-            manage_firewall=manage))
-
-    def ldap_as_seen_here(self, ldap: LdapAnswers) -> LdapAnswers:
-        """The LDAP answers with the CA file read under the root, like every other path."""
-        import copy
-
-        ldap = copy.deepcopy(ldap)
-        if ldap.ca_file.startswith("/"):
-            ldap.ca_file = str(self.root.path(ldap.ca_file))
-        return ldap
-
-    def check_ldap(self, ldap: LdapAnswers, hostname: str) -> list[CheckResult]:
-        from jitsiwizard.checks.ldapcheck import check_ldap
-
-        return self._bounded("ldap", check_ldap(self.ldap_as_seen_here(ldap),
-                                                self.check_timeout, resolver=self.resolver,
-                                                host=hostname))
-
-    def run_checks(self, answers: Answers,
-                   host_addresses: list[str] | None = None) -> list[CheckResult]:
-        """Every check the answers call for, concurrently, each bounded like the others."""
-        import asyncio
-
-        from jitsiwizard.checks import run_checks
-
-        if answers.auth.ldap is not None:
-            import copy
-
-            answers = copy.copy(answers)
-            answers.auth = copy.copy(answers.auth)
-            answers.auth.ldap = self.ldap_as_seen_here(answers.auth.ldap)
-        return asyncio.run(run_checks(answers, resolver=self.resolver,
-                                      timeout=self.check_timeout, root=self.root,
-                                      host_addresses=host_addresses,
-                                      ldap_resolver=self.resolver, grace=CHECK_GRACE))
-
     # -- applying ------------------------------------------------------------------------
 
     def apply(self, planned: Planned, *, on_event: Callable[[str, int, str], None],
@@ -438,156 +332,6 @@ class Session:
         if outcome.status == "applied" and self._not_planned:
             outcome.not_planned = self._not_planned  # both faces say so where the admin looks
         return outcome
-
-    # -- checks around the restarts --------------------------------------------------------
-
-    def the_endpoints(self) -> Endpoints:
-        from jitsiwizard.health import Endpoints
-
-        return self.endpoints if self.endpoints is not None else Endpoints()
-
-    def _probe_runners(self, redact: Redactor | None, log) -> tuple[Runner, Runner]:
-        """(for prosodyctl, for systemctl): live on a real run; with --simulate, each only
-        when its own endpoint was given (a test's Prosody configuration, a stand-in
-        systemctl): the tree's own prosody.cfg.lua names the real /etc."""
-        from jitsiwizard.runner import Runner
-
-        endpoints = self.the_endpoints()
-        checker = Runner(self.root,
-                         simulate=self.simulate and endpoints.prosody_config is None,
-                         redact=redact, log=log)
-        units = Runner(self.root, simulate=self.simulate and endpoints.systemctl is None,
-                       redact=redact, log=log)
-        if endpoints.systemctl is not None:
-            units.systemctl = tuple(endpoints.systemctl)
-        return checker, units
-
-    def _phases(self, planned: Planned, redact: Redactor, log):
-        from jitsiwizard.apply.transaction import Phases
-        from jitsiwizard.health import expectation_for_run, verify
-        from jitsiwizard.health.preflight import check_configs
-
-        endpoints = self.the_endpoints()
-        checker, units = self._probe_runners(redact, log)
-
-        def configs(services: set) -> list:
-            return check_configs(services, self.root, checker, endpoints)
-
-        def after(restarted: list) -> Report:
-            if planned.answers.is_bridge:
-                from jitsiwizard.bridges import verify_bridge
-
-                return verify_bridge(self, planned.answers, restarted, units)
-            expect = expectation_for_run(planned.answers, planned.plan)
-            expect.units = list(restarted)
-            expect.cert_file = self.read_host().cert_file
-            return verify(expect, endpoints, self.root, units)
-
-        return Phases(configs, after, self.keep_on_failure)
-
-    def meetings(self, planned: Planned) -> MeetingsCheck:
-        """Whether applying would drop meetings: jicofo's /stats, asked only when the plan
-        restarts Prosody, jicofo or the bridge."""
-        from jitsiwizard.health import DISRUPTIVE
-        from jitsiwizard.health.probes import ProbeError, meetings
-
-        restarts = sorted({s.name for s in planned.plan.steps
-                           if s.kind == "service" and s.name in DISRUPTIVE})
-        check = MeetingsCheck(restarts)
-        if not restarts:
-            return check
-        if planned.answers.is_bridge:
-            check.skipped = ("jicofo runs on the main host; it moves this bridge's "
-                             "conferences to another bridge while it restarts")
-            return check
-        endpoints = self.the_endpoints()
-        if self.simulate and not endpoints.given:
-            check.skipped = "this run only records its commands (--simulate)"
-            return check
-        check.asked = f"{endpoints.jicofo_url}/stats"
-        try:
-            seen = meetings(check.asked, endpoints.timeout)
-        except ProbeError as exc:
-            check.error = str(exc)
-            return check
-        check.conferences, check.participants = seen.conferences, seen.participants
-        return check
-
-    def verify_now(self) -> Report:
-        """`jitsi-wizard verify`: the checks against the host as it is configured now."""
-        from jitsiwizard.health import Finding, Report, expectation_for_host, verify
-
-        facts = self.read_host()
-        if not facts.jitsi_installed:
-            report = Report([Finding("jitsi", False, "Jitsi Meet is not installed",
-                                     "run `jitsi-wizard` to install it")])
-        else:
-            _, units = self._probe_runners(None, None)
-            report = verify(expectation_for_host(facts), self.the_endpoints(), self.root,
-                            units, settle=0)
-        self._save_verification(report.to_dict())
-        return report
-
-    def _save_verification(self, doc: dict) -> None:
-        import json
-
-        from jitsiwizard.apply.fsio import private_dir, write_private
-
-        path = self.root.path(LAST_VERIFICATION)
-        try:
-            private_dir(path.parent)
-            write_private(path, json.dumps(doc, indent=2).encode())
-        except OSError:
-            pass  # not root on a real host: the report was shown, it is only not kept
-
-    def last_verification(self) -> dict | None:
-        from jitsiwizard.apply.fsio import read_json
-
-        doc = read_json(self.root.path(LAST_VERIFICATION))
-        return doc if isinstance(doc, dict) else None
-
-    # -- firewall changes over SSH: confirm or revert ----------------------------------------
-
-    def firewall_needs_confirming(self, planned: Planned) -> bool:
-        """Whether applying may change the firewall in a way the admin must confirm (on a
-        fresh host the firewall steps come with the configuration, after the install)."""
-        if self.confirm_firewall == "skip" or self.simulate:
-            return False
-        if not planned.facts.jitsi_installed:
-            return planned.answers.firewall.manage
-        return any(s.kind == "command" and s.argv and str(s.argv[0]) == "ufw"
-                   for s in planned.plan.steps)
-
-    def arm_firewall_revert(self, outcome) -> float | None:
-        """After an applied run that changed the firewall: start the guard that undoes the
-        change unless confirm_firewall_change() comes first. Returns the deadline
-        (time.time()), or None when there is nothing to confirm."""
-        from jitsiwizard.apply import firewall_guard
-
-        if (outcome.status != "applied" or self.confirm_firewall == "skip" or self.simulate
-                or not firewall_guard.changed_firewall(self.root, outcome.run_id)):
-            return None
-        return firewall_guard.arm(self.root, outcome.run_id, self.firewall_window)
-
-    def confirm_firewall_change(self, run_id: str) -> bool:
-        """Keep the firewall change; False when the guard already undid it."""
-        from jitsiwizard.apply import firewall_guard
-
-        return firewall_guard.confirm(self.root, run_id)
-
-    def firewall_guard_outcome(self, run_id: str, timeout: float = 0.0) -> str | None:
-        """How the guard ended ("confirmed", "reverted", "failed", "gone"), waiting up to
-        `timeout` seconds for it; None while it still runs."""
-        import time
-
-        from jitsiwizard.apply import firewall_guard
-
-        end = time.monotonic() + timeout
-        while True:
-            outcome = firewall_guard.guard_outcome(self.root, run_id)
-            if outcome is not None or time.monotonic() >= end:
-                return outcome
-            time.sleep(0.2)  # another process's file: nothing to wait on but the file
 
     def abort(self) -> None:
         """Stop the command in progress (a hang-up during apply): the run then rolls back."""
@@ -662,35 +406,3 @@ class Session:
                   if isinstance(f, dict) and f.get("ok") is False]
         return {"ok": bool(doc.get("ok")), "when": str(doc.get("when", "?")),
                 "failed": failed}
-
-    # -- the outside probe -----------------------------------------------------------------
-
-    @staticmethod
-    def jitsi_ports() -> list:
-        from jitsiwizard.checks.ports import JITSI_PORTS
-
-        return list(JITSI_PORTS)
-
-    @staticmethod
-    def port_label(port) -> str:
-        from jitsiwizard.checks.ports import port_label
-
-        return port_label(port)
-
-    async def listen_for_probe(self, host: str, ports: list, *, timeout: float, settle: float,
-                               address: str, on_ready: Callable, on_reached: Callable) -> list:
-        """Listen on the ports not in use until a probe from outside reaches them (or the
-        timeout). `on_ready(listening, skipped, commands)` gets the commands to run on the
-        other machine; `on_reached(number, proto, peer)` fires as each port is reached."""
-        from jitsiwizard.checks.ports import JITSI_PORTS
-        from jitsiwizard.checks.probe import listen, new_token, outside_commands
-
-        token = new_token()
-
-        def ready(listening, skipped) -> None:
-            commands = (outside_commands(host, token, listening, JITSI_PORTS)
-                        if listening else [])
-            on_ready(listening, skipped, commands)
-
-        return await listen(ports, token, timeout=timeout, settle=settle, address=address,
-                            on_ready=ready, on_reached=on_reached)
