@@ -32,6 +32,14 @@ from jitsiwizard.paths import (
     JVB_CONF,
     JVB_PROPS,
 )
+from jitsiwizard.planning import (
+    APT_ENV,
+    JITSI_KEY_URL,
+    JITSI_KEYRING,
+    JITSI_LIST,
+    Builder,
+    apt_repository,
+)
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import FileChange, Plan, Service, TargetPath
@@ -70,13 +78,12 @@ def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
 
 def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
                  ssh_port_in_use: int | None = None) -> Plan:
-    from jitsiwizard.plan import _Builder
 
     bridge = answers.bridge
     if bridge is None:
         raise UserError("[role] kind = 'videobridge' needs a [bridge] section",
                         "use the answers file `jitsi-wizard bridge add` wrote", field="bridge")
-    b = _Builder(facts, files, force)
+    b = Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)
     if facts.jitsi_installed:
@@ -209,13 +216,6 @@ def _trust_steps(b, bridge: BridgeAnswers) -> None:
 
 
 def _install_steps(b, answers: Answers) -> None:
-    from jitsiwizard.plan import (
-        APT_ENV,
-        JITSI_KEY_URL,
-        JITSI_KEYRING,
-        JITSI_LIST,
-        _apt_repository,
-    )
 
     facts = b.facts
     if facts.os_id not in ("debian", "ubuntu"):
@@ -228,7 +228,7 @@ def _install_steps(b, answers: Answers) -> None:
     if needed:
         b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
                   "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
-    _apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
+    apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
                     "https://download.jitsi.org", "stable/", phase="install")
     preseed = render("bridge-debconf-preseed.txt.j2", main=answers.bridge.main)
     b.plan.steps.append(FileChange(BRIDGE_DEBCONF_PRESEED, preseed,

@@ -13,7 +13,7 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from jitsiwizard.errors import UserError
 from jitsiwizard.paths import (
@@ -25,8 +25,25 @@ from jitsiwizard.paths import (
 )
 
 if TYPE_CHECKING:
+    from jitsiwizard.health import Endpoints
+    from jitsiwizard.host import HostFacts
     from jitsiwizard.model import Answers, BridgeAnswers
-    from jitsiwizard.session import Session
+    from jitsiwizard.rootfs import Root
+
+
+class Session(Protocol):
+    """What this module uses of jitsiwizard.session.Session (which calls it)."""
+
+    root: Root
+    simulate: bool
+    check_timeout: float
+    endpoints: Endpoints | None
+
+    def read_host(self) -> HostFacts: ...
+
+    def the_endpoints(self) -> Endpoints: ...
+
+    def command(self, words: str) -> str: ...
 
 XMPP_PORT = 5222
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")

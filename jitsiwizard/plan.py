@@ -29,23 +29,26 @@ from jitsiwizard.paths import (
     OWNED_GUESTS,
     OWNED_LDAP,
     PROSODY_ENABLED,
-    STATE_DIR,
+)
+from jitsiwizard.planning import (
+    APT_ENV,
+    JITSI_KEY_URL,
+    JITSI_KEYRING,
+    JITSI_LIST,
+    PROSODY_KEY_URL,
+    PROSODY_KEYRING,
+    PROSODY_LIST,
+    Builder,
+    apt_repository,
 )
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.secrets import Secret
-from jitsiwizard.steps import Command, FileChange, Plan, RemovePath, Service, Symlink, TargetPath
+from jitsiwizard.steps import FileChange, Plan, Service, TargetPath
 
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
 
-JITSI_KEY_URL = "https://download.jitsi.org/jitsi-key.gpg.key"
-JITSI_KEYRING = "/usr/share/keyrings/jitsi-keyring.gpg"
-JITSI_LIST = "/etc/apt/sources.list.d/jitsi-stable.list"
-PROSODY_KEY_URL = "https://prosody.im/files/prosody-debian-packages.key"
-PROSODY_KEYRING = "/usr/share/keyrings/prosody-debian-packages.gpg"
-PROSODY_LIST = "/etc/apt/sources.list.d/prosody-debian-packages.list"
-APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -69,89 +72,6 @@ def password_matches(record: ScramRecord, password: str) -> bool:
     return hmac.compare_digest(hashlib.sha1(client_key).hexdigest(), record.stored_key.lower())
 
 
-class _Builder:
-    def __init__(self, facts: HostFacts, files: FileView, force: bool):
-        self.facts = facts
-        self.files = files
-        self.force = force
-        self.plan = Plan()
-        self.restart: set[str] = set()
-        self.hand_edited: list[str] = []
-        self.installing: set[str] = set()  # packages an earlier step of this plan installs
-
-    def note(self, text: str) -> None:
-        if text not in self.plan.notes:
-            self.plan.notes.append(text)
-
-    def _guard(self, path: str, before: str | None) -> None:
-        recorded = self.facts.managed.get(path)
-        if recorded is None or before is None or self.force:
-            return
-        if hashlib.sha256(before.encode("utf-8", "surrogateescape")).hexdigest() != recorded:
-            self.hand_edited.append(path)
-
-    def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
-             owner=None, group=None, secret_keys=()) -> bool:
-        """Plan `path` to hold `text` (None: absent). Returns whether anything changes."""
-        before = self.files.read_text(path)
-        if text is None:
-            if before is None and not self.files.exists(path):
-                return False
-            self._guard(path, before)
-            self.plan.steps.append(RemovePath(path, summary, before, tuple(secret_keys),
-                                              tuple(services)))
-        else:
-            if before == text and not self._mode_differs(path, mode):
-                return False
-            self._guard(path, before)
-            self.plan.steps.append(FileChange(path, text, summary, before, mode, owner, group,
-                                              tuple(secret_keys), tuple(services)))
-        self.restart.update(services)
-        return True
-
-    def _mode_differs(self, path: str, mode: int | None) -> bool:
-        if mode is None:
-            return False
-        return self.files.mode(path) != mode  # an absent file differs too
-
-    def edit(self, path: str, transform, *args) -> str:
-        """The text of `path` after `transform(text, *args)`; a file the edit cannot
-        understand is named in the error."""
-        text = self.files.read_text(path) or ""
-        try:
-            return transform(text, *args)
-        except UserError as exc:
-            raise UserError(f"{path}: {exc.message}", exc.hint or "restore the file from its "
-                            "package, or fix it by hand", field=exc.field) from None
-
-    def link(self, path: str, target: str | None, summary: str, services=()) -> bool:
-        current = self.files.readlink(path)
-        if target is None:
-            if current is None and not self.files.exists(path):
-                return False
-            self.plan.steps.append(RemovePath(path, summary, services=tuple(services)))
-        else:
-            if current == target:
-                return False
-            self.plan.steps.append(Symlink(path, target, summary, tuple(services)))
-        self.restart.update(services)
-        return True
-
-    def command(self, argv, summary: str, **kw) -> None:
-        self.plan.steps.append(Command(list(argv), summary, **kw))
-
-    def install(self, packages, summary: str, *, timeout: float = 600) -> None:
-        """One apt-get install for the packages neither on the host nor already installed by
-        an earlier step of this plan."""
-        wanted = [p for p in packages
-                  if p not in self.installing and not self.facts.has_package(p)]
-        if not wanted:
-            return
-        self.installing.update(wanted)
-        self.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *wanted], summary,
-                     timeout=timeout, env=APT_ENV)
-
-
 def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
           ssh_port_in_use: int | None = None) -> Plan:
     """The plan that takes this host to these answers. Pure: reads the facts and, through
@@ -160,7 +80,7 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
         from jitsiwizard.bridge_plan import build_bridge
 
         return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use)
-    b = _Builder(facts, files, force)
+    b = Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)
     if not facts.jitsi_installed:
@@ -196,7 +116,7 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
 
 # --- authentication -------------------------------------------------------------------------
 
-def _auth_steps(b: _Builder, answers: Answers) -> None:
+def _auth_steps(b: Builder, answers: Answers) -> None:
     facts, host = b.facts, answers.host.hostname
     policy, guests = answers.auth.policy, answers.auth.guests and answers.auth.policy != "open"
     anonymous = facts.anonymous_module
@@ -289,7 +209,7 @@ def _auth_steps(b: _Builder, answers: Answers) -> None:
                         "reinstall the jicofo package", field="auth.policy")
 
 
-def _jicofo_block(b: _Builder, host: str, secured: bool) -> str | None:
+def _jicofo_block(b: Builder, host: str, secured: bool) -> str | None:
     """The wizard's block in jicofo.conf, so that jicofo's effective authentication is what
     the policy needs wherever else the file sets it. The secure-domain guide puts
     `authentication { ... }` inside the admin's own `jicofo { }` section: when that already
@@ -305,7 +225,7 @@ def _jicofo_block(b: _Builder, host: str, secured: bool) -> str | None:
     return None if already else render("jicofo-auth.hocon.j2", hostname=host)
 
 
-def _owned_prosody_file(b: _Builder, path: str, text: str | None, summary: str,
+def _owned_prosody_file(b: Builder, path: str, text: str | None, summary: str,
                         **kw) -> None:
     name = path.rsplit("/", 1)[1]
     b.file(path, text, summary, services=("prosody",), **kw)
@@ -316,7 +236,7 @@ def _owned_prosody_file(b: _Builder, path: str, text: str | None, summary: str,
 
 # --- users ----------------------------------------------------------------------------------
 
-def _user_steps(b: _Builder, answers: Answers) -> None:
+def _user_steps(b: Builder, answers: Answers) -> None:
     if answers.auth.policy != "local":
         return
     host = answers.host.hostname
@@ -351,7 +271,7 @@ def _twice(secret: Secret) -> Secret:
 
 # --- videobridge behind NAT -----------------------------------------------------------------
 
-def _nat_steps(b: _Builder, answers: Answers) -> None:
+def _nat_steps(b: Builder, answers: Answers) -> None:
     text = b.files.read_text(JVB_CONF)
     if text is None:
         _legacy_nat_steps(b, answers)
@@ -373,7 +293,7 @@ NAT_LOCAL_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS"
 NAT_PUBLIC_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
 
 
-def _legacy_nat_steps(b: _Builder, answers: Answers) -> None:
+def _legacy_nat_steps(b: Builder, answers: Answers) -> None:
     """A 2020-era bridge has no jvb.conf and reads its NAT mapping from its
     sip-communicator.properties. Without a public address, the keys are removed only from a
     file the wizard wrote before (so a mapping the admin made by hand stays)."""
@@ -404,7 +324,7 @@ def _legacy_nat_steps(b: _Builder, answers: Answers) -> None:
 
 # --- certificates and firewall (their own modules) -----------------------------------------
 
-def _cert_steps(b: _Builder, answers: Answers) -> None:
+def _cert_steps(b: Builder, answers: Answers) -> None:
     from jitsiwizard.certs.plan import cert_steps
 
     steps, notes = cert_steps(answers, b.facts, b.files)
@@ -413,7 +333,7 @@ def _cert_steps(b: _Builder, answers: Answers) -> None:
     b.plan.steps.extend(steps)
 
 
-def _firewall_steps(b: _Builder, answers: Answers, ssh_port_in_use: int | None) -> None:
+def _firewall_steps(b: Builder, answers: Answers, ssh_port_in_use: int | None) -> None:
     if not answers.firewall.manage:
         return
     from jitsiwizard import firewall
@@ -426,14 +346,14 @@ def _firewall_steps(b: _Builder, answers: Answers, ssh_port_in_use: int | None) 
 
 # --- packages -------------------------------------------------------------------------------
 
-def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
+def _prosody_upgrade_steps(b: Builder, answers: Answers) -> None:
     """mod_auth_ldap needs Prosody 0.12; older releases get it from Prosody's repository."""
     version = b.facts.packages.get("prosody", "")
     if answers.auth.policy != "ldap" or not version or version_tuple(version) >= PROSODY_MIN:
         return
     b.note(f"Prosody {version} predates 0.12, which the ldap module needs: the run adds "
            "Prosody's repository and upgrades Prosody")
-    _apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
+    apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
                     "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
     b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
               timeout=600, env=APT_ENV)
@@ -443,22 +363,7 @@ def _prosody_upgrade_steps(b: _Builder, answers: Answers) -> None:
               "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
 
 
-def _apt_repository(b: _Builder, name: str, key_url: str, keyring: str, list_file: str,
-                    url: str, suite: str, phase: str = "configure") -> None:
-    armored = f"{STATE_DIR}/{name}-key.asc"
-    b.command(["curl", "-fsSL", "--max-time", "60", "-o", TargetPath(armored), key_url],
-              f"download {name}'s signing key", snapshot=(armored,), timeout=90, phase=phase)
-    # Saved as-is, apt rejects the armored key (NO_PUBKEY): de-armor it.
-    b.command(["gpg", "--batch", "--yes", "--dearmor", "-o", TargetPath(keyring),
-               TargetPath(armored)], f"store {name}'s key as {keyring}",
-              snapshot=(keyring,), timeout=60, phase=phase)
-    text = render("apt-source.list.j2", keyring=keyring, url=url, suite=suite)
-    before = b.files.read_text(list_file)
-    if before != text:
-        b.plan.steps.append(FileChange(list_file, text, f"apt source for {name}", before))
-
-
-def _install_steps(b: _Builder, answers: Answers) -> None:
+def _install_steps(b: Builder, answers: Answers) -> None:
     facts = b.facts
     host = answers.host.hostname
     if facts.os_id not in ("debian", "ubuntu"):
@@ -473,13 +378,13 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
     if needed:
         b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
                   "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
-    _apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
+    apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
                     "https://download.jitsi.org", "stable/", phase="install")
     prosody_version = facts.packages.get("prosody", "")
     if (facts.os_id, facts.os_version) in (("debian", "11"), ("ubuntu", "20.04"),
                                             ("ubuntu", "22.04")) or (
             prosody_version and version_tuple(prosody_version) < PROSODY_MIN):
-        _apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
+        apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
                         "http://packages.prosody.im/debian", f"{facts.os_codename} main",
                         phase="install")
         b.note(f"{facts.release} ships a Prosody older than 0.12: Prosody's own repository "
@@ -503,7 +408,7 @@ def _install_steps(b: _Builder, answers: Answers) -> None:
 
 # --- services -------------------------------------------------------------------------------
 
-def _service_steps(b: _Builder) -> None:
+def _service_steps(b: Builder) -> None:
     restart = b.restart
     if "prosody" in restart:
         # The bridge and jicofo hold XMPP sessions to Prosody: they reconnect cleanly only

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from jitsiwizard.errors import EXIT_INTERRUPTED, Problem, ProblemList, UserError
 from jitsiwizard.paths import RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
+from jitsiwizard.planned import Planned
 from jitsiwizard.rootfs import Root
 from jitsiwizard.session_checks import LiveChecks
 from jitsiwizard.session_guards import RunGuards
@@ -33,21 +34,6 @@ if TYPE_CHECKING:
 
 NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
                          "configure yet: the configuration is planned after a real install")
-
-
-@dataclass
-class Planned:
-    """A plan ready to show and apply, with what it was built from."""
-
-    loaded: LoadedAnswers
-    facts: HostFacts
-    plan: Plan
-    redact: Redactor
-    warnings: list[Problem] = field(default_factory=list)  # the answers' and the checks'
-
-    @property
-    def answers(self) -> Answers:
-        return self.loaded.answers
 
 
 @dataclass

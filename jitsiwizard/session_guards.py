@@ -12,9 +12,9 @@ from jitsiwizard.paths import LAST_VERIFICATION
 
 if TYPE_CHECKING:
     from jitsiwizard.health import Endpoints, Report
+    from jitsiwizard.planned import Planned
     from jitsiwizard.runner import Runner
     from jitsiwizard.secrets import Redactor
-    from jitsiwizard.session import Planned
 
 
 @dataclass

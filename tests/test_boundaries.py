@@ -26,6 +26,7 @@ CORE = ("jitsiwizard.answers", "jitsiwizard.model", "jitsiwizard.plan", "jitsiwi
         "jitsiwizard.escape", "jitsiwizard.render", "jitsiwizard.secrets",
         "jitsiwizard.errors", "jitsiwizard.form", "jitsiwizard.prefill",
         "jitsiwizard.certs.plan", "jitsiwizard.firewall", "jitsiwizard.validate",
+        "jitsiwizard.planning", "jitsiwizard.planned",
         "jitsiwizard.bridge_plan")
 CORE_MUST_NOT = ("textual", "rich", "subprocess", "jitsiwizard.apply", "jitsiwizard.checks",
                  "jitsiwizard.runner", "jitsiwizard.session", "jitsiwizard.cli",

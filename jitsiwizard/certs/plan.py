@@ -36,6 +36,7 @@ from jitsiwizard.paths import (
     jitsi_cert_paths,
     letsencrypt_paths,
 )
+from jitsiwizard.planning import APT_ENV
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, FileChange, Service, Step, TargetPath, Verify
@@ -56,7 +57,6 @@ def cert_hostname(answers: Answers, facts: HostFacts) -> str:
 
 JITSI_WEBROOT = JITSI_SHARE
 DEPLOY_HOOK = f"{LE_CONFIG}/renewal-hooks/deploy/jitsi-wizard-reload.sh"
-APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
 
 # Releases where the package's helper script is known not to work (jitsi-facts.md).
 HELPER_BROKEN = {
