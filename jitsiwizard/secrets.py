@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 
+from jitsiwizard.rootfs import NotRegular, read_regular
+
 REDACTED = "<redacted>"
+MAX_SECRET_FILE = 64 << 10  # bytes: a password file is a line; more is the wrong file
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,9 @@ def resolve(given: str) -> Secret:
         name = given[4:]
         if not name:
             raise SecretError("env: needs a variable name", 'write it as "env:NAME"')
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", name):
+            raise SecretError(f"{name[:40]!r} is not an environment variable name",
+                              "use letters, digits and '_', e.g. env:LDAP_BIND_PASSWORD")
         if name not in os.environ:
             raise SecretError(f"environment variable {name} is not set",
                               f"export {name}=... before running, or use file:PATH")
@@ -50,16 +57,24 @@ def resolve(given: str) -> Secret:
     if given.startswith("file:"):
         path = given[5:]
         if not path.startswith("/"):
-            raise SecretError(f"secret file path {path!r} is not absolute",
+            raise SecretError(f"secret file path {path[:80]!r} is not absolute",
                               'write it as "file:/root/secret-file"')
+        if len(path) > 1024 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+            raise SecretError(f"secret file path {path[:80]!r} holds a control character "
+                              "or is too long", 'write it as "file:/root/secret-file"')
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
+            text = read_regular(path, MAX_SECRET_FILE).decode("utf-8")
         except FileNotFoundError:
             raise SecretError(f"secret file {path} does not exist",
                               "create it (mode 0600) or fix the path") from None
-        except (PermissionError, IsADirectoryError, UnicodeDecodeError) as exc:
-            raise SecretError(f"cannot read secret file {path}: {exc.__class__.__name__}",
+        except NotRegular as exc:
+            raise SecretError(f"secret file {path} {exc.strerror}",
+                              "give a regular file holding the password on one line") from None
+        except UnicodeDecodeError:
+            raise SecretError(f"secret file {path} is not UTF-8 text",
+                              "save the password as UTF-8 text") from None
+        except OSError as exc:
+            raise SecretError(f"cannot read secret file {path}: {exc.strerror or exc}",
                               "make it a readable UTF-8 text file owned by root") from None
         # A trailing newline is what editors add, never part of the password.
         return Secret(given, text[:-1] if text.endswith("\n") else text)
@@ -67,7 +82,7 @@ def resolve(given: str) -> Secret:
 
 
 def loose_file_mode(path: str) -> bool:
-    """True when a file holding a literal secret is readable by group or others."""
+    """True when a file holding a secret is readable by group or others."""
     try:
         return bool(os.stat(path).st_mode & (stat.S_IRWXG | stat.S_IRWXO))
     except OSError:

@@ -186,10 +186,14 @@ class Session:
     def plan(self, loaded: LoadedAnswers) -> Planned:
         """Read the host afresh and plan these answers on it. Raises UserError or
         ProblemList (the admin's input; exit code 2)."""
+        from jitsiwizard.answers import file_problems
         from jitsiwizard.plan import build
 
-        facts = self.read_host()
         answers = loaded.answers
+        problems = file_problems(answers, self.root)
+        if problems:
+            raise ProblemList(problems, "the files the answers name")
+        facts = self.read_host()
         warnings = list(loaded.warnings)
         problems = self.own_certificate_problems(answers, facts)
         if any(not p.warning for p in problems):

@@ -145,26 +145,4 @@ def resolve(root: Root, target: str, *, follow_last: bool) -> str:
     """`target` with every symlink in it followed inside the root (an absolute link target
     means the root's path, never the host's). The last component is followed only when asked,
     so a file behind conf.d/X -> ../conf.avail/X is edited in place and the link kept."""
-    pending = [p for p in target.split("/") if p]
-    done: list[str] = []
-    hops = 0
-    while pending:
-        name = pending.pop(0)
-        if name == ".":
-            continue
-        if name == "..":
-            if done:
-                done.pop()
-            continue
-        here = "/" + "/".join([*done, name])
-        if (pending or follow_last) and os.path.islink(str(root_path(root, here))):
-            hops += 1
-            if hops > 40:
-                raise StepFailed(f"{target}: too many levels of symbolic links")
-            link = os.readlink(str(root_path(root, here)))
-            if link.startswith("/"):
-                done = []
-            pending = [p for p in link.split("/") if p] + pending
-            continue
-        done.append(name)
-    return "/" + "/".join(done)
+    return root.resolve(target, follow_last=follow_last)
