@@ -10,6 +10,7 @@ these refusals are the last line, so that no template can be made to write somet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import unicodedata
@@ -64,9 +65,13 @@ def lua_comment(value: str) -> str:
 
 
 def hocon_string(value: str) -> str:
-    """A quoted HOCON string: HOCON quoted strings follow JSON's escaping rules. Non-ASCII is
-    escaped too, so the file stays ASCII whatever reads it."""
-    return json.dumps(value, ensure_ascii=True)
+    """A quoted HOCON string: quote and backslash escaped as in JSON, everything else as it
+    is (UTF-8). Control characters are refused rather than written as \\uXXXX escapes,
+    which not every HOCON reader decodes (pyhocon keeps them as text)."""
+    why = _control(value)
+    if why:
+        raise EscapeError("a HOCON file", value, why)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def js_string(value: str) -> str:
@@ -149,9 +154,9 @@ def shell_word(value: str) -> str:
 
 def apt_word(value: str) -> str:
     """A field of an apt sources line (white space separates fields, `]` ends the options)."""
-    if not value or _control(value) or re.search(r"[\s\]\[]", value):
-        raise EscapeError("an apt source line", value, "white space, brackets or control "
-                          "characters would split the line")
+    if not re.fullmatch(r"[!-Z\\^-~]+", value):  # printable ASCII but for [ and ]
+        raise EscapeError("an apt source line", value, "only printable ASCII without white "
+                          "space or brackets fits in a field")
     return value
 
 
@@ -163,8 +168,10 @@ def apt_words(value: str) -> str:
 def spellings(value: str) -> list[str]:
     """The ways a secret can appear in our files and logs, for redaction: as it is, escaped
     for each language, and those again inside JSON (plan --json)."""
-    forms = {value, lua_string(value)[1:-1], hocon_string(value)[1:-1], js_string(value)[1:-1],
-             properties_value(value), json.dumps(value, ensure_ascii=False)[1:-1]}
+    forms = {value, lua_string(value)[1:-1], js_string(value)[1:-1], properties_value(value),
+             json.dumps(value, ensure_ascii=False)[1:-1]}
+    with contextlib.suppress(EscapeError):  # else never written into HOCON, so not found
+        forms.add(hocon_string(value)[1:-1])
     for form in list(forms):
         forms.add(json.dumps(form, ensure_ascii=True)[1:-1])
         forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
