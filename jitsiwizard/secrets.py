@@ -89,6 +89,38 @@ def loose_file_mode(path: str) -> bool:
         return False
 
 
+# An assignment whose key names a secret, in any of the host's config languages: Lua
+# (`ldap_password = "x"`, `bind_password = 'x',` inside a table, anywhere on a line), HOCON
+# (`password: "x"`, `password = x`), properties (`...shard.PASSWORD=x`) and plain key=value.
+_SECRET_ASSIGNMENT = re.compile(
+    r"""(?ix) (?<![A-Za-z0-9])
+    [A-Za-z0-9_.-]*(?:password|passwd|secret|passphrase)[A-Za-z0-9_.-]*
+    ["']?\s*[=:]\s*
+    (?: "(?P<dq>(?:[^"\\\n]|\\.)*)" | '(?P<sq>(?:[^'\\\n]|\\.)*)'
+      | (?P<bare>[^\s,;{}()\[\]"'#]+) )""")
+_LUA_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'"}
+
+
+def _unescape(raw: str) -> str:
+    return re.sub(r"\\(.)", lambda m: _LUA_ESCAPES.get(m.group(1), m.group(1)), raw)
+
+
+def find_secrets(text: str | None) -> set[str]:
+    """Values assigned to secret-looking keys in a config file's text (passwords of an old
+    ldap2 setup, jicofo's and the videobridge's XMPP passwords, TURN secrets), wherever they
+    are on the line, both as written and unescaped: what redaction must hide besides the
+    secrets the answers hold."""
+    found: set[str] = set()
+    if not text:
+        return found
+    for m in _SECRET_ASSIGNMENT.finditer(text):
+        raw = m.group("dq") if m.group("dq") is not None else (
+            m.group("sq") if m.group("sq") is not None else m.group("bare"))
+        if raw and raw.lower() not in ("true", "false", "nil", "null", "yes", "no"):
+            found.update({raw, _unescape(raw)})
+    return found
+
+
 class Redactor:
     """Replaces every known secret value (and its escaped spellings) in text meant for people."""
 
@@ -102,10 +134,20 @@ class Redactor:
     def add_secret(self, secret: Secret | None) -> None:
         if secret is None:
             return
+        self.add_value(secret.value)
+
+    def add_value(self, value: str) -> None:
+        """A secret value and every spelling of it (escaped for each file language, and
+        inside JSON)."""
         from jitsiwizard.escape import spellings  # local: escape imports nothing of ours
 
-        for spelling in spellings(secret.value):
+        for spelling in spellings(value):
             self.add(spelling)
+
+    def add_found(self, text: str | None) -> None:
+        """Every secret assigned in a config file's text (see find_secrets)."""
+        for value in find_secrets(text):
+            self.add_value(value)
 
     def __call__(self, text: str) -> str:
         # Longest first, so a value that contains another is replaced whole.

@@ -205,7 +205,10 @@ class Session:
         first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
                              len(plan.steps))
         plan.steps[first_restart:first_restart] = self._secret_steps(answers)
-        return Planned(loaded, facts, plan, self.redactor(answers), warnings)
+        redact = self.redactor(answers)
+        for value in facts.secrets:  # found in the host's files: masked like the answers'
+            redact.add_value(value)
+        return Planned(loaded, facts, plan, redact, warnings)
 
     def _secret_steps(self, answers: Answers) -> list:
         """Passwords typed in the wizard go to root-only files under SECRETS_DIR, which the
@@ -369,6 +372,8 @@ class Session:
         from jitsiwizard.secrets import Redactor
 
         redact = Redactor()
+        for value in self.read_host().secrets:
+            redact.add_value(value)
         return rollback(self.root, Runner(self.root, simulate=self.simulate, redact=redact),
                         run_id, redact=redact)
 
