@@ -168,9 +168,14 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
     _user_steps(b, answers)
 
     if b.hand_edited:
+        # What the run would do to each: the admin's edit is on the "-" side.
+        diffs = "".join(step.diff() for step in b.plan.steps
+                        if isinstance(step, (FileChange, RemovePath))
+                        and step.path in b.hand_edited)
         raise UserError(
             "these files were changed by hand since jitsi-wizard last wrote them: "
-            + ", ".join(b.hand_edited),
+            + ", ".join(b.hand_edited) + "; this run would change them so:\n"
+            + diffs.rstrip(),
             "look at the differences with `jitsi-wizard plan --answers FILE --force`, "
             "then rerun with --force to overwrite them (a backup is kept)", field="--force")
     _service_steps(b)

@@ -375,7 +375,7 @@ class Session:
         for value in self.read_host().secrets:
             redact.add_value(value)
         return rollback(self.root, Runner(self.root, simulate=self.simulate, redact=redact),
-                        run_id, redact=redact)
+                        run_id, redact=redact, force=self.force)
 
     def runs(self) -> list:
         from jitsiwizard.apply import list_runs

@@ -407,10 +407,14 @@ def test_rollback_keeps_a_later_hand_edit(host):
     outcome = apply(Plan([FileChange("/etc/jitsi/meet/config.js", "var config = {a: 1};\n", "a",
                                      before=original)]), root, runner, redact=Redactor())
     target.write_text("var config = {a: 1, edited: true};\n")
-    rollback(root, runner, redact=Redactor())
+    with pytest.raises(UserError, match="edited: true"):  # refused, showing the edit
+        rollback(root, runner, redact=Redactor())
+    assert target.read_text() == "var config = {a: 1, edited: true};\n"
+    done = rollback(root, runner, redact=Redactor(), force=True)
     assert target.read_text() == original
     kept = list((_run_dir(root, outcome.run_id) / "backup").glob("edited-*"))
     assert [p.read_text() for p in kept] == ["var config = {a: 1, edited: true};\n"]
+    assert done.kept == [("/etc/jitsi/meet/config.js", str(kept[0]))]
 
 
 def test_links_are_resolved_inside_the_root(host):
