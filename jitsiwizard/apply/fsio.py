@@ -136,6 +136,30 @@ def remove(path: Path) -> None:
     fsync_dir(path.parent)
 
 
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h, as on x86-64 and arm64
+_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
+
+
+def immutable(path: Path) -> bool:
+    """Whether `path` has the immutable or append-only attribute (chattr +i / +a), which
+    stops even root from replacing it. False when it cannot be told."""
+    import array
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = array.array("l", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        return bool(flags[0] & (_FS_IMMUTABLE_FL | _FS_APPEND_FL))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def root_path(root: Root, target: str) -> Path:
     """Where target path `target` is under the root ("/" is the root itself)."""
     return root.path(target) if target != "/" else root.base

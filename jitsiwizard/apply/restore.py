@@ -217,9 +217,14 @@ def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[st
         os.rename(scratch, real)
         fsync_dir(real.parent)
     else:
-        if os.geteuid() == 0:
+        # Only what differs: a file the run never changed (an immutable one, say) is left
+        # untouched, and so is not reported as a file the rollback could not restore.
+        if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (prior["uid"], prior["gid"]):
             os.lchown(real, prior["uid"], prior["gid"])
-        os.chmod(real, prior["mode"])
+        if stat.S_IMODE(st.st_mode) != prior["mode"]:
+            os.chmod(real, prior["mode"])
+        if st.st_mtime_ns == prior["mtime_ns"]:
+            return
     os.utime(real, ns=(prior["atime_ns"], prior["mtime_ns"]), follow_symlinks=False)
 
 

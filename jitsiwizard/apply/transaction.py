@@ -155,15 +155,18 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
                 raise UserError(f"run {state['run_id']} was interrupted and left changes "
                                 "half done", "roll it back first: jitsi-wizard rollback",
                                 exit_code=EXIT_INTERRUPTED)
-        journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
-        try:
-            with SignalGuard(runner) as guard, LogTee(journal, runner):
-                ex = Executor(journal, runner, on_event, guard)
-                if not guard.installed:
-                    journal.say("not on the main thread: signals are left to the caller")
-                return _run_plan(ex, plan, replan)
-        finally:
-            journal.close()
+        # The handlers first: a signal that arrives once the run is recorded as applying
+        # must lead to its rollback, never leave it half recorded (the first step checks).
+        with SignalGuard(runner) as guard:
+            journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
+            try:
+                with LogTee(journal, runner):
+                    ex = Executor(journal, runner, on_event, guard)
+                    if not guard.installed:
+                        journal.say("not on the main thread: signals are left to the caller")
+                    return _run_plan(ex, plan, replan)
+            finally:
+                journal.close()
 
 
 def _edited_diff(edited: list[tuple[str, str, str | None]], redact: Redactor) -> str:
