@@ -607,31 +607,28 @@ def file_problems(answers: Answers, root: Root) -> list[Problem]:
                    ("cert.key_file", answers.cert.key_file, "private key")]
     if answers.auth.policy == "ldap" and answers.auth.ldap and answers.auth.ldap.ca_file:
         wanted.append(("auth.ldap.ca_file", answers.auth.ldap.ca_file, "certificate"))
-    problems = []
-    for key, target, kind in wanted:
-        if not target:
-            continue
-        try:
-            raw = read_regular(root.real(target), MAX_PEM)
-        except UserError as exc:  # a link out of the root
-            problems.append(Problem(key, exc.message, exc.hint))
-            continue
-        except FileNotFoundError:
-            problems.append(Problem(key, f"{target} does not exist",
-                                    f"copy the {kind} there or fix the path"))
-            continue
-        except NotRegular as exc:
-            problems.append(Problem(key, f"{target} {exc.strerror}",
-                                    f"give the path of the {kind} file itself (PEM)"))
-            continue
-        except OSError as exc:
-            problems.append(Problem(key, f"{target} cannot be read ({exc.strerror})",
-                                    "make it readable by root (the wizard runs as root)"))
-            continue
-        if not _PEM_KINDS[kind].search(raw.decode("ascii", "replace")):
-            problems.append(Problem(key, f"{target} holds no PEM {kind}",
-                                    f"give the {kind} in PEM form (-----BEGIN ...)"))
-    return problems
+    problems = [pem_problem(key, target, kind, root) for key, target, kind in wanted if target]
+    return [p for p in problems if p is not None]
+
+
+def pem_problem(key: str, target: str, kind: str, root: Root) -> Problem | None:
+    """What is wrong with the PEM file `target` under the root (see file_problems), or None."""
+    try:
+        raw = read_regular(root.real(target), MAX_PEM)
+    except UserError as exc:  # a link out of the root
+        return Problem(key, exc.message, exc.hint)
+    except FileNotFoundError:
+        return Problem(key, f"{target} does not exist", f"copy the {kind} there or fix the path")
+    except NotRegular as exc:
+        return Problem(key, f"{target} {exc.strerror}",
+                       f"give the path of the {kind} file itself (PEM)")
+    except OSError as exc:
+        return Problem(key, f"{target} cannot be read ({exc.strerror})",
+                       "make it readable by root (the wizard runs as root)")
+    if not _PEM_KINDS[kind].search(raw.decode("ascii", "replace")):
+        return Problem(key, f"{target} holds no PEM {kind}",
+                       f"give the {kind} in PEM form (-----BEGIN ...)")
+    return None
 
 
 # --- saving ---------------------------------------------------------------------------------
