@@ -121,3 +121,14 @@ def test_reads_refuse_fifos_and_devices_without_blocking(tmp_path):
         fh.truncate(64 << 20)
     with pytest.raises(UserError, match="at most"):
         root.read_text("/etc/big")
+
+
+def test_a_host_config_file_that_is_a_fifo_is_refused_at_once(make_root, tmp_path, capsys):
+    root = make_root()
+    config = root / "etc/jitsi/meet/meet.example.org-config.js"
+    config.unlink()
+    os.mkfifo(config)  # nobody writes to it: a blocking read would hang the plan
+    code = main(["plan", "--answers", _answers(tmp_path), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert code == 2 and "meet.example.org-config.js" in err and "FIFO" in err
+    assert "Traceback" not in err
