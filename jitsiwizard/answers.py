@@ -29,15 +29,22 @@ from jitsiwizard.model import (
     LocalUser,
     secret_slots,
 )
+from jitsiwizard.rootfs import NotRegular, Root, read_regular
 from jitsiwizard.secrets import Secret, SecretError, loose_file_mode, resolve
 from jitsiwizard.validate import (
     ATTRIBUTE,
     check_acme_server,
     check_dn,
+    check_email,
     check_filter,
     check_hostname,
     check_ldap_url,
+    check_password,
+    check_path,
+    check_port,
     check_sha256,
+    check_text,
+    check_username,
 )
 
 if sys.version_info >= (3, 11):
@@ -110,8 +117,9 @@ TOP_LEVEL = ("host", "cert", "auth", "firewall", "role", "bridge")
 # Accounts of auth.HOST that belong to the main host's own services, never to a bridge.
 RESERVED_BRIDGE_USERS = ("focus", "jvb", "jibri", "recorder", "transcriber")
 
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_ANSWERS = 1 << 20  # bytes: an answers file is a few KB
+MAX_DEPTH = 8  # tables and arrays inside each other; the format needs 4
+MAX_PEM = 1 << 20  # bytes: a certificate chain or a key
 
 
 @dataclass
@@ -183,6 +191,21 @@ class _Collector:
         return [p for p in self.problems if p.warning]
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: short, one line, never a huge repr."""
+    if isinstance(value, (dict, list)):
+        return f"a {'table' if isinstance(value, dict) else 'list'}"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return "a number too large"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 5] + "...'"
+
+
+def _key(key: str) -> str:
+    """A key as written in a message: bare when it is a plain name, else quoted."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", key) else shown(key, 40)
+
+
 # --- field validators (also used by the screens, one field at a time) ----------------------
 
 def _suggest(key: str, allowed) -> str:
@@ -195,7 +218,7 @@ def _suggest(key: str, allowed) -> str:
 def _table(data: dict, name: str, out: _Collector, path: str) -> dict:
     value = data.get(name, {})
     if not isinstance(value, dict):
-        out.error(path, f"must be a table ([{path}]), not a {type(value).__name__}",
+        out.error(path, f"must be a table ([{path}]), not {shown(value)}",
                   f"write it as a [{path}] section")
         return {}
     return value
@@ -205,7 +228,7 @@ def _unknown(table: dict, spec_name: str, out: _Collector, prefix: str) -> None:
     allowed = SPEC[spec_name]
     for key in table:
         if key not in allowed:
-            out.error(f"{prefix}.{key}", "is not a known key", _suggest(key, allowed))
+            out.error(f"{prefix}.{_key(key)}", "is not a known key", _suggest(key, allowed))
 
 
 def _get(table: dict, key: str, kind: str, out: _Collector, path: str, default: Any) -> Any:
@@ -219,32 +242,75 @@ def _get(table: dict, key: str, kind: str, out: _Collector, path: str, default: 
     }.get(kind, True)
     if not ok:
         example = {STR: '"text"', BOOL: "true or false", INT: "a whole number"}[kind]
-        out.error(path, f"must be a {kind}, not {type(value).__name__} {value!r}",
+        out.error(path, f"must be a {kind}, not {type(value).__name__} {shown(value)}",
                   f"write it as {example}")
         return default
     return value
 
 
-def _secret(value: str, out: _Collector, path: str, source_path: str) -> Secret | None:
-    if not value:
+def _secret(table: dict, key: str, out: _Collector, path: str,
+            source_path: str, optional: bool = False) -> Secret | None:
+    """The secret under `key`, resolved and checked as a password whatever its source (an
+    empty environment variable or /dev/null is as empty as ""); None when absent (or, for
+    an `optional` one, written as "")."""
+    value = _get(table, key, STR, out, path, None)
+    if value is None or (optional and value == ""):
         return None
     try:
         secret = resolve(value)
     except SecretError as exc:
         out.error(path, str(exc), exc.hint)
         return None
+    err = check_password(secret.value)
+    if err:
+        where = {"literal": ""}.get(secret.ref, f" (from {shown(secret.ref, 80)})")
+        out.error(path, f"the password{where} {err}",
+                  "give a non-empty password on one line, without control characters")
+        return None
     if secret.ref == "literal" and source_path and loose_file_mode(source_path):
         out.warn(path, f"holds a password in clear and {source_path} is readable by others",
                  f"chmod 600 {source_path}, or use env:NAME / file:PATH")
+    if secret.ref.startswith("file:") and loose_file_mode(secret.ref[5:]):
+        out.warn(path, f"{secret.ref[5:]} holds a password and is readable by others",
+                 f"chmod 600 {secret.ref[5:]}")
     return secret
+
+
+def _path(table: dict, key: str, out: _Collector, path: str, what: str) -> str:
+    value = _get(table, key, STR, out, path, "").strip()
+    if value:
+        err = check_path(value)
+        if err:
+            out.error(path, f"{shown(value)} {err}", f"give the full path of {what}")
+            return ""
+    return value
+
+
+def _depth(data: Any) -> int:
+    """How deep tables and arrays nest (without recursion: the data may be hostile)."""
+    deepest, pending = 0, [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, depth + 1)
+            if deepest > MAX_DEPTH:
+                return deepest
+            pending.extend((v, depth + 1) for v in value)
+    return deepest
 
 
 def parse(data: dict, text: str = "", source_path: str = "") -> LoadedAnswers:
     """Validate parsed TOML. Raises ProblemList with every error; returns warnings."""
     out = _Collector(text)
+    if _depth(data) > MAX_DEPTH:
+        out.error("(file)", f"nests tables and lists more than {MAX_DEPTH} deep",
+                  "the answers format is at most [auth.ldap] / [[auth.users]] deep")
+        raise ProblemList(out.errors, source_path or "the answers")
     for key in data:
         if key not in TOP_LEVEL:
-            out.error(key, "is not a known section", _suggest(key, TOP_LEVEL))
+            out.error(_key(key), "is not a known section", _suggest(key, TOP_LEVEL))
 
     answers = Answers()
     answers.role = _parse_role(_table(data, "role", out, "role"), out)
@@ -308,21 +374,17 @@ def _parse_bridge_host(data: dict, answers: Answers, out: _Collector,
     name = _get(t, "username", STR, out, "bridge.username", "").strip()
     if not name:
         out.error("bridge.username", "is missing", 'add username = "bridge2" under [bridge]')
-    elif not _USERNAME.match(name):
-        out.error("bridge.username", f"{name!r} is not a valid user name",
-                  "use lower-case letters, digits, '.', '_' or '-'")
+    elif check_username(name):
+        out.error("bridge.username", f"{name!r} {check_username(name)}",
+                  'use the name `jitsi-wizard bridge add` gave this bridge')
     elif name in RESERVED_BRIDGE_USERS:
         out.error("bridge.username", f"{name!r} is an account of the main host's own "
                   "services", "use the name `jitsi-wizard bridge add` gave this bridge")
     b.username = name
-    b.password = _secret(_get(t, "password", STR, out, "bridge.password", ""), out,
-                         "bridge.password", source_path)
-    if b.password is None and not any(p.key == "bridge.password" for p in out.errors):
+    b.password = _secret(t, "password", out, "bridge.password", source_path)
+    if b.password is None and not any(p.field == "bridge.password" for p in out.errors):
         out.error("bridge.password", "is missing",
                   'add password = "file:/root/bridge-NAME.secret" under [bridge]')
-    elif b.password is not None and any(c in b.password.value for c in "\r\n\0"):
-        out.error("bridge.password", "contains a line break or a NUL byte",
-                  "use the password `jitsi-wizard bridge add` generated")
     pin = _get(t, "main_certificate_sha256", STR, out, "bridge.main_certificate_sha256", "")
     b.main_certificate_sha256, err = check_sha256(pin)
     if err:
@@ -341,21 +403,24 @@ def _parse_host(t: dict, host: HostAnswers, out: _Collector, need_name: bool = T
     else:
         host.hostname, err = check_hostname(name)
         if err:
-            out.error("host.hostname", f"{name!r} {err}", "use the name whose DNS A record "
+            out.error("host.hostname", f"{shown(name)} {err}", "use the name whose DNS A record "
                       "points at this server, e.g. meet.example.org")
     host.email = _get(t, "email", STR, out, "host.email", "").strip()
-    if host.email and not _EMAIL.match(host.email):
-        out.error("host.email", f"{host.email!r} is not an e-mail address",
+    if host.email and check_email(host.email):
+        out.error("host.email", f"{shown(host.email)} is not an e-mail address",
                   'write it as "admin@example.org"')
     addr = _get(t, "public_address", STR, out, "host.public_address", "").strip()
     if addr:
         try:
             ip = ipaddress.ip_address(addr)
         except ValueError:
-            out.error("host.public_address", f"{addr!r} is not an IP address",
+            out.error("host.public_address", f"{shown(addr)} is not an IP address",
                       "give the public IPv4 address, or leave it empty")
         else:
-            if not ip.is_global:
+            if "%" in addr:
+                out.error("host.public_address", f"{shown(addr)} is not an IP address",
+                          "give the public IPv4 address, without a %zone")
+            elif not ip.is_global:
                 out.error("host.public_address", f"{addr} is not a public address",
                           "give the address clients reach from the internet (NAT's outside)")
             host.public_address = str(ip)
@@ -363,8 +428,11 @@ def _parse_host(t: dict, host: HostAnswers, out: _Collector, need_name: bool = T
     if local:
         try:
             host.local_address = str(ipaddress.ip_address(local))
+            if "%" in host.local_address:
+                raise ValueError("scoped")
         except ValueError:
-            out.error("host.local_address", f"{local!r} is not an IP address",
+            host.local_address = ""
+            out.error("host.local_address", f"{shown(local)} is not an IP address",
                       "give the private address this host has on its interface")
     if host.public_address and not host.local_address:
         out.error("host.local_address", "is needed when public_address is set (NAT)",
@@ -376,17 +444,17 @@ def _parse_cert(t: dict, cert: CertAnswers, host: HostAnswers, out: _Collector) 
     _unknown(t, "cert", out, "cert")
     cert.mode = _get(t, "mode", STR, out, "cert.mode", cert.mode)
     if cert.mode not in CERT_MODES:
-        out.error("cert.mode", f"{cert.mode!r} is not a certificate mode",
+        out.error("cert.mode", f"{shown(cert.mode)} is not a certificate mode",
                   f"use one of {', '.join(CERT_MODES)}"
                   + (f" ({_suggest(cert.mode, CERT_MODES)})" if cert.mode else ""))
     cert.acme_server = _get(t, "acme_server", STR, out, "cert.acme_server", cert.acme_server)
     err = check_acme_server(cert.acme_server)
     if err:
-        out.error("cert.acme_server", f"{cert.acme_server!r} {err}",
+        out.error("cert.acme_server", f"{shown(cert.acme_server)} {err}",
                   'use "staging" for trials, "production" for real certificates')
     cert.agree_tos = _get(t, "agree_tos", BOOL, out, "cert.agree_tos", False)
-    cert.cert_file = _get(t, "cert_file", STR, out, "cert.cert_file", "").strip()
-    cert.key_file = _get(t, "key_file", STR, out, "cert.key_file", "").strip()
+    cert.cert_file = _path(t, "cert_file", out, "cert.cert_file", "the certificate (PEM)")
+    cert.key_file = _path(t, "key_file", out, "cert.key_file", "the private key (PEM)")
     if cert.mode in ("letsencrypt", "certbot"):
         if not host.email:
             out.error("host.email", f"is needed for cert.mode = {cert.mode!r}",
@@ -398,19 +466,16 @@ def _parse_cert(t: dict, cert: CertAnswers, host: HostAnswers, out: _Collector) 
     if cert.mode == "own":
         for key in ("cert_file", "key_file"):
             value = getattr(cert, key)
-            if not value:
+            if not value and not any(e.field == f"cert.{key}" for e in out.errors):
                 out.error(f"cert.{key}", "is needed for cert.mode = 'own'",
                           f'add {key} = "/etc/ssl/..." under [cert]')
-            elif not value.startswith("/"):
-                out.error(f"cert.{key}", f"{value!r} is not an absolute path",
-                          "give the full path, starting with /")
 
 
 def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -> None:
     _unknown(t, "auth", out, "auth")
     auth.policy = _get(t, "policy", STR, out, "auth.policy", auth.policy)
     if auth.policy not in POLICIES:
-        out.error("auth.policy", f"{auth.policy!r} is not a policy",
+        out.error("auth.policy", f"{shown(auth.policy)} is not a policy",
                   f"use one of {', '.join(POLICIES)} ({_suggest(auth.policy, POLICIES)})")
     auth.guests = _get(t, "guests", BOOL, out, "auth.guests", False)
     if auth.policy == "open" and auth.guests:
@@ -434,19 +499,16 @@ def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -
         if not name:
             out.error(f"{path}.name", "is missing", 'add name = "alice"')
             continue
-        if not _USERNAME.match(name):
-            out.error(f"{path}.name", f"{name!r} is not a valid user name",
+        err = check_username(name)
+        if err:
+            out.error(f"{path}.name", f"{shown(name)} {err.split(':')[0]}",
                       "use lower-case letters, digits, '.', '_' or '-', starting with a "
                       "letter or digit (no @, no spaces)")
         if name in seen:
             out.error(f"{path}.name", f"user {name!r} is listed twice", "keep one entry")
         seen.add(name)
         remove = _get(u, "remove", BOOL, out, f"{path}.remove", False)
-        password = _secret(_get(u, "password", STR, out, f"{path}.password", ""), out,
-                           f"{path}.password", source_path)
-        if password is not None and ("\n" in password.value or "\r" in password.value):
-            out.error(f"{path}.password", "contains a line break",
-                      "prosodyctl reads a password as one line: choose one without line breaks")
+        password = _secret(u, "password", out, f"{path}.password", source_path)
         auth.users.append(LocalUser(name, None if remove else password, remove))
 
     ldap_table = t.get("ldap")
@@ -476,10 +538,14 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
         urls = []
     if not urls:
         out.error(f"{p}.url", "is missing", 'add url = "ldaps://ldap.example.org"')
+    if len(urls) > 16:
+        out.error(f"{p}.url", f"lists {len(urls)} servers; at most 16 are used",
+                  "list the directory's servers, not more")
+        urls = []
     for url in urls:
         err = check_ldap_url(url)
         if err:
-            out.error(f"{p}.url", f"{url!r} {err}", 'e.g. "ldaps://ldap.example.org:636"')
+            out.error(f"{p}.url", f"{shown(url)} {err}", 'e.g. "ldaps://ldap.example.org:636"')
     schemes = {u.split("://", 1)[0].lower() for u in urls if "://" in u}
     if len(schemes) > 1:
         out.error(f"{p}.url", "mixes ldap:// and ldaps:// servers",
@@ -493,47 +559,48 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
         out.error(f"{p}.starttls", "is false for an ldap:// URL: passwords would cross the "
                   "network in clear", "use ldaps://, or starttls = true, or (only on a "
                   "trusted network) allow_plaintext = true")
-    ldap.ca_file = _get(t, "ca_file", STR, out, f"{p}.ca_file", "").strip()
-    if ldap.ca_file and not ldap.ca_file.startswith("/"):
-        out.error(f"{p}.ca_file", f"{ldap.ca_file!r} is not an absolute path",
-                  "give the full path of the CA certificate (PEM)")
+    ldap.ca_file = _path(t, "ca_file", out, f"{p}.ca_file", "the CA certificate (PEM)")
     ldap.bind_dn = _get(t, "bind_dn", STR, out, f"{p}.bind_dn", "").strip()
-    ldap.bind_password = _secret(_get(t, "bind_password", STR, out, f"{p}.bind_password", ""),
-                                 out, f"{p}.bind_password", source_path)
+    ldap.bind_password = _secret(t, "bind_password", out, f"{p}.bind_password", source_path)
     if ldap.bind_dn:
         err = check_dn(ldap.bind_dn)
         if err:
-            out.error(f"{p}.bind_dn", f"{ldap.bind_dn!r} {err}",
+            out.error(f"{p}.bind_dn", f"{shown(ldap.bind_dn)} {err}",
                       'e.g. "cn=jitsi,ou=services,dc=example,dc=org"')
-        if ldap.bind_password is None and "bind_password" not in t:
+        if "bind_password" not in t:
+            # A DN with no password is an unauthenticated bind: it succeeds and finds nothing.
             out.error(f"{p}.bind_password", "is missing while bind_dn is set",
-                      'add bind_password = "file:/root/ldap-bind.secret"')
+                      'add bind_password = "file:/root/ldap-bind.secret", or remove '
+                      "bind_dn for an anonymous search")
     elif "bind_password" in t:
         out.error(f"{p}.bind_dn", "is missing while bind_password is set",
                   "add the service account's DN, or remove bind_password for anonymous search")
     ldap.user_base = _get(t, "user_base", STR, out, f"{p}.user_base", "").strip()
     err = check_dn(ldap.user_base)
     if err:
-        out.error(f"{p}.user_base", f"{ldap.user_base!r} {err}" if ldap.user_base
+        out.error(f"{p}.user_base", f"{shown(ldap.user_base)} {err}" if ldap.user_base
                   else "is missing", 'e.g. user_base = "ou=people,dc=example,dc=org"')
     ldap.user_filter = _get(t, "user_filter", STR, out, f"{p}.user_filter", ldap.user_filter)
     err = check_filter(ldap.user_filter)
     if err:
-        out.error(f"{p}.user_filter", f"{ldap.user_filter!r} {err}",
+        out.error(f"{p}.user_filter", f"{shown(ldap.user_filter)} {err}",
                   'e.g. "(objectClass=inetOrgPerson)"; the user name part is added for you')
     for key in ("username_attribute", "name_attribute"):
         value = _get(t, key, STR, out, f"{p}.{key}", getattr(ldap, key)).strip()
-        if not ATTRIBUTE.match(value):
-            out.error(f"{p}.{key}", f"{value!r} is not an attribute name",
+        if not ATTRIBUTE.fullmatch(value):
+            out.error(f"{p}.{key}", f"{shown(value)} is not an attribute name",
                       "e.g. uid, cn, sAMAccountName")
         setattr(ldap, key, value)
     ldap.scope = _get(t, "scope", STR, out, f"{p}.scope", ldap.scope)
     if ldap.scope not in ("base", "onelevel", "subtree"):
-        out.error(f"{p}.scope", f"{ldap.scope!r} is not a search scope",
+        out.error(f"{p}.scope", f"{shown(ldap.scope)} is not a search scope",
                   "use base, onelevel or subtree")
     ldap.test_user = _get(t, "test_user", STR, out, f"{p}.test_user", "").strip()
-    ldap.test_password = _secret(_get(t, "test_password", STR, out, f"{p}.test_password", ""),
-                                 out, f"{p}.test_password", source_path)
+    err = check_text(ldap.test_user, 256)
+    if err:
+        out.error(f"{p}.test_user", f"{shown(ldap.test_user)} {err}", "give a login name")
+    ldap.test_password = _secret(t, "test_password", out, f"{p}.test_password", source_path,
+                                 optional=True)
     return ldap
 
 
@@ -541,41 +608,116 @@ def _parse_firewall(t: dict, fw: FirewallAnswers, out: _Collector) -> None:
     _unknown(t, "firewall", out, "firewall")
     fw.manage = _get(t, "manage", BOOL, out, "firewall.manage", False)
     fw.ssh_port = _get(t, "ssh_port", INT, out, "firewall.ssh_port", 22)
-    if not 0 < fw.ssh_port < 65536:
-        out.error("firewall.ssh_port", f"{fw.ssh_port} is not a port number",
+    if check_port(fw.ssh_port):
+        out.error("firewall.ssh_port", f"{shown(fw.ssh_port)} is not a port number",
                   "use the port sshd listens on (1-65535), usually 22")
+        fw.ssh_port = 22
+
+
+def _field_at(text: str, line: int | None) -> str:
+    """The key path written on `line`, for an error TOML itself reports by line."""
+    if line is not None:
+        for path, number in _key_lines(text).items():
+            if number == line and "[" not in path.rsplit(".", 1)[-1]:
+                return path
+    return "(file)"
 
 
 def loads(text: str, source_path: str = "") -> LoadedAnswers:
+    where = source_path or "the answers"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
-        problem = Problem("(file)", f"is not valid TOML: {exc}",
-                          "fix the syntax at that line (strings need double quotes)",
-                          int(m.group(1)) if m else None)
-        raise ProblemList([problem], source_path or "the answers") from None
+        line = int(m.group(1)) if m else None
+        problem = Problem(_field_at(text, line), f"is not valid TOML: {exc}",
+                          "fix the syntax at that line (strings need double quotes)", line)
+        raise ProblemList([problem], where) from None
+    except RecursionError:
+        raise ProblemList([Problem("(file)", f"nests tables and lists more than {MAX_DEPTH} "
+                                   "deep", "the answers format is at most [auth.ldap] / "
+                                   "[[auth.users]] deep")], where) from None
+    except ValueError:  # an integer of thousands of digits: Python refuses to convert it
+        m = re.search(r"[0-9_]{1000,}", text)
+        line = text.count("\n", 0, m.start()) + 1 if m else None
+        raise ProblemList([Problem(_field_at(text, line), "holds a number of thousands of "
+                                   "digits", "ports and other numbers have at most 5 digits",
+                                   line)], where) from None
     return parse(data, text, source_path)
 
 
-def load_file(path: str) -> LoadedAnswers:
-    """Load and validate an answers file. Raises UserError / ProblemList (exit code 2)."""
+def read_answers_file(path: str) -> str:
+    """The text of an answers file: a regular file, UTF-8, at most MAX_ANSWERS bytes; read
+    without blocking (a FIFO or a device is refused, never waited on). UserError otherwise."""
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_regular(path, MAX_ANSWERS)
     except FileNotFoundError:
         raise UserError(f"answers file {path} does not exist",
                         "give the path of a TOML answers file (see `jitsi-wizard "
                         "example-answers`)", field="--answers") from None
-    except (IsADirectoryError, PermissionError) as exc:
-        raise UserError(f"cannot read answers file {path}: {exc.strerror}",
+    except NotRegular as exc:
+        raise UserError(f"answers file {path} {exc.strerror}",
+                        "give a TOML answers file (a regular file of a few KB)",
+                        field="--answers") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read answers file {path}: "
+                        f"{getattr(exc, 'strerror', None) or exc}",
                         "give a readable TOML file", field="--answers") from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UserError(f"answers file {path} is not UTF-8 text (byte {exc.start})",
                         "save it as UTF-8", field="--answers") from None
-    return loads(text, path)
+
+
+def load_file(path: str) -> LoadedAnswers:
+    """Load and validate an answers file. Raises UserError / ProblemList (exit code 2)."""
+    return loads(read_answers_file(path), path)
+
+
+# --- the files the answers name ------------------------------------------------------------
+
+_PEM_KINDS = {
+    "certificate": re.compile(r"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+"
+                              r"-----END CERTIFICATE-----"),
+    "private key": re.compile(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----\r?\n"
+                              r"[A-Za-z0-9+/=:,\- \r\n]+-----END (?:RSA |EC |ENCRYPTED )?"
+                              r"PRIVATE KEY-----"),
+}
+
+
+def file_problems(answers: Answers, root: Root) -> list[Problem]:
+    """The files the answers name, under the root: each must resolve inside it, be a regular
+    file (no directory, device, FIFO or socket), hold at most MAX_PEM bytes and be PEM of
+    the kind expected. Read without blocking; nothing is written."""
+    wanted: list[tuple[str, str, str]] = []
+    if answers.cert.mode == "own":
+        wanted += [("cert.cert_file", answers.cert.cert_file, "certificate"),
+                   ("cert.key_file", answers.cert.key_file, "private key")]
+    if answers.auth.policy == "ldap" and answers.auth.ldap and answers.auth.ldap.ca_file:
+        wanted.append(("auth.ldap.ca_file", answers.auth.ldap.ca_file, "certificate"))
+    problems = [pem_problem(key, target, kind, root) for key, target, kind in wanted if target]
+    return [p for p in problems if p is not None]
+
+
+def pem_problem(key: str, target: str, kind: str, root: Root) -> Problem | None:
+    """What is wrong with the PEM file `target` under the root (see file_problems), or None."""
+    try:
+        raw = read_regular(root.real(target), MAX_PEM)
+    except UserError as exc:  # a link out of the root
+        return Problem(key, exc.message, exc.hint)
+    except FileNotFoundError:
+        return Problem(key, f"{target} does not exist", f"copy the {kind} there or fix the path")
+    except NotRegular as exc:
+        return Problem(key, f"{target} {exc.strerror}",
+                       f"give the path of the {kind} file itself (PEM)")
+    except OSError as exc:
+        return Problem(key, f"{target} cannot be read ({exc.strerror})",
+                       "make it readable by root (the wizard runs as root)")
+    if not _PEM_KINDS[kind].search(raw.decode("ascii", "replace")):
+        return Problem(key, f"{target} holds no PEM {kind}",
+                       f"give the {kind} in PEM form (-----BEGIN ...)")
+    return None
 
 
 # --- saving ---------------------------------------------------------------------------------

@@ -509,6 +509,8 @@ def cmd_rollback(args) -> int:
             print(f"  - {err}", file=sys.stderr)
         return EXIT_ROLLED_BACK
     print(f"rolled back run {outcome.run_id}: files are as they were before it")
+    for path, copy in outcome.kept:
+        print(f"  {path} had been edited by hand: that version is kept in {copy}")
     return EXIT_OK
 
 

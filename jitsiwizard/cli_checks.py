@@ -69,11 +69,17 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
+    from jitsiwizard.answers import file_problems
+    from jitsiwizard.errors import ProblemList
     from jitsiwizard.rootfs import Root
     from jitsiwizard.session import Session
 
     _positive(getattr(args, "timeout", DEFAULT_TIMEOUT))
-    session = Session(Root(getattr(args, "root", None) or "/"),
+    root = Root(getattr(args, "root", None) or "/")
+    problems = file_problems(answers, root)  # the CA file, before the LDAP check opens it
+    if problems:
+        raise ProblemList(problems, "the files the answers name")
+    session = Session(root,
                       resolver=getattr(args, "resolver", None),
                       check_timeout=getattr(args, "timeout", DEFAULT_TIMEOUT))
     results = session.run_checks(answers, host_addresses=getattr(args, "host_addresses", None))
@@ -91,12 +97,16 @@ def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
 
 # --- probe-listen and probe -------------------------------------------------------------------
 
+MAX_TIMEOUT = 3600.0  # seconds; a check or a probe that needs longer is waiting on nothing
+
+
 def _positive(timeout: float) -> None:
     from jitsiwizard.errors import UserError
 
-    if not timeout > 0:
-        raise UserError(f"timeout {timeout:g} is not a positive number of seconds",
-                        "give e.g. --timeout 5", field="--timeout")
+    # `not 0 < t <= MAX` also refuses nan and inf (argparse's float() accepts both).
+    if not 0 < timeout <= MAX_TIMEOUT:
+        raise UserError(f"timeout {timeout:g} is not a number of seconds from 0 to "
+                        f"{MAX_TIMEOUT:g}", "give e.g. --timeout 5", field="--timeout")
 
 
 def _ports(text: str | None):
@@ -118,6 +128,11 @@ def probe_listen_command(args: argparse.Namespace) -> int:
     host = host or "HOST"
     ports = _ports(args.ports)
     _positive(args.timeout)
+    if not 0 <= args.settle <= MAX_TIMEOUT:
+        from jitsiwizard.errors import UserError
+
+        raise UserError(f"settle {args.settle:g} is not a number of seconds from 0 to "
+                        f"{MAX_TIMEOUT:g}", "give e.g. --settle 10", field="--settle")
     token = args.token or new_token()
 
     def ready(listening, skipped) -> None:

@@ -10,14 +10,18 @@ from jitsiwizard.paths import (
     DPKG_STATUS,
     JICOFO_CONF,
     JICOFO_PROPS,
+    JVB_CONF,
+    JVB_PROPS,
     LETSENCRYPT_SCRIPT,
     MANAGED_FILE,
     OS_RELEASE,
     PLUGINS_DIR,
     PROSODY_AVAIL,
     PROSODY_ENABLED,
+    TURNSERVER_CONF,
 )
 from jitsiwizard.rootfs import Root
+from jitsiwizard.secrets import find_secrets
 
 
 @dataclass
@@ -82,6 +86,8 @@ class HostFacts:
     # the wizard's own records
     managed: dict[str, str] = field(default_factory=dict)  # path -> sha256 the wizard wrote
     warnings: list[str] = field(default_factory=list)  # security problems and oddities found
+    # Secret values assigned in the files read (for redaction only; never shown)
+    secrets: set[str] = field(default_factory=set, repr=False)
 
     @property
     def jitsi_installed(self) -> bool:
@@ -249,6 +255,10 @@ def read_facts(root: Root) -> HostFacts:
 
     _read_policy(facts, prosody_files)
     _read_users(facts, root)
+    # Passwords and secrets in the files a plan may show, for redaction by value.
+    for text in (*prosody_files.values(), jicofo_text, props,
+                 *(root.read_text(p) for p in (JVB_CONF, JVB_PROPS, TURNSERVER_CONF))):
+        facts.secrets |= find_secrets(text)
 
     # nginx
     site = f"/etc/nginx/sites-available/{host}.conf"

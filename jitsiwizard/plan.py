@@ -44,7 +44,7 @@ from jitsiwizard.planning import (
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.secrets import Secret
-from jitsiwizard.steps import FileChange, Plan, Service, TargetPath
+from jitsiwizard.steps import FileChange, Plan, RemovePath, Service, TargetPath
 
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
@@ -105,9 +105,14 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
     _user_steps(b, answers)
 
     if b.hand_edited:
+        # What the run would do to each: the admin's edit is on the "-" side.
+        diffs = "".join(step.diff() for step in b.plan.steps
+                        if isinstance(step, (FileChange, RemovePath))
+                        and step.path in b.hand_edited)
         raise UserError(
             "these files were changed by hand since jitsi-wizard last wrote them: "
-            + ", ".join(b.hand_edited),
+            + ", ".join(b.hand_edited) + "; this run would change them so:\n"
+            + diffs.rstrip(),
             "look at the differences with `jitsi-wizard plan --answers FILE --force`, "
             "then rerun with --force to overwrite them (a backup is kept)", field="--force")
     _service_steps(b)

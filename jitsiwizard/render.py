@@ -1,17 +1,28 @@
-"""Jinja2 rendering for the files the wizard owns: StrictUndefined, values escaped for the
-target language by filters (`lua`, `hocon`, `js`, `systemd`)."""
+"""Jinja2 rendering for the files the wizard owns: StrictUndefined, and every value written
+through a filter for the target language (see jitsiwizard.escape): `lua`, `lua_comment`,
+`hocon`, `hocon_key`, `js`, `systemd`, `debconf`, `sh`, `apt`, `apt_words`. A value a filter cannot
+express safely raises EscapeError (a UserError), so nothing is planned from it."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from jitsiwizard.escape import hocon_string, js_string, lua_string
+from jitsiwizard.escape import (
+    apt_word,
+    apt_words,
+    debconf_value,
+    hocon_key,
+    hocon_string,
+    js_string,
+    lua_comment,
+    lua_string,
+    shell_word,
+    systemd_quote,
+)
 
-
-def systemd_quote(value: str) -> str:
-    """A double-quoted systemd unit-file word (Environment= values)."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    return f'"{escaped}"'
+FILTERS = {"lua": lua_string, "lua_comment": lua_comment, "hocon": hocon_string,
+           "hocon_key": hocon_key, "js": js_string, "systemd": systemd_quote,
+           "debconf": debconf_value, "sh": shell_word, "apt": apt_word, "apt_words": apt_words}
 
 
 @lru_cache(maxsize=1)
@@ -24,8 +35,7 @@ def _environment():
         autoescape=False,
         keep_trailing_newline=True,
     )
-    env.filters.update(lua=lua_string, hocon=hocon_string, js=js_string,
-                       systemd=systemd_quote)
+    env.filters.update(FILTERS)
     return env
 
 

@@ -181,10 +181,14 @@ class Session(LiveChecks, RunGuards):
     def plan(self, loaded: LoadedAnswers) -> Planned:
         """Read the host afresh and plan these answers on it. Raises UserError or
         ProblemList (the admin's input; exit code 2)."""
+        from jitsiwizard.answers import file_problems
         from jitsiwizard.plan import build
 
-        facts = self.read_host()
         answers = loaded.answers
+        problems = file_problems(answers, self.root)
+        if problems:
+            raise ProblemList(problems, "the files the answers name")
+        facts = self.read_host()
         warnings = list(loaded.warnings)
         problems = self.own_certificate_problems(answers, facts)
         if any(not p.warning for p in problems):
@@ -196,8 +200,10 @@ class Session(LiveChecks, RunGuards):
             attach_main_certificate(self, answers, self.main_certificate_file)
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = build(answers, facts, self.root, force=self.force, ssh_port_in_use=ssh_port)
-        return Planned(loaded, facts, self._store_secrets(plan, answers),
-                       self.redactor(answers), warnings)
+        redact = self.redactor(answers)
+        for value in facts.secrets:  # found in the host's files: masked like the answers'
+            redact.add_value(value)
+        return Planned(loaded, facts, self._store_secrets(plan, answers), redact, warnings)
 
     def _store_secrets(self, plan: Plan, answers: Answers) -> Plan:
         """Passwords typed in the wizard go to root-only files under SECRETS_DIR, which the
@@ -345,8 +351,10 @@ class Session(LiveChecks, RunGuards):
         from jitsiwizard.secrets import Redactor
 
         redact = Redactor()
+        for value in self.read_host().secrets:
+            redact.add_value(value)
         return rollback(self.root, Runner(self.root, simulate=self.simulate, redact=redact),
-                        run_id, redact=redact)
+                        run_id, redact=redact, force=self.force)
 
     def runs(self) -> list:
         from jitsiwizard.apply import list_runs

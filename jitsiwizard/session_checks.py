@@ -65,11 +65,20 @@ class LiveChecks:
 
         ldap = copy.deepcopy(ldap)
         if ldap.ca_file.startswith("/"):
-            ldap.ca_file = str(self.root.path(ldap.ca_file))
+            ldap.ca_file = str(self.root.real(ldap.ca_file))  # links followed inside it
         return ldap
 
     def check_ldap(self, ldap: LdapAnswers, hostname: str) -> list[CheckResult]:
+        from jitsiwizard.answers import pem_problem
         from jitsiwizard.checks.ldapcheck import check_ldap
+
+        problem = pem_problem("auth.ldap.ca_file", ldap.ca_file, "certificate",
+                              self.root) if ldap.ca_file else None
+        if problem is not None:  # before TLS opens it: a FIFO there would block the check
+            from jitsiwizard.checks.result import FAIL, CheckResult
+
+            return [CheckResult("ldap", FAIL, f"the CA file: {problem.message}", [],
+                                problem.hint, {"reason": "ca_file"})]
 
         return self._bounded("ldap", check_ldap(self.ldap_as_seen_here(ldap),
                                                 self.check_timeout, resolver=self.resolver,

@@ -9,7 +9,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Union
 
-from jitsiwizard.secrets import REDACTED, Secret
+from jitsiwizard.secrets import REDACTED, Secret, find_secrets
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,34 @@ class TargetPath:
 Arg = Union[str, TargetPath]
 
 
-def _mask(text: str | None, keys: tuple[str, ...]) -> str | None:
-    """Hide the values of secret-holding keys (`key = value` lines) in text shown to people."""
-    if text is None or not keys:
+def _mask(text: str | None, keys: tuple[str, ...], values: set[str] = frozenset()
+          ) -> str | None:
+    """Hide the values of secret-holding keys (`key = value` lines) in text shown to people,
+    and every secret value found in the file, wherever it is (see find_secrets)."""
+    if text is None:
+        return text
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, REDACTED)
+    if not keys:
         return text
     pattern = re.compile(
         r"^(?P<lead>\s*(?:" + "|".join(re.escape(k) for k in keys) + r")\s*[=:]\s*).*$",
         re.MULTILINE,
     )
     return pattern.sub(lambda m: m.group("lead") + REDACTED, text)
+
+
+def _shown_diff(before: str | None, after: str | None, keys: tuple[str, ...],
+                fromfile: str, tofile: str) -> str:
+    """A unified diff with secrets masked: by key, and by the values either side assigns to
+    secret-looking keys (an old ldap2 bind_password in the middle of a line included)."""
+    values = find_secrets(before) | find_secrets(after)
+    old = _mask(before, keys, values) or ""
+    new = _mask(after, keys, values) or ""
+    return "".join(difflib.unified_diff(old.splitlines(keepends=True),
+                                        new.splitlines(keepends=True),
+                                        fromfile=fromfile, tofile=tofile))
 
 
 @dataclass
@@ -57,15 +76,8 @@ class FileChange:
     def diff(self) -> str:
         if self.secret:
             return f"{self.path}: secret content, not shown\n"
-        old = _mask(self.before, self.secret_keys) or ""
-        new = _mask(self.content, self.secret_keys) or ""
         label_old = self.path if self.before is not None else "/dev/null"
-        return "".join(
-            difflib.unified_diff(
-                old.splitlines(keepends=True), new.splitlines(keepends=True),
-                fromfile=label_old, tofile=self.path,
-            )
-        )
+        return _shown_diff(self.before, self.content, self.secret_keys, label_old, self.path)
 
     def describe(self) -> str:
         mode = f" (mode {self.mode:04o})" if self.mode is not None else ""
@@ -93,9 +105,7 @@ class RemovePath:
     def diff(self) -> str:
         if self.before is None:
             return ""
-        old = _mask(self.before, self.secret_keys) or ""
-        return "".join(difflib.unified_diff(old.splitlines(keepends=True), [],
-                                            fromfile=self.path, tofile="/dev/null"))
+        return _shown_diff(self.before, None, self.secret_keys, self.path, "/dev/null")
 
     def describe(self) -> str:
         return f"remove {self.path}: {self.summary}"
@@ -245,4 +255,15 @@ class Plan:
     def to_json(self, redact=lambda text: text) -> str:
         doc = {"notes": self.notes, "changes_files": self.changes_files,
                "steps": [s.to_json() for s in self.steps]}
-        return redact(json.dumps(doc, indent=2))
+        # Each string first (a secret as it is), then the text (a secret as JSON spells it).
+        return redact(json.dumps(_redact_strings(doc, redact), indent=2))
+
+
+def _redact_strings(value, redact):
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redact_strings(v, redact) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact_strings(v, redact) for k, v in value.items()}
+    return value

@@ -1,16 +1,102 @@
 """The grammar of single values in the answers: host names, LDAP distinguished names,
-filters and URLs, ACME server URLs. Each check returns what is wrong (None when the value is
-fine), in words that name the fix; answers.py turns them into problems with key and line."""
+filters and URLs, ACME server URLs, passwords, user names, paths, ports. Each check returns
+what is wrong (None when the value is fine), in words that name the fix; answers.py turns them
+into problems with key and line.
+
+Every pattern is matched against the whole string (`fullmatch`): `$` alone also matches before
+a trailing newline, which is how a newline once slipped into a host name label."""
 
 from __future__ import annotations
 
 import ipaddress
+import posixpath
 import re
+import unicodedata
 
 from jitsiwizard.model import ACME_SERVERS
 
-LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
+LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+ATTRIBUTE = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)")
+# XMPP localparts allow more (RFC 7622), but these also survive every file a user name
+# reaches (Prosody's account files, prosodyctl's argument, the log) unescaped.
+USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}")
+
+MAX_PASSWORD = 1024  # characters; longer is a mistake (a file's whole content, a key)
+MAX_PATH = 1024
+MAX_TEXT = 1024  # DNs, filters, attribute names, user names
+# Line and paragraph separators end a line in some of the files values land in (JavaScript
+# before ES2019, editors, logs) although they are not control characters.
+_SEPARATORS = {"\u2028", "\u2029", "\u0085"}
+
+
+_NAMED = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", "\x00": "a NUL"}
+
+
+def control_character(value: str) -> str | None:
+    """What is wrong when `value` holds a control, format or separator character (they end
+    lines or hide text in every file and terminal they reach), or None."""
+    for index, ch in enumerate(value):
+        if ch in _SEPARATORS or unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            name = _NAMED.get(ch) or unicodedata.name(ch, "") or "a control character"
+            return f"holds {name} (U+{ord(ch):04X}) at character {index + 1}"
+    return None
+
+
+def check_text(value: str, limit: int = MAX_TEXT) -> str | None:
+    """Any one-line value: no control characters, a bounded length."""
+    if len(value) > limit:
+        return f"is {len(value)} characters long; at most {limit} are allowed"
+    return control_character(value)
+
+
+def check_password(value: str) -> str | None:
+    """A password from any source: not empty, one line, no control characters."""
+    if not value:
+        return "is empty"
+    if len(value) > MAX_PASSWORD:
+        return f"is {len(value)} characters long; at most {MAX_PASSWORD} are allowed"
+    err = control_character(value)
+    if err:
+        return err + "; passwords are typed on one line"
+    if value != value.strip():
+        return "starts or ends with white space, which many clients drop"
+    return None
+
+
+def check_username(value: str) -> str | None:
+    if not USERNAME.fullmatch(value):
+        return ("is not a valid user name: use lower-case letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit (no @, no spaces)")
+    return None
+
+
+def check_email(value: str) -> str | None:
+    if not EMAIL.fullmatch(value):
+        return "is not an e-mail address"
+    return None
+
+
+def check_port(value: int) -> str | None:
+    if not 0 < value < 65536:
+        return "is not a port number (1-65535)"
+    return None
+
+
+def check_path(value: str) -> str | None:
+    """An absolute path, written plainly: no `..`, no control characters, bounded."""
+    if not value.startswith("/"):
+        return "is not an absolute path"
+    err = check_text(value, MAX_PATH)
+    if err:
+        return err
+    if any(part == ".." for part in value.split("/")):
+        return "contains '..'; give the path without it"
+    if posixpath.normpath(value) != value.rstrip("/") and value != "/":
+        return f"is not written plainly; give it as {posixpath.normpath(value)}"
+    if value.endswith("/"):
+        return "names a directory; give the path of the file"
+    return None
 
 
 def check_hostname(value: str) -> tuple[str, str | None]:
@@ -18,6 +104,11 @@ def check_hostname(value: str) -> tuple[str, str | None]:
     name = value.strip().rstrip(".")
     if not name:
         return name, "is empty"
+    if len(name) > 1000:
+        return name[:20], f"is {len(name)} characters long; at most 253 are allowed"
+    err = control_character(name)
+    if err:
+        return name, err
     try:
         ipaddress.ip_address(name)
         return name, "is an IP address; Jitsi needs a DNS name (certificates are issued to names)"
@@ -35,7 +126,7 @@ def check_hostname(value: str) -> tuple[str, str | None]:
             return name, f"label {label!r} is not a valid internationalised name"
         if len(ascii_label) > 63:
             return name, f"label {label[:20]}... is longer than 63 characters"
-        if not LABEL.match(ascii_label):
+        if not LABEL.fullmatch(ascii_label):
             return name, (f"label {label!r} may hold only letters, digits and inner "
                           "hyphens")
         ascii_labels.append(ascii_label)
@@ -54,13 +145,16 @@ def check_dn(value: str) -> str | None:
     """A light RFC 4514 check: attr=value pairs separated by unescaped commas."""
     if not value.strip():
         return "is empty"
+    err = check_text(value)
+    if err:
+        return err
     rdns = re.split(r"(?<!\\),", value)
     for rdn in rdns:
         for ava in re.split(r"(?<!\\)\+", rdn):
             if "=" not in ava:
                 return f"part {ava.strip()!r} is not attribute=value"
             attr, val = ava.split("=", 1)
-            if not ATTRIBUTE.match(attr.strip()):
+            if not ATTRIBUTE.fullmatch(attr.strip()):
                 return f"attribute {attr.strip()!r} is not a valid attribute name"
             if not val.strip():
                 return f"attribute {attr.strip()} has an empty value"
@@ -72,6 +166,9 @@ def check_filter(value: str) -> str | None:
     text = value.strip()
     if not text:
         return None
+    err = check_text(value)
+    if err:
+        return err
     if not (text.startswith("(") and text.endswith(")")):
         return "must be wrapped in parentheses, e.g. (objectClass=inetOrgPerson)"
     depth = 0
@@ -94,13 +191,38 @@ def check_filter(value: str) -> str | None:
     return None
 
 
+_LDAP_URL = re.compile(r"(?P<scheme>[A-Za-z]+)://(?P<host>\[[0-9A-Fa-f:.]{2,45}\]|[^:/\[\]]*)"
+                       r"(?::(?P<port>[0-9]{1,5}))?/?")
+
+
 def check_ldap_url(url: str) -> str | None:
-    m = re.match(r"^(?P<scheme>[A-Za-z]+)://(?P<host>\[[0-9A-Fa-f:.]+\]|[^:/\s]+)"
-                 r"(?::(?P<port>\d+))?/?$", url.strip())
+    """ldap:// or ldaps://, a host name or an IP literal, an optional port 1-65535, and
+    nothing else: no path, query, fragment or credentials (they would reach Prosody's
+    ldap_server and the libldap URL parser, which read them as something else)."""
+    err = check_text(url, 300)
+    if err:
+        return err
+    m = _LDAP_URL.fullmatch(url.strip())
     if not m:
         return "is not of the form ldap://host[:port] or ldaps://host[:port]"
     if m.group("scheme").lower() not in ("ldap", "ldaps"):
         return f"scheme {m.group('scheme')!r} is not ldap or ldaps"
+    host = m.group("host")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return f"{host} is not an IPv6 address"
+    elif not host:
+        return "has no host name"
+    else:
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            labels = host.rstrip(".").lower().split(".")
+            if len(host) > 253 or not all(LABEL.fullmatch(label) for label in labels):
+                return (f"host {host[:40]!r} is not a host name (letters, digits, inner "
+                        "hyphens, dots) or an IP address")
     if m.group("port") and not 0 < int(m.group("port")) < 65536:
         return f"port {m.group('port')} is out of range"
     return None
@@ -109,7 +231,7 @@ def check_ldap_url(url: str) -> str | None:
 def check_acme_server(value: str) -> str | None:
     if value in ACME_SERVERS:
         return None
-    if re.match(r"^https://[^\s/]+(/\S*)?$", value):
+    if len(value) <= 1000 and re.fullmatch(r"https://[A-Za-z0-9.:\[\]-]+(/[!-~]*)?", value):
         return None
     return "is not production, staging, or an https:// ACME directory URL"
 

@@ -407,10 +407,14 @@ def test_rollback_keeps_a_later_hand_edit(host):
     outcome = apply(Plan([FileChange("/etc/jitsi/meet/config.js", "var config = {a: 1};\n", "a",
                                      before=original)]), root, runner, redact=Redactor())
     target.write_text("var config = {a: 1, edited: true};\n")
-    rollback(root, runner, redact=Redactor())
+    with pytest.raises(UserError, match="edited: true"):  # refused, showing the edit
+        rollback(root, runner, redact=Redactor())
+    assert target.read_text() == "var config = {a: 1, edited: true};\n"
+    done = rollback(root, runner, redact=Redactor(), force=True)
     assert target.read_text() == original
     kept = list((_run_dir(root, outcome.run_id) / "backup").glob("edited-*"))
     assert [p.read_text() for p in kept] == ["var config = {a: 1, edited: true};\n"]
+    assert done.kept == [("/etc/jitsi/meet/config.js", str(kept[0]))]
 
 
 def test_links_are_resolved_inside_the_root(host):
@@ -564,3 +568,29 @@ def test_runner_timeout_kills_the_whole_process_group(tmp_path):
                               "the grandchild's pid"))
     wait_for(lambda: is_gone(grandchild), 5, "the grandchild to be killed")
     assert runner.run(["cat", str(fifo)], timeout=0.5).code == 124
+
+
+def test_an_immutable_file_is_named_and_the_rollback_reports_no_problem(host):
+    """chattr +i: the step fails with a message naming the flag and the command that lifts
+    it; the rollback leaves the untouched file alone and reports nothing it could not do."""
+    import shutil
+    import subprocess
+
+    base, root, runner, _ = host
+    target = base / "etc/jitsi/meet/config.js"
+    original = target.read_text()
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(target)],
+                                        capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available on this filesystem")
+    try:
+        before = tree_state(base)
+        outcome = apply(Plan([FileChange("/etc/x2", "x\n", "x"),
+                              FileChange("/etc/jitsi/meet/config.js", "new\n", "a",
+                                         before=original)]), root, runner, redact=Redactor())
+        assert outcome.status == "rolled-back"
+        assert "immutable" in outcome.error and f"chattr -i -a {target}" in outcome.error
+        assert outcome.rollback_errors == []
+        assert tree_state(base) == before
+    finally:
+        subprocess.run([chattr, "-i", str(target)], check=True)

@@ -74,7 +74,18 @@ def test_nginx_set():
 @settings(max_examples=100, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30))
 def test_nginx_set_round_trips_any_path(path):
-    after = nginx.nginx_set(NGINX_SITE, "ssl_certificate", path)
+    import unicodedata
+
+    from jitsiwizard.escape import EscapeError
+
+    unsafe = "$" in path or any(unicodedata.category(c) in ("Cf", "Zl", "Zp") or c == "\x85"
+                                for c in path)
+    try:
+        after = nginx.nginx_set(NGINX_SITE, "ssl_certificate", path)
+    except EscapeError:
+        assert unsafe  # a variable or a hidden character is refused, nothing else
+        return
+    assert not unsafe
     assert nginx.nginx_get(after, "ssl_certificate") == [path]
     assert nginx.nginx_get(after, "ssl_certificate_key") == ["/etc/jitsi/meet/meet.example.org.key"]
     removed, added = changed_lines(NGINX_SITE, after)

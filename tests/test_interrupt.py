@@ -189,6 +189,8 @@ def test_signals_during_rollback_are_ignored_until_done(host, tmp_path):
 def test_signal_handlers_are_restored_after_apply(host):
     base, root, runner, _ = host
     marker = signal.getsignal(signal.SIGHUP)
+    # Whatever SIGINT had before (SIG_IGN when started from a background job or nohup).
+    sigint_before = signal.getsignal(signal.SIGINT)
 
     def mine(signum, frame):
         pass
@@ -197,7 +199,7 @@ def test_signal_handlers_are_restored_after_apply(host):
     try:
         apply(Plan([FileChange("/etc/x", "x\n", "x")]), root, runner, redact=Redactor())
         assert signal.getsignal(signal.SIGHUP) is mine
-        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is sigint_before
     finally:
         signal.signal(signal.SIGHUP, marker)
 
@@ -208,3 +210,24 @@ def test_child_script_runs_on_its_own(host, tmp_path):
     child = run_child(root, Plan([FileChange("/etc/x", "x\n", "x")]), tmp_path)
     assert child.returncode == 0 and json.loads(child.stdout.splitlines()[-1])["status"] == \
         "applied"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_just_after_the_run_is_recorded_rolls_it_back(host, monkeypatch, signum):
+    """The window between "applying" on disk and the handlers: a signal there must end in a
+    rolled-back run, not one stuck as applying (which blocks the next start)."""
+    from jitsiwizard.apply.journal import Journal
+
+    base, root, runner, _ = host
+    real_create = Journal.create.__func__
+
+    def create_then_signal(cls, *args, **kwargs):
+        journal = real_create(cls, *args, **kwargs)
+        os.kill(os.getpid(), signum)
+        return journal
+
+    monkeypatch.setattr(Journal, "create", classmethod(create_then_signal))
+    outcome = apply(Plan([FileChange("/etc/x", "x\n", "x")]), root, runner, redact=Redactor())
+    assert outcome.status == "rolled-back"
+    assert interrupted_run(root) is None
+    assert not (base / "etc/x").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import shlex
 import signal
 import stat
 import traceback
@@ -15,6 +16,7 @@ from jitsiwizard import verify
 from jitsiwizard.apply.fsio import (
     StepFailed,
     fsync_dir,
+    immutable,
     lstat_or_none,
     resolve,
     write_all,
@@ -161,7 +163,16 @@ class Executor:
             os.unlink(tmp)
             raise
         os.close(fd)
-        os.rename(tmp, real)
+        try:
+            os.rename(tmp, real)
+        except PermissionError:
+            os.unlink(tmp)
+            if immutable(real):
+                raise StepFailed(
+                    f"{target} is immutable (chattr +i or +a): not even root can replace it. "
+                    f"Remove the flag with `chattr -i -a {shlex.quote(str(real))}` and run "
+                    "again, or leave this setting alone") from None
+            raise
         fsync_dir(real.parent)
 
     def owner_ids(self, step: FileChange, st: os.stat_result | None) -> tuple[int, int]:

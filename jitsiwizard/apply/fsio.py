@@ -136,6 +136,30 @@ def remove(path: Path) -> None:
     fsync_dir(path.parent)
 
 
+_FS_IOC_GETFLAGS = 0x80086601  # linux/fs.h, as on x86-64 and arm64
+_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
+
+
+def immutable(path: Path) -> bool:
+    """Whether `path` has the immutable or append-only attribute (chattr +i / +a), which
+    stops even root from replacing it. False when it cannot be told."""
+    import array
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        flags = array.array("l", [0])
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+        return bool(flags[0] & (_FS_IMMUTABLE_FL | _FS_APPEND_FL))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def root_path(root: Root, target: str) -> Path:
     """Where target path `target` is under the root ("/" is the root itself)."""
     return root.path(target) if target != "/" else root.base
@@ -145,26 +169,4 @@ def resolve(root: Root, target: str, *, follow_last: bool) -> str:
     """`target` with every symlink in it followed inside the root (an absolute link target
     means the root's path, never the host's). The last component is followed only when asked,
     so a file behind conf.d/X -> ../conf.avail/X is edited in place and the link kept."""
-    pending = [p for p in target.split("/") if p]
-    done: list[str] = []
-    hops = 0
-    while pending:
-        name = pending.pop(0)
-        if name == ".":
-            continue
-        if name == "..":
-            if done:
-                done.pop()
-            continue
-        here = "/" + "/".join([*done, name])
-        if (pending or follow_last) and os.path.islink(str(root_path(root, here))):
-            hops += 1
-            if hops > 40:
-                raise StepFailed(f"{target}: too many levels of symbolic links")
-            link = os.readlink(str(root_path(root, here)))
-            if link.startswith("/"):
-                done = []
-            pending = [p for p in link.split("/") if p] + pending
-            continue
-        done.append(name)
-    return "/" + "/".join(done)
+    return root.resolve(target, follow_last=follow_last)

@@ -67,6 +67,7 @@ class Journal:
         self._journal = os.open(run_dir / "journal.jsonl", os.O_WRONLY | os.O_CREAT
                                 | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self.recorded: set[str] = set()  # paths whose prior state is journaled
+        self.kept: list[tuple[str, str]] = []  # (target, copy) of hand edits a rollback kept
         self.trees: set[str] = set()
         self.counter = 0  # backup and temp file names
 

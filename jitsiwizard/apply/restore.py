@@ -58,10 +58,7 @@ def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> li
     kill = kill_point()
     entries = journal.entries()
     done_undos = {e["index"] for e in entries if e.get("op") == "undone"}
-    wrote: dict[str, set[str]] = {}
-    for e in entries:
-        if e.get("op") == "wrote":
-            wrote.setdefault(e["path"], set()).add(e["sha256"])
+    wrote = _written(entries)
     problems: list[str] = []
     services = []
     actions = 0
@@ -123,7 +120,45 @@ def keep_edited(journal: Journal, target: str, real: Path, st: os.stat_result,
         return
     copy = journal.dir / "backup" / f"edited-{journal.next_name()}"
     shutil.copyfile(real, copy)
+    journal.kept.append((target, str(copy)))
     journal.say(f"{target} was changed after this run wrote it; that version is kept in {copy}")
+
+
+def _written(entries: list[dict]) -> dict[str, set[str]]:
+    wrote: dict[str, set[str]] = {}
+    for e in entries:
+        if e.get("op") == "wrote":
+            wrote.setdefault(e["path"], set()).add(e["sha256"])
+    return wrote
+
+
+def edited_since(journal: Journal) -> list[tuple[str, str, str]]:
+    """Files this run wrote that were changed afterwards (by hand): a rollback would overwrite
+    or remove them. [(target, text now, text the rollback puts back)]."""
+    entries = journal.entries()
+    wrote = _written(entries)
+    found = []
+    seen = set()
+    for entry in entries:
+        path = entry.get("path", "")
+        if entry.get("op") != "path" or path not in wrote or path in seen:
+            continue
+        seen.add(path)
+        prior = entry["prior"]
+        real = journal.root.path(path)
+        st = lstat_or_none(real)
+        if st is None or not stat.S_ISREG(st.st_mode):
+            continue
+        ours = wrote[path] | ({prior["sha256"]} if prior["type"] == "file" else set())
+        if sha256_file(real) in ours:
+            continue
+        now = journal.root.read_text(path) or ""
+        back = ""
+        if prior["type"] == "file":
+            back = (journal.dir / "backup" / prior["backup"]).read_bytes().decode(
+                "utf-8", "surrogateescape")
+        found.append((path, now, back if prior["type"] == "file" else None))
+    return found
 
 
 def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[str]) -> None:
@@ -182,9 +217,14 @@ def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[st
         os.rename(scratch, real)
         fsync_dir(real.parent)
     else:
-        if os.geteuid() == 0:
+        # Only what differs: a file the run never changed (an immutable one, say) is left
+        # untouched, and so is not reported as a file the rollback could not restore.
+        if os.geteuid() == 0 and (st.st_uid, st.st_gid) != (prior["uid"], prior["gid"]):
             os.lchown(real, prior["uid"], prior["gid"])
-        os.chmod(real, prior["mode"])
+        if stat.S_IMODE(st.st_mode) != prior["mode"]:
+            os.chmod(real, prior["mode"])
+        if st.st_mtime_ns == prior["mtime_ns"]:
+            return
     os.utime(real, ns=(prior["atime_ns"], prior["mtime_ns"]), follow_symlinks=False)
 
 

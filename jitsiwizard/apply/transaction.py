@@ -3,6 +3,7 @@ whole on any failure, and an earlier (or interrupted) run undone on request."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -14,7 +15,7 @@ from jitsiwizard.apply.fsio import StepFailed
 from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
-from jitsiwizard.apply.restore import roll_back
+from jitsiwizard.apply.restore import edited_since, roll_back
 from jitsiwizard.apply.runs import managed_checksums, states
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
 from jitsiwizard.paths import MANAGED_FILE
@@ -38,6 +39,7 @@ class RunOutcome:
     # Set when the run applied only the install steps: why the configuration was not planned
     # (a simulated install leaves no Jitsi files to plan against).
     not_planned: str | None = None
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (file, its hand-edited copy)
 
     @property
     def verified(self) -> bool | None:
@@ -115,6 +117,9 @@ def _save_managed(ex: Executor) -> None:
     ex.journal.record(MANAGED_FILE, "managed")
     data = (json.dumps(dict(sorted(after.items())), indent=2) + "\n").encode()
     ex.write_file(MANAGED_FILE, data, 0o600, os.geteuid(), os.getegid(), "managed")
+    # Recorded as written by this run, so its rollback does not take it for a hand edit.
+    ex.journal.append({"op": "wrote", "step": "managed", "path": MANAGED_FILE,
+                       "sha256": hashlib.sha256(data).hexdigest()})
 
 
 def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
@@ -236,21 +241,44 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
                 raise UserError(f"run {state['run_id']} was interrupted and left changes "
                                 "half done", "roll it back first: jitsi-wizard rollback",
                                 exit_code=EXIT_INTERRUPTED)
-        journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
-        try:
-            with SignalGuard(runner) as guard, LogTee(journal, runner):
-                ex = Executor(journal, runner, on_event, guard)
-                if not guard.installed:
-                    journal.say("not on the main thread: signals are left to the caller")
-                return _run_plan(ex, plan, replan, phases)
-        finally:
-            journal.close()
+        # The handlers first: a signal that arrives once the run is recorded as applying
+        # must lead to its rollback, never leave it half recorded (the first step checks).
+        with SignalGuard(runner) as guard:
+            journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
+            try:
+                with LogTee(journal, runner):
+                    ex = Executor(journal, runner, on_event, guard)
+                    if not guard.installed:
+                        journal.say("not on the main thread: signals are left to the caller")
+                    return _run_plan(ex, plan, replan, phases)
+            finally:
+                journal.close()
+
+
+def _edited_diff(edited: list[tuple[str, str, str | None]], redact: Redactor) -> str:
+    import difflib
+
+    from jitsiwizard.secrets import find_secrets
+
+    out = []
+    for path, now, back in edited:
+        for value in find_secrets(now) | find_secrets(back):
+            redact.add_value(value)
+        out.append("".join(difflib.unified_diff(
+            now.splitlines(keepends=True), (back or "").splitlines(keepends=True),
+            fromfile=f"{path} (now, edited by hand)",
+            tofile=f"{path} (after rollback)" if back is not None else "/dev/null")))
+    return redact("".join(out))
 
 
 def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
-             redact: Redactor) -> RunOutcome:
+             redact: Redactor, force: bool = False) -> RunOutcome:
     """Undo a run: by default the newest one not rolled back yet (an applied run, or one that
-    was interrupted). An older run can only be undone after every newer one."""
+    was interrupted). An older run can only be undone after every newer one.
+
+    A file the run wrote and someone changed since is not overwritten (or removed) unless
+    `force`: without it, a UserError shows what the rollback would undo; with it, the edited
+    version is kept beside the run's backups (RunOutcome.kept says where)."""
     with Lock(root):
         recorded = states(root)
         live = [s for s in recorded if s.get("status") != "rolled-back"]
@@ -278,6 +306,16 @@ def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
                     field="run")
         journal = Journal.reopen(root, redact, target)
         try:
+            edited = edited_since(journal) if not force else []
+            if edited:
+                names = ", ".join(path for path, _, _ in edited)
+                raise UserError(
+                    f"{names} changed after run {target['run_id']} wrote "
+                    f"{'them' if len(edited) > 1 else 'it'}; the rollback would undo these "
+                    f"edits:\n{_edited_diff(edited, redact).rstrip()}",
+                    "rerun with --force to roll back anyway (the edited versions are kept "
+                    "beside the run's backups), or undo the edits by hand first",
+                    field="rollback")
             with SignalGuard(runner, rolling_back=True) as guard, LogTee(journal, runner):
                 journal.say(f"rollback of run {target['run_id']} (was {target.get('status')})")
                 problems = roll_back(journal, runner, guard)
@@ -288,4 +326,4 @@ def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
         finally:
             journal.close()
         return RunOutcome(target["run_id"], "rolled-back", rollback_errors=problems,
-                          log_path=str(journal.log_path))
+                          log_path=str(journal.log_path), kept=list(journal.kept))

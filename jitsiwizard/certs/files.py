@@ -286,8 +286,9 @@ def own_cert_problems(answers: Answers, facts: HostFacts, root: Root,
     """validate_own for the answers' files, read under `root` (openssl needs real paths, so a
     Root and not any FileView)."""
     cert, key = answers.cert.cert_file, answers.cert.key_file
-    return validate_own(str(root.path(cert)) if cert.startswith("/") else cert,
-                        str(root.path(key)) if key.startswith("/") else key,
+    # root.real: links followed inside the root, never out to this machine's files.
+    return validate_own(str(root.real(cert)) if cert.startswith("/") else cert,
+                        str(root.real(key)) if key.startswith("/") else key,
                         cert_hostname(answers, facts), now=now)
 
 

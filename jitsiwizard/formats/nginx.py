@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from jitsiwizard.escape import nginx_string
 from jitsiwizard.formats.text import Tok, apply_edits
 
 
@@ -77,8 +78,7 @@ def nginx_get(text: str, directive: str) -> list[str]:
 def nginx_set(text: str, directive: str, value: str) -> str:
     """Replace the value of every active occurrence of `directive` (exact name); quoted when it
     holds characters nginx would split on. Unchanged text when there is none."""
-    if value == "" or re.search(r"[\s;{}#\"'\\]", value):
-        value = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    value = nginx_string(value)
     edits = []
     for name, args in _nginx_directives(text, directive):
         if args:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from jitsiwizard.escape import properties_value
 from jitsiwizard.formats.text import (
     apply_edits,
     join_surrogates,
@@ -54,26 +55,7 @@ def _properties_unescape(raw: str) -> str:
 
 
 def _properties_escape(value: str, is_key: bool = False) -> str:
-    out = []
-    for pos, c in enumerate(value):
-        if c == "\\":
-            out.append("\\\\")
-        elif c in "\t\n\r\f":
-            out.append({"\t": "\\t", "\n": "\\n", "\r": "\\r", "\f": "\\f"}[c])
-        elif c == " " and (is_key or pos == 0):
-            out.append("\\ ")
-        elif is_key and (c in "=:" or (pos == 0 and c in "#!")):
-            out.append("\\" + c)
-        elif ord(c) > 0x7E or ord(c) < 0x20:
-            out.append("".join(f"\\u{unit:04x}" for unit in _utf16_units(c)))
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-def _utf16_units(c: str) -> list[int]:
-    data = c.encode("utf-16-be", "surrogatepass")
-    return [int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2)]
+    return properties_value(value, is_key)
 
 
 def _continues(line: str) -> bool:
