@@ -129,13 +129,21 @@ class WizardApp(App):
                 return name
         return STEP_NAMES[0]
 
-    def go_next(self) -> None:
-        index = STEP_NAMES.index(self.current_step())
+    def go_next(self, leaving: str | None = None) -> None:
+        """One step on; `leaving` names the step the request came from, so a request that
+        arrives after the step was already left (a repeated key, a late message) is dropped."""
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        index = STEP_NAMES.index(current)
         if index + 1 < len(STEP_NAMES):
             self.go(STEP_NAMES[index + 1])
 
-    def go_back(self) -> None:
-        index = STEP_NAMES.index(self.current_step())
+    def go_back(self, leaving: str | None = None) -> None:
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        index = STEP_NAMES.index(current)
         if index > 0:
             self.go(STEP_NAMES[index - 1])
 

@@ -266,7 +266,7 @@ class ApplyScreen(WizardScreen):
             self.notify("The run is done: it can be undone with `jitsi-wizard rollback`. "
                         "Next shows the summary.", markup=False)
             return
-        self.app.go_back()
+        self.app.go_back(self.NAME)
 
     def action_next(self) -> None:
         if not self.can_leave():
@@ -275,4 +275,4 @@ class ApplyScreen(WizardScreen):
         if outcome is None or outcome.status not in ("applied", "nothing-to-do"):
             self.notify("Nothing was applied. Esc goes back to the review.", severity="warning")
             return
-        self.app.go_next()
+        self.app.go_next(self.NAME)

@@ -238,20 +238,32 @@ class WizardScreen(Screen):
     # -- navigation ---------------------------------------------------------------------
 
     def field_submitted(self, field: Input) -> None:
-        """Enter moves to the next field, and from the last one to the Next button."""
-        self.focus_next()
+        """Enter moves to the next field of the step, and from the last one goes on (as Next
+        does, with its checks); it never lands on "< Back"."""
+        body = self.query_one("#body")
+        chain = self.focus_chain
+        if field in chain:
+            for widget in chain[chain.index(field) + 1:]:
+                if body in widget.ancestors:
+                    widget.focus()
+                    return
+        self.action_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        # Textual calls this handler once per class that defines it: a subclass that calls
+        # super() would otherwise move on twice (Welcome straight to DNS).
         if event.button.id == "back":
             event.stop()
+            event.prevent_default()
             self.action_back()
         elif event.button.id == "next":
             event.stop()
+            event.prevent_default()
             self.action_next()
 
     def action_back(self) -> None:
         if self.can_leave():
-            self.app.go_back()
+            self.app.go_back(self.NAME)
 
     def action_next(self) -> None:
         if not self.can_leave():
@@ -265,12 +277,12 @@ class WizardScreen(Screen):
             def answered(go_on: bool | None) -> None:
                 if go_on:
                     self.accept_warning()
-                    self.app.go_next()
+                    self.app.go_next(self.NAME)
 
             self.app.push_screen(ConfirmDialog(warning, yes="Continue anyway", no="Stay"),
                                  answered)
             return
-        self.app.go_next()
+        self.app.go_next(self.NAME)
 
     def can_leave(self) -> bool:
         """False while leaving would lose or break something (a run in progress)."""

@@ -1,0 +1,55 @@
+"""The wizard as a new admin meets it over SSH (issue 12): the keyboard goes forward one step
+at a time, only what the chosen options use is checked, checks gate what they promise to, the
+messages speak the screen's words, and every printed command works when pasted."""
+
+from __future__ import annotations
+
+from textual.widgets import Input
+
+from jitsiwizard.screens.base import ConfirmDialog, HelpDialog
+from tests.test_tui_support import (
+    SIZE,
+    loaded,
+    make_app,
+    next_step,
+    press,
+    screen_text,
+    tui_root,
+    type_into,
+    wait_idle,
+    wait_screen,
+    wait_until,
+)
+
+
+def on(app, name: str) -> bool:
+    return getattr(app.screen, "NAME", "") == name and not app.screen.entering
+
+
+async def test_enter_visits_every_step_in_order_and_never_goes_back(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await press(pilot, "enter")  # Welcome: the focus is on Next
+        await wait_screen(pilot, "hostname")
+        await wait_idle(pilot)
+        assert app.current_step() == "hostname"  # not skipped to DNS
+        await type_into(pilot, "#hostname", "bad name!")
+        await press(pilot, "enter")  # the only field: Enter goes on, through the check
+        await wait_until(pilot, lambda: "hostname" in str(
+            app.screen.query_one("#hostname-check").render()).lower(), "the refusal")
+        assert app.current_step() == "hostname"
+        await type_into(pilot, "#hostname", "meet.example.org")
+        await press(pilot, "enter")
+        await wait_screen(pilot, "dns")
+        public = app.screen.query_one("#public", Input)
+        public.focus()
+        await wait_until(pilot, lambda: public.has_focus, "the public address field")
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: app.screen.query_one("#local", Input).has_focus,
+                         "Enter to move to the next field")
+        await press(pilot, "enter")  # the last field: Enter goes on, never back
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                         or app.current_step() != "dns", "Enter to go on")
+        assert app.current_step() == "dns" or app.current_step() == "firewall"
+        assert not app.screen.query("#back") or not app.screen.query_one("#back").has_focus
