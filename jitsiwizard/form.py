@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from jitsiwizard import answers as answers_file
 from jitsiwizard.errors import Problem, ProblemList
 from jitsiwizard.host import HostFacts
-from jitsiwizard.model import Answers, LdapAnswers, LocalUser, secret_slots
+from jitsiwizard.model import Answers, CertAnswers, LdapAnswers, LocalUser, secret_slots
 from jitsiwizard.paths import SECRETS_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.secrets import Secret
@@ -39,6 +39,24 @@ def screen_of(field_path: str) -> str:
         if field_path == prefix or field_path.startswith(prefix):
             return screen
     return "review"
+
+
+def unused_fields(answers: Answers) -> set[str]:
+    """The answers keys the chosen options leave unused: the screens hide them, and neither
+    their values nor their problems count (an e-mail half typed for Let's Encrypt does not
+    block a self-signed certificate)."""
+    unused = set()
+    if answers.cert.mode not in ("letsencrypt", "certbot"):
+        unused |= {"host.email", "cert.acme_server", "cert.agree_tos"}
+    if answers.cert.mode != "own":
+        unused |= {"cert.cert_file", "cert.key_file"}
+    if answers.auth.policy != "local":
+        unused.add("auth.users")
+    if answers.auth.policy != "ldap":
+        unused.add("auth.ldap")
+    if answers.auth.policy == "open":
+        unused.add("auth.guests")
+    return unused
 
 
 def typed(value: str) -> Secret | None:
@@ -84,12 +102,18 @@ class WizardForm:
         """The answers-file data (what `to_data` writes) for the current choices, and the
         secrets typed here by slot name (they are stand-ins in the data)."""
         work = copy.deepcopy(self.answers)
-        auth = work.auth
-        if auth.policy != "local":
+        unused = unused_fields(work)
+        auth, cert = work.auth, work.cert
+        if "host.email" in unused:
+            work.host.email = ""
+            cert.acme_server, cert.agree_tos = CertAnswers().acme_server, False
+        if "cert.cert_file" in unused:
+            cert.cert_file = cert.key_file = ""
+        if "auth.users" in unused:
             auth.users = []
-        if auth.policy != "ldap":
+        if "auth.ldap" in unused:
             auth.ldap = None
-        if auth.policy == "open":
+        if "auth.guests" in unused:
             auth.guests = False
         pending: dict[str, Secret] = {}
         for slot in secret_slots(work):

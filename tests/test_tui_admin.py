@@ -53,3 +53,19 @@ async def test_enter_visits_every_step_in_order_and_never_goes_back(request):
                          or app.current_step() != "dns", "Enter to go on")
         assert app.current_step() == "dns" or app.current_step() == "firewall"
         assert not app.screen.query("#back") or not app.screen.query_one("#back").has_focus
+
+
+async def test_a_hidden_field_does_not_block_next(request):
+    """An e-mail half typed for Let's Encrypt, then self-signed chosen: Next goes on."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-letsencrypt").value = True
+        await type_into(pilot, "#email", "admin@")
+        app.screen.query_one("#mode-self-signed").value = True
+        await wait_until(pilot, lambda: not app.screen.query_one("#acme").display,
+                         "the e-mail field to be hidden")
+        await next_step(pilot, "auth")
+        assert app.form.problems() == []
