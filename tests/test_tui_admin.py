@@ -69,3 +69,64 @@ async def test_a_hidden_field_does_not_block_next(request):
                          "the e-mail field to be hidden")
         await next_step(pilot, "auth")
         assert app.form.problems() == []
+
+
+async def ldap_form(pilot) -> None:
+    app = pilot.app
+    app.go("auth")
+    await wait_screen(pilot, "auth")
+    app.screen.query_one("#policy-ldap").value = True
+    await wait_until(pilot, lambda: app.screen.query_one("#panel-ldap").display, "LDAP form")
+    await type_into(pilot, "#ldap-url", "ldaps://ldap.example.org")
+    await type_into(pilot, "#ldap-bind-dn", "cn=jitsi,ou=services,dc=example,dc=org")
+    await type_into(pilot, "#ldap-bind-pw", "service-secret")
+    await type_into(pilot, "#ldap-base", "ou=people,dc=example,dc=org")
+
+
+async def question(pilot) -> str:
+    """The "continue anyway" question after Ctrl+N: its text; Stay has the focus."""
+    await press(pilot, "ctrl+n")
+    dialog = await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog)
+                              and pilot.app.screen, "the question")
+    await wait_until(pilot, lambda: dialog.query("#no") and dialog.query_one("#no").has_focus,
+                     "Stay to have the focus")
+    assert str(dialog.query_one("#no").label) == "Stay"
+    text = dialog.message
+    await press(pilot, "enter")  # Stay
+    await wait_until(pilot, lambda: on(pilot.app, "auth"), "the auth step again")
+    return text
+
+
+async def test_the_ldap_test_gates_next(request):
+    from jitsiwizard.checks.result import CheckResult
+    from jitsiwizard.rootfs import Root
+    from tests.test_tui_support import FixedChecks
+
+    root = tui_root(request)
+    checks = FixedChecks(Root(root), ldap=[
+        CheckResult("ldap.bind", "fail", "the directory refused the service account")])
+    app = make_app(root, checks=checks)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await ldap_form(pilot)
+        assert "not run" in await question(pilot)  # never tested
+        app.screen.query_one("#ldap-test").press()
+        await wait_until(pilot, lambda: "failed" in str(
+            app.screen.query_one("#ldap-results").render()), "the failed test")
+        await wait_idle(pilot)
+        assert "refused the service account" in await question(pilot)
+        checks.ldap_results = [CheckResult("ldap.bind", "ok", "bound")]
+        app.screen.query_one("#ldap-test").press()
+        await wait_until(pilot, lambda: "works" in str(
+            app.screen.query_one("#ldap-results").render()), "the passing test")
+        await wait_idle(pilot)
+        await type_into(pilot, "#ldap-base", "ou=staff,dc=example,dc=org")  # clears it
+        await wait_until(pilot, lambda: "test again" in str(
+            app.screen.query_one("#ldap-results").render()), "the old result to go")
+        assert "not run" in await question(pilot)
+        app.screen.query_one("#ldap-test").press()
+        await wait_until(pilot, lambda: "works" in str(
+            app.screen.query_one("#ldap-results").render()), "the passing test")
+        await wait_idle(pilot)
+        await press(pilot, "ctrl+n")
+        await wait_screen(pilot, "review")  # a passing test asks nothing

@@ -71,6 +71,10 @@ class AuthScreen(WizardScreen):
         super().__init__()
         self._form_seen = None  # the form whose secrets are remembered below
         self._given: dict[str, object] = {}  # secrets the form came with, kept unless retyped
+        # The LDAP test: the settings it ran with, and its results (None while it runs).
+        self.tested_for: tuple | None = None
+        self.ldap_results: list | None = None
+        self.accepted_for: tuple | None = None  # "continue anyway" given for these settings
 
     def compose_body(self) -> ComposeResult:
         with RadioSet(id="policy", compact=True):
@@ -176,6 +180,7 @@ class AuthScreen(WizardScreen):
             self.show_policy()
         elif event.radio_set.id == "ldap-scope":
             self.form.answers.auth.ldap.scope = pressed[len("scope-"):]
+            self.ldap_changed()
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         auth = self.form.answers.auth
@@ -183,8 +188,26 @@ class AuthScreen(WizardScreen):
             auth.guests = event.value
         elif event.checkbox.id == "ldap-starttls":
             auth.ldap.starttls = event.value
+            self.ldap_changed()
         elif event.checkbox.id == "ldap-plain":
             auth.ldap.allow_plaintext = event.value
+            self.ldap_changed()
+
+    def ldap_key(self) -> tuple:
+        """The LDAP settings as they stand: a test result holds only for the settings it
+        ran with."""
+        ldap = self.form.answers.auth.ldap
+        return tuple(repr(getattr(ldap, name)) if name not in SECRET_FIELDS else
+                     (None if getattr(ldap, name) is None else getattr(ldap, name).value)
+                     for name in sorted(vars(ldap)))
+
+    def ldap_changed(self) -> None:
+        """An LDAP setting changed: the old test result no longer says anything."""
+        if self.tested_for is not None and self.tested_for != self.ldap_key():
+            self.tested_for = None
+            self.ldap_results = None
+            self.query_one("#ldap-results", Static).update(Text(
+                "The settings changed since the last test: test again.", "dim"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         fields = {widget_id: attr for widget_id, _, attr, _ in LDAP_FIELDS}
@@ -199,6 +222,7 @@ class AuthScreen(WizardScreen):
             setattr(ldap, attr, typed(event.value) or self._given.get(attr))
         else:
             setattr(ldap, attr, event.value.strip())
+        self.ldap_changed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"add-user": self.action_add_user, "set-password": self.action_set_password,
@@ -270,17 +294,24 @@ class AuthScreen(WizardScreen):
         except ProblemList:
             ldap = self.form.answers.auth.ldap  # other steps have errors; this one is fine
         box.update(Text("Testing the connection...", "dim"))
+        self.tested_for = self.ldap_key()
+        self.ldap_results = None
         self.status.start(f"testing LDAP (up to {self.app.session.check_timeout:g} s)")
         self.query_one("#ldap-test", Button).disabled = True
         self.test_ldap(ldap)
 
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
+        key = self.tested_for
         results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
-        self.app.call_from_thread(self.ldap_tested, results)
+        self.app.call_from_thread(self.ldap_tested, results, key)
 
-    def ldap_tested(self, results: list) -> None:
+    def ldap_tested(self, results: list, key: tuple | None = None) -> None:
         self.query_one("#ldap-test", Button).disabled = False
+        if key is not None and key != self.tested_for:
+            self.status.stop("")
+            return  # the settings changed while it ran: the result is for the old ones
+        self.ldap_results = results
         failed = [r for r in results if r.status == "fail"]
         counts = [r.data.get("count") for r in results if r.data.get("count") is not None]
         head = Text()
@@ -321,7 +352,26 @@ class AuthScreen(WizardScreen):
         if auth.policy == "local" and not [u for u in auth.users if not u.remove]:
             return ("No user will be able to log in, so nobody can start a meeting. "
                     "Continue anyway?")
+        if auth.policy == "ldap" and self.accepted_for != self.ldap_key():
+            return self.ldap_warning()
         return ""
+
+    def ldap_warning(self) -> str:
+        """As on the DNS step: the live test comes before anything changes."""
+        if self.tested_for != self.ldap_key():
+            return ("The LDAP test was not run with these settings. Continue without it? "
+                    "If the directory refuses the service account, nobody can log in.")
+        if self.ldap_results is None:
+            return "The LDAP test has not finished. Continue without its result?"
+        failed = [r for r in self.ldap_results if r.status == "fail"]
+        if failed:
+            return ("The LDAP test failed:\n" + "\n".join(f"- {r.summary}" for r in failed)
+                    + "\n\nContinue anyway? Nobody can log in until the directory answers.")
+        return ""
+
+    def accept_warning(self) -> None:
+        if self.form.answers.auth.policy == "ldap":
+            self.accepted_for = self.ldap_key()
 
 
 class UserDialog(ModalScreen):
