@@ -9,6 +9,7 @@ it) and the saved answers refer to it (`file:PATH`), so they replay without hold
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 
 from jitsiwizard import answers as answers_file
@@ -39,6 +40,72 @@ def screen_of(field_path: str) -> str:
         if field_path == prefix or field_path.startswith(prefix):
             return screen
     return "review"
+
+
+# What the screens call each answers key (a problem is shown in the screen's words).
+FIELD_LABELS = {
+    "host.hostname": "Hostname", "host.public_address": "Public address",
+    "host.local_address": "Local address", "host.email": "E-mail",
+    "cert.mode": "Certificate type", "cert.acme_server": "ACME URL",
+    "cert.agree_tos": "The terms", "cert.cert_file": "Certificate",
+    "cert.key_file": "Private key", "auth.policy": "Who may start",
+    "auth.guests": "Guests", "auth.users": "Users", "auth.ldap": "LDAP",
+    "auth.ldap.url": "Server URL(s)", "auth.ldap.starttls": "StartTLS",
+    "auth.ldap.allow_plaintext": "Clear-text passwords", "auth.ldap.ca_file": "CA file",
+    "auth.ldap.bind_dn": "Bind DN", "auth.ldap.bind_password": "Bind password",
+    "auth.ldap.user_base": "User base", "auth.ldap.user_filter": "User filter",
+    "auth.ldap.username_attribute": "Login attribute",
+    "auth.ldap.name_attribute": "Name attribute", "auth.ldap.scope": "Search scope",
+    "auth.ldap.test_user": "Test user", "auth.ldap.test_password": "Test password",
+    "firewall.manage": "Manage ufw", "firewall.ssh_port": "SSH port",
+}
+# The fix, as done on the screen, where the answers file's fix names keys and sections.
+SCREEN_HINTS = {
+    "host.hostname": "type the name whose DNS A record points here, e.g. meet.example.org",
+    "host.local_address": "type this host's private address (from `ip addr`), or use the "
+                          "detected mapping",
+    "host.email": "type the address that gets the certificate's expiry warnings",
+    "cert.agree_tos": "tick the box once you have read the terms",
+    "cert.cert_file": "type the full path of the certificate (full chain, PEM)",
+    "cert.key_file": "type the full path of the private key (PEM)",
+    "auth.ldap": "fill in the LDAP form",
+    "auth.ldap.url": "type ldaps://host (or ldap://host with StartTLS)",
+    "auth.ldap.starttls": "tick StartTLS, or use an ldaps:// URL",
+    "auth.ldap.bind_password": "type the service account's password",
+    "auth.ldap.bind_dn": "type the service account's DN, e.g. "
+                         "cn=jitsi,ou=services,dc=example,dc=org",
+    "auth.ldap.user_base": "type where the users are, e.g. ou=people,dc=example,dc=org",
+    "auth.users": "highlight the user in the list and press P",
+}
+CHOICES = {"'letsencrypt'": "Let's Encrypt", "'certbot'": "certbot",
+           "'own'": "your own certificate", "'self-signed'": "a self-signed certificate",
+           "'open'": "open", "'local'": "local users", "'ldap'": "LDAP"}
+_FILE_WORDS = re.compile(r"\[[a-z.]+\]|\b[a-z_]+ = |\[\[")
+_USER_KEY = re.compile(r"^auth\.users\[(\d+)\](?:\.(\w+))?$")
+
+
+def on_screen(problem: Problem, answers: Answers | None = None) -> Problem:
+    """The problem in the screen's words: the field's label instead of its key, choices by
+    their names, and a fix done on the screen rather than in a file."""
+    field_path, label = problem.field, FIELD_LABELS.get(problem.field)
+    match = _USER_KEY.match(field_path)
+    if match:
+        index, part = int(match.group(1)), match.group(2) or ""
+        users = answers.auth.users if answers is not None else []
+        name = users[index].name if index < len(users) else f"#{index + 1}"
+        label = f"User {name}" + (f" ({part})" if part and part != "name" else "")
+        field_path = "auth.users"
+    message = re.sub(r"\b(?:cert\.mode|auth\.policy|policy) = ('[a-z-]+')",
+                     lambda m: CHOICES.get(m.group(1), m.group(1)), problem.message)
+    message = re.sub(r"\b(?:public|local)_address\b",
+                     lambda m: FIELD_LABELS["host." + m.group(0)].lower(), message)
+    hint = problem.hint
+    if field_path in SCREEN_HINTS and (not hint or _FILE_WORDS.search(hint)
+                                       or "is missing" in message or "needed" in message):
+        hint = SCREEN_HINTS[field_path]
+    elif _FILE_WORDS.search(hint):
+        hint = ""
+    return Problem(label or field_path, message, hint, None, problem.warning)
 
 
 def unused_fields(answers: Answers) -> set[str]:

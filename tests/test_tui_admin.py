@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from jitsiwizard.screens.base import ConfirmDialog, HelpDialog
+from jitsiwizard.model import LocalUser
+from jitsiwizard.screens.base import ConfirmDialog
 from tests.test_tui_support import (
     SIZE,
     loaded,
     make_app,
     next_step,
     press,
-    screen_text,
     tui_root,
     type_into,
     wait_idle,
@@ -130,3 +130,36 @@ async def test_the_ldap_test_gates_next(request):
         await wait_idle(pilot)
         await press(pilot, "ctrl+n")
         await wait_screen(pilot, "review")  # a passing test asks nothing
+
+
+async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-letsencrypt").value = True
+        await type_into(pilot, "#email", "")
+        await press(pilot, "ctrl+n")
+        box = app.screen.query_one("#cert-problems")
+        await wait_until(pilot, lambda: "E-mail" in str(box.render()), "the e-mail problem")
+        shown = str(box.render())
+        assert "host.email" not in shown and "[host]" not in shown and " = " not in shown
+        assert "Let's Encrypt" in shown and shown.count("E-mail") == 1
+        await type_into(pilot, "#email", "admin@example.org")
+        await wait_until(pilot, lambda: "E-mail" not in str(box.render()), "the fix to count")
+        assert "terms" in str(box.render())  # still not agreed: that one stays
+        await press(pilot, "escape")
+        await wait_screen(pilot, "firewall")
+        await press(pilot, "ctrl+n")
+        await wait_screen(pilot, "certificate")
+        assert str(app.screen.query_one("#cert-problems").render()) == ""
+
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        app.screen.query_one("#policy-local").value = True
+        app.form.answers.auth.users.append(LocalUser("a b", None))
+        await press(pilot, "ctrl+n")
+        box = app.screen.query_one("#auth-problems")
+        await wait_until(pilot, lambda: "a b" in str(box.render()), "the user problem")
+        assert "auth.users[" not in str(box.render())

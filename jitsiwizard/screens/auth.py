@@ -206,6 +206,8 @@ class AuthScreen(WizardScreen):
         if self.tested_for is not None and self.tested_for != self.ldap_key():
             self.tested_for = None
             self.ldap_results = None
+            if self.query_one("#ldap-test", Button).disabled:
+                return  # a test is running: its result says it is out of date
             self.query_one("#ldap-results", Static).update(Text(
                 "The settings changed since the last test: test again.", "dim"))
 
@@ -287,7 +289,7 @@ class AuthScreen(WizardScreen):
         problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
         if problems:
-            box.update(problems_text(problems))
+            box.update(problems_text(self.screen_problems(problems)))
             return
         try:
             ldap = self.form.build().answers.auth.ldap
@@ -308,10 +310,9 @@ class AuthScreen(WizardScreen):
 
     def ldap_tested(self, results: list, key: tuple | None = None) -> None:
         self.query_one("#ldap-test", Button).disabled = False
-        if key is not None and key != self.tested_for:
-            self.status.stop("")
-            return  # the settings changed while it ran: the result is for the old ones
-        self.ldap_results = results
+        current = key is None or key == self.tested_for
+        if current:
+            self.ldap_results = results
         failed = [r for r in results if r.status == "fail"]
         counts = [r.data.get("count") for r in results if r.data.get("count") is not None]
         head = Text()
@@ -326,11 +327,18 @@ class AuthScreen(WizardScreen):
             self.status.stop("LDAP test passed")
         head.append("\n")
         head.append_text(result_text(results))
+        if not current:  # shown, but it does not count for the settings as they are now
+            head.append("\nThe settings changed while it ran: test again.", "bold")
         self.query_one("#ldap-results", Static).update(head)
 
     # -- leaving ---------------------------------------------------------------------------
 
+    PROBLEMS_BOX = "#auth-problems"
+
     def check_before_next(self) -> list:
+        return self.current_problems()
+
+    def current_problems(self) -> list:
         problems = self.form.problems("auth")
         auth = self.form.answers.auth
         if not problems and auth.policy == "local":
@@ -342,10 +350,6 @@ class AuthScreen(WizardScreen):
                 problems = [Problem("auth.users", f"new user {name} has no password",
                                     "highlight it and press P") for name in missing]
         return problems
-
-    def show_problems(self, problems) -> None:
-        self.query_one("#auth-problems", Static).update(problems_text(problems))
-        self.query_one("#auth-problems").scroll_visible()
 
     def warning_before_next(self) -> str:
         auth = self.form.answers.auth

@@ -221,6 +221,9 @@ class WizardScreen(Screen):
 
     def arrive(self) -> None:
         self.entering = False
+        if self.PROBLEMS_BOX:  # problems from an earlier visit may have been fixed since
+            self._problems_shown = False
+            self.query_one(self.PROBLEMS_BOX, Static).update("")
         self.refresh_from_form()
         self.focus_first()
 
@@ -292,10 +295,48 @@ class WizardScreen(Screen):
         """Problems (errors) that keep the admin on this screen."""
         return []
 
+    # The Static under the step's fields where its problems are shown ("" : a notification).
+    PROBLEMS_BOX: ClassVar[str] = ""
+    _problems_shown = False  # kept up to date as the admin edits, once shown
+
+    def screen_problems(self, problems) -> list:
+        """The problems in the screen's words (labels, not answers-file keys)."""
+        from jitsiwizard.form import on_screen
+
+        return [on_screen(p, self.form.answers) for p in problems]
+
     def show_problems(self, problems) -> None:
-        """Show the problems next to the fields (the default: a notification)."""
-        self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
-                    title="Please fix", severity="error", markup=False)
+        """Show the problems under the fields, in the screen's words."""
+        problems = self.screen_problems(problems)
+        if not self.PROBLEMS_BOX:
+            self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
+                        title="Please fix", severity="error", markup=False)
+            return
+        self._problems_shown = bool(problems)
+        box = self.query_one(self.PROBLEMS_BOX, Static)
+        box.update(problems_text(problems))
+        box.scroll_visible(animate=False)
+
+    def update_problems(self) -> None:
+        """After an edit: problems on screen that are fixed go, the rest stay."""
+        if self._problems_shown and self.PROBLEMS_BOX:
+            problems = self.current_problems()
+            self.query_one(self.PROBLEMS_BOX, Static).update(
+                problems_text(self.screen_problems(problems)))
+            self._problems_shown = bool(problems)
+
+    def current_problems(self) -> list:
+        """The step's validation errors as the answers stand now."""
+        return self.form.problems(self.NAME)
+
+    def on_input_changed(self) -> None:
+        self.update_problems()  # after the subclass's own handler (Textual calls both)
+
+    def on_checkbox_changed(self) -> None:
+        self.update_problems()
+
+    def on_radio_set_changed(self) -> None:
+        self.update_problems()
 
     def warning_before_next(self) -> str:
         """A warning to confirm before going on (a failed check); "" when there is none."""

@@ -186,12 +186,12 @@ class CertificateScreen(WizardScreen):
         self.status.stop("")
         box = self.query_one("#own-check", Static)
         if any(not p.warning for p in problems):
-            box.update(problems_text(problems))
+            box.update(problems_text(self.screen_problems(problems)))
             return
         text = Text.assemble(("[ OK ] ", "bold green"), f"a valid pair for {key[2]}")
         if problems:
             text.append("\n")
-            text.append_text(problems_text(problems))
+            text.append_text(problems_text(self.screen_problems(problems)))
         box.update(text)
 
     # -- leaving ---------------------------------------------------------------------------
@@ -206,10 +206,16 @@ class CertificateScreen(WizardScreen):
             problems = [p for p in self.own_problems if not p.warning]
         return problems
 
+    PROBLEMS_BOX = "#cert-problems"
+
     def show_problems(self, problems) -> None:
         if problems and isinstance(problems[0], _Waiting):
             return
-        self.query_one("#cert-problems", Static).update(problems_text(problems))
+        if problems and problems[0] in self.own_problems:
+            # Already shown beside the files (once is enough): bring them into view.
+            self.query_one("#own-check").scroll_visible(animate=False)
+            return
+        super().show_problems(problems)
 
 
 class _Waiting:

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, problems_text, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("Browsers, the certificate authority and the apps find this server through DNS: "
@@ -145,8 +145,7 @@ class DnsScreen(WizardScreen):
     def check_before_next(self) -> list:
         return self.form.problems("dns")
 
-    def show_problems(self, problems) -> None:
-        self.query_one("#nat-problems", Static).update(problems_text(problems))
+    PROBLEMS_BOX = "#nat-problems"
 
     def warning_before_next(self) -> str:
         if self.accepted_for == self.key():

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Checkbox, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, problems_text, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text
 from jitsiwizard.screens.widgets import Field, Tick
 
 INTRO = ("Jitsi needs 80/tcp (certificates), 443/tcp (web) and 10000/udp (media) open from "
@@ -213,8 +213,10 @@ class FirewallScreen(WizardScreen):
     def check_before_next(self) -> list:
         return self.form.problems("firewall")
 
+    PROBLEMS_BOX = "#firewall-problems"
+
     def show_problems(self, problems) -> None:
-        self.query_one("#firewall-problems", Static).update(problems_text(problems))
+        super().show_problems(problems)
         self.query_one("#ssh-port", Input).focus()
 
     def warning_before_next(self) -> str:

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jitsiwizard.form import screen_of
+from jitsiwizard.form import on_screen, screen_of
 from jitsiwizard.screens.base import (
     STEPS,
     ConfirmDialog,
@@ -118,6 +118,7 @@ class ReviewScreen(WizardScreen):
             if problem.warning:
                 continue
             where = LABELS.get(screen_of(problem.field), "")
+            problem = on_screen(problem, self.app.form.answers)
             text.append(f"- {problem.field}: {problem.message}")
             if problem.hint:
                 text.append(f"\n    fix: {problem.hint}", "dim")
