@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
+from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
 from jitsiwizard.screens.base import ConfirmDialog
 from tests.test_tui_support import (
     SIZE,
+    confirm,
     loaded,
     make_app,
     next_step,
     press,
+    screen_text,
     tui_root,
     type_into,
     wait_idle,
@@ -163,3 +166,38 @@ async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
         box = app.screen.query_one("#auth-problems")
         await wait_until(pilot, lambda: "a b" in str(box.render()), "the user problem")
         assert "auth.users[" not in str(box.render())
+
+
+async def run_to_apply(pilot, users: int = 2) -> None:
+    """Local users (a step each), then Review, Apply, until the run ends."""
+    app = pilot.app
+    app.go("auth")
+    await wait_screen(pilot, "auth")
+    app.screen.query_one("#policy-local").value = True
+    for number in range(users):
+        app.form.answers.auth.users.append(LocalUser(f"user{number}", typed("pass-word-1")))
+    await next_step(pilot, "review")
+    await wait_until(pilot, lambda: app.plan is not None, "the plan")
+    await press(pilot, "ctrl+n")
+    await confirm(pilot)
+    await wait_screen(pilot, "apply")
+    await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
+    await wait_idle(pilot)
+    await pilot.pause()
+
+
+async def test_the_apply_step_list_uses_the_height_and_follows_the_run(request):
+    for size in (SIZE, (120, 40)):
+        app = make_app(tui_root(request))
+        async with app.run_test(size=size) as pilot:
+            await loaded(pilot)
+            await run_to_apply(pilot, users=3)
+            total = len(app.plan.steps)
+            assert total >= 9
+            shown = screen_text(app)
+            listed = [n for n in range(1, total + 1) if f" {n:>2}. " in shown]
+            assert total in listed, shown  # the list followed the run to its end
+            if size == SIZE:
+                assert len(listed) >= 6, shown
+            else:
+                assert listed == list(range(1, total + 1)), shown  # room for all of them
