@@ -159,7 +159,7 @@ def run_demo(args) -> int:
 
     from jitsiwizard import fixtures
 
-    base = tempfile.mkdtemp(prefix="jitsi-wizard-demo-")
+    base = tempfile.mkdtemp(prefix="jw-demo-")
     fixtures.build(base)
     args.root, args.simulate = base, True
     try:

@@ -201,3 +201,50 @@ async def test_the_apply_step_list_uses_the_height_and_follows_the_run(request):
                 assert len(listed) >= 6, shown
             else:
                 assert listed == list(range(1, total + 1)), shown  # room for all of them
+
+
+def printed_command(shown: str, label: str) -> str:
+    """The command after `label` on the screen, as a shell reads it when pasted (the lines
+    it is broken into end in a backslash)."""
+    lines = shown.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(label))
+    value = lines[start].strip()[len(label):].strip()
+    index = start
+    if not value:  # on its own lines, below the label
+        index += 1
+        value = lines[index].strip()
+    while value.endswith("\\"):
+        index += 1
+        value = value[:-1] + lines[index].strip()
+    return value
+
+
+async def test_every_command_on_done_works_when_pasted(request, capsys):
+    import shlex
+    import shutil
+
+    from jitsiwizard import cli
+
+    root = tui_root(request)
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await run_to_apply(pilot, users=3)
+        await next_step(pilot, "done")
+        await pilot.pause()
+        shown = screen_text(app)
+    # Paths are never broken in the middle: each is on one line, ready to copy.
+    assert app.outcome.log_path in shown and app.saved_answers in shown, shown
+    assert "1 more steps" not in shown
+    replay = printed_command(shown, "Replay with")
+    undo = printed_command(shown, "Undo with")
+    # Each on the tree as Done left it: the undo removes the password files the replay
+    # reads, and a replay is a newer run the undo would have to undo first.
+    copy = tui_root(request)
+    shutil.rmtree(copy)
+    shutil.copytree(root, copy, symlinks=True)
+    for command in (replay, undo.replace(str(root), str(copy))):
+        words = shlex.split(command)
+        assert words[0] == "jitsi-wizard", command
+        capsys.readouterr()
+        assert cli.main(words[1:]) == 0, (command, capsys.readouterr())
