@@ -8,7 +8,7 @@ from textual.widgets import Input
 
 from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
-from jitsiwizard.screens.base import ConfirmDialog
+from jitsiwizard.screens.base import ConfirmDialog, HelpDialog
 from tests.test_tui_support import (
     SIZE,
     confirm,
@@ -248,3 +248,24 @@ async def test_every_command_on_done_works_when_pasted(request, capsys):
         assert words[0] == "jitsi-wizard", command
         capsys.readouterr()
         assert cli.main(words[1:]) == 0, (command, capsys.readouterr())
+
+
+async def test_help_opens_on_the_keys_and_scrolls_with_the_keyboard(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")  # the longest help
+        await wait_screen(pilot, "auth")
+        await press(pilot, "f1")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog)
+                                  and app.screen, "the help")
+        body = await wait_until(pilot, lambda: dialog.query(".help-body")
+                                and dialog.query_one(".help-body"), "the help text")
+        await wait_until(pilot, lambda: body.has_focus, "the text to have the focus")
+        await pilot.pause()
+        assert "Ctrl+Q          quit" in screen_text(app)  # above the fold
+        assert body.max_scroll_y > 0
+        await press(pilot, "pagedown")
+        await wait_until(pilot, lambda: body.scroll_y > 0, "Page Down to scroll")
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: on(app, "auth"), "the help to close")

@@ -398,14 +398,16 @@ class HelpDialog(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Static(f"Help: {self.title_text}", classes="title")
             with VerticalScroll(classes="help-body"):
-                yield Static(Text(self.text + "\n\n" + KEYS_HELP), classes="dialog-text")
+                # The keys first: they are what a first-time admin looks for.
+                yield Static(Text(KEYS_HELP + "\n\n" + self.text), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", compact=True)
 
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        self.query_one("#close", Button).focus()
+        # The text has the focus, so arrows and Page Up/Down scroll it; Esc or F1 closes.
+        self.query_one(".help-body").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -416,6 +418,11 @@ class HelpDialog(ModalScreen[None]):
 
 
 KEYS_HELP = """\
-Keys: Tab / Shift+Tab move between fields; Enter moves on (on a button: presses it);
-Ctrl+N next step; Esc previous step; F1 or ? this help; Ctrl+Q quit.
+Keys
+  Tab, Shift+Tab  move between fields
+  Enter           the next field; from the last one, the next step
+                  (on a button: presses it)
+  Ctrl+N, Esc     the next step, the previous step
+  F1 or ?         this help: arrows, PgUp/PgDn scroll, Esc closes
+  Ctrl+Q          quit
 Nothing on this host changes before you choose Apply on the Review step."""
