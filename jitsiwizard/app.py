@@ -68,6 +68,7 @@ class WizardApp(App):
         self.exit_code = EXIT_CHECKS_FAILED  # nothing applied, unless a run says otherwise
         self.applying = False
         self._previous_handlers: dict = {}
+        self._quit_question: ConfirmDialog | None = None
 
     # What the screens show of the plan under review.
     @property
@@ -178,6 +179,10 @@ class WizardApp(App):
             self.exit(self.exit_code)
             return
         if isinstance(self.screen, ConfirmDialog):
+            # A second Ctrl+C (or Ctrl+Q) in the quit question quits, as a shell's habit
+            # over SSH expects; any other question stays.
+            if self.screen is self._quit_question:
+                self.exit(self.exit_code)
             return
         if self.outcome is not None and self.outcome.status == "applied":
             message = "Quit the wizard? The changes were applied."
@@ -188,8 +193,8 @@ class WizardApp(App):
             if leave:
                 self.exit(self.exit_code)
 
-        self.push_screen(ConfirmDialog(message, yes="Quit", no="Stay", title="Quit"),
-                         answered)
+        self._quit_question = ConfirmDialog(message, yes="Quit", no="Stay", title="Quit")
+        self.push_screen(self._quit_question, answered)
 
     # -- apply: signals from the terminal ----------------------------------------------
 

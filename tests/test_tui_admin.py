@@ -269,3 +269,27 @@ async def test_help_opens_on_the_keys_and_scrolls_with_the_keyboard(request):
         await wait_until(pilot, lambda: body.scroll_y > 0, "Page Down to scroll")
         await press(pilot, "escape")
         await wait_until(pilot, lambda: on(app, "auth"), "the help to close")
+
+
+async def test_a_second_ctrl_c_in_the_quit_question_quits(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: app.return_value is not None, "the wizard to quit")
+    assert app.return_value == 1  # the exit code: nothing applied
+
+
+async def test_ctrl_c_is_still_refused_while_a_run_is_half_applied(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        app.applying = True
+        await press(pilot, "ctrl+c")
+        await wait_until(pilot, lambda: app._notifications, "the refusal")
+        assert app.is_running and app.return_value is None
+        app.applying = False
