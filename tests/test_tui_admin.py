@@ -293,3 +293,25 @@ async def test_ctrl_c_is_still_refused_while_a_run_is_half_applied(request):
         await wait_until(pilot, lambda: app._notifications, "the refusal")
         assert app.is_running and app.return_value is None
         app.applying = False
+
+
+def test_the_demo_removes_its_tree_on_exit_unless_kept(tmp_path, monkeypatch, capsys):
+    import tempfile
+
+    from jitsiwizard import app as wizard_app
+    from jitsiwizard import cli
+
+    seen = []
+
+    def run_app(session, edit=None):  # the wizard itself, quitting at once
+        seen.append(session.root.base)
+        assert (session.root.base / "etc/jitsi").is_dir() and session.simulate
+        return 1
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(wizard_app, "run_app", run_app)
+    assert cli.main(["--demo"]) == 1
+    assert seen and list(tmp_path.iterdir()) == []
+    assert cli.main(["--demo", "--keep-demo"]) == 1
+    kept = list(tmp_path.iterdir())
+    assert kept == [seen[-1]] and f"rm -rf {kept[0]}" in capsys.readouterr().out
