@@ -203,9 +203,10 @@ class FirewallScreen(WizardScreen):
         port_label = self.app.session.port_label
         text = Text()
         showing = bool(self.probe_commands and not ended)
-        self.query_one("#probe-help", Static).update(
-            Text("On a machine outside this network, run one of these (each is one line):",
-                 "bold") if showing else "")
+        help_line = self.query_one("#probe-help", Static)
+        help_line.update(Text("On a machine outside this network, run one of these (each "
+                              "is one line):", "bold"))
+        help_line.display = showing
         box = self.query_one("#probe-commands-box")
         box.display = showing
         if showing:
