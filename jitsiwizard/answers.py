@@ -35,6 +35,7 @@ from jitsiwizard.validate import (
     check_filter,
     check_hostname,
     check_ldap_url,
+    check_user_password,
 )
 
 if sys.version_info >= (3, 11):
@@ -354,6 +355,9 @@ def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -
         if password is not None and ("\n" in password.value or "\r" in password.value):
             out.error(f"{path}.password", "contains a line break",
                       "prosodyctl reads a password as one line: choose one without line breaks")
+        elif password is not None and check_user_password(password.value):
+            out.error(f"{path}.password", check_user_password(password.value),
+                      "choose a longer password (the same rule as in the wizard)")
         auth.users.append(LocalUser(name, None if remove else password, remove))
 
     ldap_table = t.get("ldap")

@@ -151,6 +151,20 @@ class Session:
 
         return check_hostname(value)
 
+    @staticmethod
+    def check_user_name(value: str) -> str | None:
+        """A local user's name: the problem with it, or None."""
+        from jitsiwizard.validate import check_user_name
+
+        return check_user_name(value)
+
+    @staticmethod
+    def check_user_password(value: str) -> str | None:
+        """A local user's new password, by the rule answers files follow too."""
+        from jitsiwizard.validate import check_user_password
+
+        return check_user_password(value)
+
     # -- checks before planning ------------------------------------------------------------
 
     def own_certificate_problems(self, answers: Answers,

@@ -13,6 +13,30 @@ LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 ATTRIBUTE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|\d+(?:\.\d+)+)$")
 
 
+# Local users' passwords (Prosody accounts): the answers files and the screens share it.
+MIN_PASSWORD_LENGTH = 8
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_user_password(value: str) -> str | None:
+    """A new local user's password: long enough, and one line (prosodyctl reads a line)."""
+    if "\n" in value or "\r" in value:
+        return "contains a line break"
+    if len(value) < MIN_PASSWORD_LENGTH:
+        return f"is shorter than {MIN_PASSWORD_LENGTH} characters"
+    return None
+
+
+def check_user_name(value: str) -> str | None:
+    """A local user's name, as Prosody's account names allow (no @, no spaces)."""
+    if not value:
+        return "is empty"
+    if not USERNAME.match(value):
+        return (f"{value!r} is not a valid user name: use lower-case letters, digits, '.', "
+                "'_' or '-', starting with a letter or digit (no @, no spaces)")
+    return None
+
+
 def check_hostname(value: str) -> tuple[str, str | None]:
     """Normalise a hostname (lower case, IDNA to ASCII). Returns (name, error or None)."""
     name = value.strip().rstrip(".")

@@ -12,6 +12,7 @@ from jitsiwizard.screens.base import ConfirmDialog, HelpDialog
 from tests.test_tui_support import (
     SIZE,
     confirm,
+    focus,
     loaded,
     make_app,
     next_step,
@@ -315,3 +316,54 @@ def test_the_demo_removes_its_tree_on_exit_unless_kept(tmp_path, monkeypatch, ca
     assert cli.main(["--demo", "--keep-demo"]) == 1
     kept = list(tmp_path.iterdir())
     assert kept == [seen[-1]] and f"rm -rf {kept[0]}" in capsys.readouterr().out
+
+
+async def test_local_users_are_checked_as_typed_and_a_adds_from_anywhere(request):
+    from jitsiwizard.screens.auth import UserDialog
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        app.screen.query_one("#policy-local").value = True
+        guests = app.screen.query_one("#guests")
+        await focus(pilot, guests, "the guests box (not the list) to have the focus")
+        await press(pilot, "a")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, UserDialog)
+                                  and app.screen, "the user dialog")
+        await wait_until(pilot, lambda: dialog.query("#name")
+                         and dialog.query_one("#name").has_focus, "the name field")
+        problem = dialog.query_one("#dialog-problem")
+        await press(pilot, "a", "space", "l")  # refused as typed, not at OK
+        await wait_until(pilot, lambda: "not a valid user name" in str(problem.render()),
+                         "the name to be refused as typed")
+        await press(pilot, "backspace", "backspace", "l")
+        await wait_until(pilot, lambda: str(problem.render()) == "", "the problem to go")
+        await type_into(pilot, "#password", "x")
+        await wait_until(pilot, lambda: "shorter than 8" in str(problem.render()),
+                         "a short password to be refused")
+        await type_into(pilot, "#again", "x")
+        await press(pilot, "enter")
+        assert app.screen is dialog  # not accepted
+        await type_into(pilot, "#password", "long-enough-1")
+        await type_into(pilot, "#again", "long-enough-1")
+        await press(pilot, "enter")
+        await wait_until(pilot, lambda: on(app, "auth"), "the dialog to close")
+        assert [u.name for u in app.form.answers.auth.users] == ["al"]
+
+
+def test_answers_files_follow_the_same_minimum_password_length():
+    from jitsiwizard.answers import loads
+    from jitsiwizard.errors import ProblemList
+
+    text = ('[host]\nhostname = "meet.example.org"\n[cert]\nmode = "self-signed"\n'
+            '[auth]\npolicy = "local"\n[[auth.users]]\nname = "alice"\npassword = "{}"\n')
+    assert loads(text.format("long-enough")).answers.auth.users[0].name == "alice"
+    try:
+        loads(text.format("short"))
+    except ProblemList as exc:
+        assert any(p.field == "auth.users[0].password" and "shorter than 8" in p.message
+                   for p in exc.problems)
+    else:
+        raise AssertionError("a 5-character password was accepted")

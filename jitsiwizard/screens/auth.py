@@ -76,6 +76,16 @@ class AuthScreen(WizardScreen):
         self.ldap_results: list | None = None
         self.accepted_for: tuple | None = None  # "continue anyway" given for these settings
 
+    BINDINGS: ClassVar = [*WizardScreen.BINDINGS,
+                          Binding("a", "add_user", "Add user", show=False)]
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        # A adds a user wherever the focus is (a field takes the letter first), with the
+        # local policy only.
+        if action == "add_user":
+            return self.form.answers.auth.policy == "local"
+        return True
+
     def compose_body(self) -> ComposeResult:
         with RadioSet(id="policy", compact=True):
             for policy, label in POLICIES:
@@ -425,24 +435,41 @@ class UserDialog(ModalScreen):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def submit(self) -> None:
-        problem = self.query_one("#dialog-problem", Static)
+    def problem(self, *, final: bool) -> str:
+        """What is wrong with the dialog's values; while typing (not final), only what is
+        wrong already, not what is still missing."""
+        session = self.app.session
         name = self.fixed_name
         if not name:
             name = self.query_one("#name", Input).value.strip()
             if not name:
-                problem.update("Give a user name.")
-                return
+                return "Give a user name." if final else ""
             if name in self.taken:
-                problem.update(Text(f"{name} is already in the list."))
-                return
+                return f"{name} is already in the list."
+            error = session.check_user_name(name)
+            if error:
+                return f"User name {error}"
         password = self.query_one("#password", Input).value
         again = self.query_one("#again", Input).value
-        if password != again:
-            problem.update("The two passwords differ.")
-            return
         if not password:
-            problem.update("Type the password twice." if not self.keep_allowed else
-                           "Type a new password twice (Cancel keeps the current one).")
+            if not final:
+                return ""
+            return ("Type the password twice." if not self.keep_allowed else
+                    "Type a new password twice (Cancel keeps the current one).")
+        error = session.check_user_password(password)
+        if error:
+            return f"The password {error}."
+        if (final or len(again) >= len(password)) and password != again:
+            return "The two passwords differ."
+        return ""
+
+    def on_input_changed(self) -> None:
+        self.query_one("#dialog-problem", Static).update(Text(self.problem(final=False)))
+
+    def submit(self) -> None:
+        problem = self.problem(final=True)
+        self.query_one("#dialog-problem", Static).update(Text(problem))
+        if problem:
             return
-        self.dismiss((name, password))
+        name = self.fixed_name or self.query_one("#name", Input).value.strip()
+        self.dismiss((name, self.query_one("#password", Input).value))
