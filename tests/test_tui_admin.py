@@ -367,3 +367,34 @@ def test_answers_files_follow_the_same_minimum_password_length():
                    for p in exc.problems)
     else:
         raise AssertionError("a 5-character password was accepted")
+
+
+async def test_own_certificate_says_what_it_needs_and_shows_only_current_problems(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-own").value = True
+        route = app.screen.query_one("#route")
+        await wait_until(pilot, lambda: "give the certificate" in str(route.render()),
+                         "the route to ask for the files")
+        assert "serve  and" not in str(route.render())
+        check = app.screen.query_one("#own-check")
+        await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
+        await type_into(pilot, "#key-file", "/etc/ssl/missing.key")
+        await wait_until(pilot, lambda: "missing.crt does not exist" in str(check.render()),
+                         "the files to be checked")
+        await wait_idle(pilot)
+        await type_into(pilot, "#cert-file", "/etc/ssl/other.crt")
+        await wait_until(pilot, lambda: app.form.answers.cert.cert_file.endswith("other.crt"),
+                         "the edit")
+        assert "missing.crt" not in str(check.render())  # the old finding is gone at once
+        await wait_until(pilot, lambda: "other.crt does not exist" in str(check.render()),
+                         "the new files to be checked")
+        await wait_idle(pilot)
+        await press(pilot, "ctrl+n")
+        await pilot.pause()
+        shown = screen_text(app)
+        assert shown.count("other.crt does not exist") <= 1  # once, beside the files
+        assert str(app.screen.query_one("#cert-problems").render()) == ""

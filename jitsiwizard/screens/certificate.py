@@ -104,6 +104,11 @@ class CertificateScreen(WizardScreen):
         from jitsiwizard.errors import UserError
 
         route = self.query_one("#route", Static)
+        cert = self.form.answers.cert
+        if cert.mode == "own" and not (cert.cert_file and cert.key_file):
+            route.update(Text.assemble(("Route: ", "bold"), "your files: give the certificate "
+                                       "and its key above; nginx will serve them"))
+            return
         try:
             chosen, reason = self.app.session.certificate_route(self.form.answers)
         except UserError:
@@ -155,6 +160,12 @@ class CertificateScreen(WizardScreen):
     def schedule_validation(self) -> None:
         if self._validate_timer is not None:
             self._validate_timer.stop()
+        cert = self.form.answers.cert
+        if (cert.cert_file, cert.key_file, self.form.answers.host.hostname) != \
+                self._validated_for:
+            # What is on screen is about other files: say so rather than show it as current.
+            self.own_problems = []
+            self.query_one("#own-check", Static).update(Text("Checking the files...", "dim"))
         self._validate_timer = self.set_timer(VALIDATE_DELAY, self.start_validation)
 
     def start_validation(self) -> None:
