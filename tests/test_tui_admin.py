@@ -398,3 +398,31 @@ async def test_own_certificate_says_what_it_needs_and_shows_only_current_problem
         shown = screen_text(app)
         assert shown.count("other.crt does not exist") <= 1  # once, beside the files
         assert str(app.screen.query_one("#cert-problems").render()) == ""
+
+
+async def test_review_details_read_as_commands_and_diffs_fold_under_themselves(request):
+    from jitsiwizard.screens.review import TextDialog, diff_text
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.form.answers.firewall.manage = True
+        app.go("review")
+        await wait_screen(pilot, "review")
+        await wait_until(pilot, lambda: app.plan is not None, "the plan")
+        number = next(n for n, s in enumerate(app.plan.steps) if getattr(s, "undo", None))
+        steps = app.screen.query_one("#steps-list")
+        steps.focus()
+        steps.highlighted = number
+        await press(pilot, "enter")
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, TextDialog)
+                                  and app.screen, "the step's details")
+        shown = str(dialog.text)
+        assert "undone by: apt-get remove -y ufw" in shown, shown
+        assert "['" not in shown and "']" not in shown
+    long = "+" + "x" * 200
+    lines = str(diff_text(f"--- a\n+++ b\n{long}\n", 76)).splitlines()
+    assert all(len(line) <= 76 for line in lines)
+    assert [line[0] for line in lines[2:]] == ["+"] * len(lines[2:])  # never column 0 text
+    assert "".join(line[5:] if n else line[1:] for n, line in enumerate(lines[2:])) == \
+        long[1:]
