@@ -426,3 +426,31 @@ async def test_review_details_read_as_commands_and_diffs_fold_under_themselves(r
     assert [line[0] for line in lines[2:]] == ["+"] * len(lines[2:])  # never column 0 text
     assert "".join(line[5:] if n else line[1:] for n, line in enumerate(lines[2:])) == \
         long[1:]
+
+
+async def test_placeholders_read_as_hints_and_their_examples_are_accepted(request):
+    import ipaddress
+    import re
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        for name in ("hostname", "dns", "certificate", "auth"):
+            app.go(name)
+            await wait_screen(pilot, name)
+            if name == "certificate":
+                app.screen.query_one("#mode-letsencrypt").value = True
+            for field in app.screen.query(Input):
+                if not field.placeholder:
+                    continue
+                assert field.placeholder.startswith(("e.g.", "(unchanged", "optional",
+                                                     "only ")), field.placeholder
+                assert field.get_component_rich_style("input--placeholder").italic
+                for address in re.findall(r"\b\d+\.\d+\.\d+\.\d+\b", field.placeholder):
+                    if field.id == "public":
+                        assert ipaddress.ip_address(address).is_global, field.placeholder
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        email = app.screen.query_one("#email", Input)
+        await type_into(pilot, "#email", "")
+        assert email.placeholder == "e.g. admin@example.org"

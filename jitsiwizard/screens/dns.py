@@ -49,7 +49,8 @@ class DnsScreen(WizardScreen):
         yield Static("", id="nat-detected", classes="note")
         with Horizontal(classes="buttons", id="nat-buttons"):
             yield Button("Use the detected mapping", id="use-nat", compact=True)
-        yield Field("Public address", placeholder="e.g. 203.0.113.7", id="public")
+        yield Field("Public address", placeholder="only behind NAT: the name's public IPv4",
+                    id="public")
         yield Field("Local address", placeholder="e.g. 192.168.1.10", id="local")
         yield Static("", id="nat-problems", classes="check-line")
 
