@@ -221,7 +221,7 @@ def run_app(session: Session, edit: str | None = None) -> int:
     """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
     applied, 3 rolled back)."""
     if edit:
-        session.load_answers(edit)  # a broken file is reported before the screen takes over
+        session.load_for_edit(edit)  # a broken file is reported before the screen takes over
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")

@@ -18,7 +18,7 @@ from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers, CertAnswers, LdapAnswers, LocalUser, secret_slots
 from jitsiwizard.paths import SECRETS_DIR
 from jitsiwizard.rootfs import Root
-from jitsiwizard.secrets import Secret
+from jitsiwizard.secrets import Secret, SecretError, resolve
 
 # Stands in for a typed secret while the structure is validated: a literal, never a reference.
 _PENDING = "pending-secret"
@@ -131,6 +131,84 @@ def typed(value: str) -> Secret | None:
     return Secret("literal", value) if value else None
 
 
+def _secret_entries(data: dict) -> list[tuple[str, dict, str]]:
+    """(key path, table, key) of every password in answers-file data."""
+    auth = data.get("auth")
+    if not isinstance(auth, dict):
+        return []
+    found = []
+    users = auth.get("users")
+    for index, user in enumerate(users if isinstance(users, list) else []):
+        if isinstance(user, dict) and isinstance(user.get("password"), str):
+            found.append((f"auth.users[{index}].password", user, "password"))
+    ldap = auth.get("ldap")
+    if isinstance(ldap, dict):
+        found += [(f"auth.ldap.{key}", ldap, key) for key in ("bind_password", "test_password")
+                  if isinstance(ldap.get(key), str)]
+    return found
+
+
+def _as_policy(data: dict, policy: str) -> answers_file.LoadedAnswers | None:
+    """The data parsed as if `policy` were chosen (None when that does not validate)."""
+    other = copy.deepcopy(data)
+    other["auth"]["policy"] = policy
+    try:
+        return answers_file.parse(other)
+    except ProblemList:
+        return None
+
+
+def load_for_edit(path: str) -> tuple[answers_file.LoadedAnswers, dict[str, str]]:
+    """An answers file to open in the wizard (`--edit FILE`): validated as replay does,
+    except that a password reference that cannot be read here (an unset variable, a missing
+    file) leaves its field empty, to be typed, rather than refusing the file; and the users
+    and LDAP settings are kept whatever the policy, for the admin may switch to them.
+    Returns (the answers, {key path: unreadable reference}). Raises UserError /
+    ProblemList for anything else, as replay would."""
+    try:
+        loaded = answers_file.load_file(path)
+    except ProblemList as exc:
+        if any(p.field == "(file)" for p in exc.problems):
+            raise
+        loaded = None
+    text = loaded.text if loaded is not None else read_answers_text(path)
+    data = answers_file.tomllib.loads(text)
+    unresolved: dict[str, str] = {}
+    for key, table, name in _secret_entries(data):
+        given = table[name]
+        if given.startswith(("env:", "file:")):
+            try:
+                resolve(given)
+            except SecretError:
+                unresolved[key] = given
+                table[name] = ""  # present but empty: typed in the wizard
+    loaded = answers_file.parse(data, text, path)  # everything else as strictly as replay
+    auth = loaded.answers.auth
+    kept = set()
+    if isinstance(data.get("auth"), dict):
+        if auth.policy != "ldap" and isinstance(data["auth"].get("ldap"), dict):
+            other = _as_policy(data, "ldap")
+            if other is not None and other.answers.auth.ldap is not None:
+                auth.ldap = other.answers.auth.ldap
+                kept.add("auth.ldap")
+        if auth.policy != "local" and data["auth"].get("users"):
+            other = _as_policy(data, "local")
+            if other is not None:
+                auth.users = other.answers.auth.users
+                kept.add("auth.users")
+    loaded.warnings = [p for p in loaded.warnings if p.field not in kept]
+    loaded.warnings += [Problem(key, f"{ref} cannot be read here, so the field starts empty",
+                                "type the password on the Authentication step", warning=True)
+                        for key, ref in unresolved.items()]
+    return loaded, unresolved
+
+
+def read_answers_text(path: str) -> str:
+    """The file's text, once load_file has read it (so it exists and is UTF-8)."""
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
 @dataclass
 class WizardForm:
     facts: HostFacts
@@ -138,6 +216,9 @@ class WizardForm:
     answers: Answers  # what the screens edit, in place
     source: str = ""  # the answers file opened with --edit, if any
     warnings: list[Problem] = field(default_factory=list)
+    # Password references of the --edit file that cannot be read here (key -> reference):
+    # their fields start empty, and the screens say so.
+    unresolved: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.answers.auth.ldap is None:  # kept while another policy is chosen
@@ -152,9 +233,17 @@ class WizardForm:
 
     @classmethod
     def from_file(cls, facts: HostFacts, root: Root, path: str) -> WizardForm:
-        """Start from an answers file (`--edit FILE`). Raises UserError / ProblemList."""
-        loaded = answers_file.load_file(path)
-        return cls(facts, root, loaded.answers, source=path, warnings=list(loaded.warnings))
+        """Start from an answers file (`--edit`). Raises UserError / ProblemList."""
+        loaded, unresolved = load_for_edit(path)
+        users = loaded.answers.auth.users
+        named = {}  # users by name: the list is edited, its indexes move
+        for key, ref in unresolved.items():
+            match = _USER_KEY.match(key)
+            if match and int(match.group(1)) < len(users):
+                key = f"user:{users[int(match.group(1))].name}"
+            named[key] = ref
+        return cls(facts, root, loaded.answers, source=path, warnings=list(loaded.warnings),
+                   unresolved=named)
 
     def existing_user(self, name: str) -> bool:
         return name in self.facts.users

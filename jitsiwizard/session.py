@@ -135,6 +135,15 @@ class Session:
 
         return load_file(path)
 
+    @staticmethod
+    def load_for_edit(path: str) -> LoadedAnswers:
+        """An answers file to open in the wizard: as strict as replay, except for passwords
+        that cannot be read here (they are typed in the wizard). Raises UserError /
+        ProblemList."""
+        from jitsiwizard.form import load_for_edit
+
+        return load_for_edit(path)[0]
+
     def form_for_host(self, edit: str | None = None) -> WizardForm:
         """What the screens edit: from an answers file (--edit), else the host as it is."""
         from jitsiwizard.form import WizardForm

@@ -454,3 +454,37 @@ async def test_placeholders_read_as_hints_and_their_examples_are_accepted(reques
         email = app.screen.query_one("#email", Input)
         await type_into(pilot, "#email", "")
         assert email.placeholder == "e.g. admin@example.org"
+
+
+async def test_edit_opens_with_unreadable_passwords_empty_and_keeps_other_policies(
+        request, tmp_path, monkeypatch, capsys):
+    from jitsiwizard import cli
+    from jitsiwizard.errors import EXIT_BAD_INPUT
+
+    monkeypatch.delenv("ALICE_PASSWORD", raising=False)
+    assert cli.main(["example-answers"]) == 0
+    answers = tmp_path / "answers.toml"
+    answers.write_text(capsys.readouterr().out)
+    answers.chmod(0o600)
+    root = tui_root(request)
+    # Replay stays strict: the password is needed to run.
+    assert cli.main(["--root", str(root), "--answers", str(answers), "--dry-run"]) == \
+        EXIT_BAD_INPUT
+    assert "ALICE_PASSWORD" in capsys.readouterr().err
+
+    app = make_app(root, edit=str(answers))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert "ALICE_PASSWORD" in screen_text(app)  # said on Welcome
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        screen = app.screen
+        assert screen.query_one("#policy-local").value
+        alice = str(screen.query_one("#users").get_option_at_index(0).prompt)
+        assert "alice" in alice and "NEEDS A PASSWORD" in alice and "env:ALICE_PASSWORD" in alice
+        screen.query_one("#policy-ldap").value = True  # the file's LDAP settings are kept
+        await wait_until(pilot, lambda: screen.query_one("#panel-ldap").display, "LDAP form")
+        assert screen.query_one("#ldap-url", Input).value == "ldaps://ldap.example.org"
+        assert screen.query_one("#ldap-base", Input).value == "ou=people,dc=example,dc=org"
+        bind = screen.query_one("#ldap-bind-pw", Input)
+        assert bind.value == "" and "not readable here" in bind.placeholder

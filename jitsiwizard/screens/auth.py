@@ -138,7 +138,11 @@ class AuthScreen(WizardScreen):
                 value = ", ".join(value)
             elif attr in SECRET_FIELDS:
                 given = self._given.get(attr)
-                if value is not None and value is given:
+                unreadable = self.form.unresolved.get(f"auth.ldap.{attr}")
+                if value is None and unreadable:
+                    box.placeholder = f"(not readable here: {unreadable}; type it)"
+                    value = ""
+                elif value is not None and value is given:
                     box.placeholder = ("(unchanged: " + given.ref + ")" if given.ref != "literal"
                                        else "(unchanged: given in the answers file)")
                     value = ""
@@ -164,6 +168,11 @@ class AuthScreen(WizardScreen):
         exists = self.form.existing_user(user.name)
         if user.remove:
             return "will be removed" if exists else "not added (marked for removal)"
+        unreadable = self.form.unresolved.get(f"user:{user.name}")
+        if unreadable and user.password is None and not user.remove:
+            if exists:
+                return f"exists, password kept ({unreadable} is not readable here)"
+            return f"NEEDS A PASSWORD ({unreadable} is not readable here): press P"
         if not exists:
             return "new, password set" if user.password else "new: NEEDS A PASSWORD"
         return "exists, new password" if user.password else "exists, password kept"
