@@ -17,7 +17,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
-from jitsiwizard.screens.base import STEP_NAMES, ConfirmDialog
+from jitsiwizard.screens.base import (
+    STEP_NAMES,
+    ConfirmDialog,
+    plain_console,
+    use_ascii_scrollbars,
+)
 from jitsiwizard.session import Session
 
 if TYPE_CHECKING:
@@ -84,6 +89,8 @@ class WizardApp(App):
         return self.planned.redact if self.planned is not None else None
 
     def on_mount(self) -> None:
+        if plain_console():
+            use_ascii_scrollbars()
         self.go("welcome")
         self.call_after_refresh(self.load_host)
 

@@ -339,6 +339,8 @@ async def test_local_users_are_checked_as_typed_and_a_adds_from_anywhere(request
         await wait_until(pilot, lambda: "not a valid user name" in str(problem.render()),
                          "the name to be refused as typed")
         await press(pilot, "backspace", "backspace", "l")
+        name = dialog.query_one("#name", Input)
+        await wait_until(pilot, lambda: name.value == "al", "the name to be fixed")
         await wait_until(pilot, lambda: str(problem.render()) == "", "the problem to go")
         await type_into(pilot, "#password", "x")
         await wait_until(pilot, lambda: "shorter than 8" in str(problem.render()),
@@ -488,3 +490,45 @@ async def test_edit_opens_with_unreadable_passwords_empty_and_keeps_other_polici
         assert screen.query_one("#ldap-base", Input).value == "ou=people,dc=example,dc=org"
         bind = screen.query_one("#ldap-bind-pw", Input)
         assert bind.value == "" and "not readable here" in bind.placeholder
+
+
+async def test_a_small_terminal_gets_a_step_line_that_fits_and_a_notice(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=(60, 20)) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        await pilot.pause()
+        first = screen_text(app).splitlines()[0]
+        assert "Step 6 of 9: Auth" in first and "needs 80x24" in first, first
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        first = screen_text(app).splitlines()[0]
+        assert "Done" in first and "80x24" not in first  # every step, no notice
+
+
+async def test_disabled_boxes_read_without_colour(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        app.screen.query_one("#policy-open").value = True
+        await wait_until(pilot, lambda: "[-] Guests" in screen_text(app), "a disabled mark")
+        app.screen.query_one("#policy-local").value = True
+        await wait_until(pilot, lambda: "[ ] Guests" in screen_text(app), "an enabled box")
+
+
+async def test_the_linux_console_gets_ascii_scroll_bars(request, monkeypatch):
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    monkeypatch.setenv("TERM", "linux")
+    monkeypatch.setattr(ScrollBar, "renderer", ScrollBarRender)  # restored afterwards
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await run_to_apply(pilot, users=3)  # a list that scrolls, a log that scrolls
+        shown = screen_text(app)
+    odd = sorted({c for c in shown if ord(c) > 127 and c not in "…•"})
+    assert odd == [], odd

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.scrollbar import ScrollBarRender
 from textual.widgets import Button, Static
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ STEP_NAMES = tuple(name for name, _ in STEPS)
 STATUS_MARK = {"ok": " OK ", "warn": "WARN", "fail": "FAIL"}
 STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
 SPINNER_FRAMES = "|/-\\"
+MIN_SIZE = (80, 24)  # the terminal the screens are laid out for
 
 
 def plain_console() -> bool:
@@ -73,6 +75,12 @@ class StepLine(Static):
         self.simulated = simulated
 
     def on_mount(self) -> None:
+        self.show()
+
+    def on_resize(self) -> None:
+        self.show()
+
+    def show(self) -> None:
         text = Text(no_wrap=True, overflow="crop")
         reached = True
         for name, label in STEPS:
@@ -83,9 +91,31 @@ class StepLine(Static):
                 reached = False
             else:
                 text.append(label, "" if reached else "dim")
+        width, height = self.app.size
+        if len(text) + (5 if self.simulated else 0) > width - 1:  # the line has a padding
+            # Too narrow for every step: where the admin is, in words.
+            number = STEP_NAMES.index(self.current) + 1
+            text = Text(no_wrap=True, overflow="crop")
+            text.append(f" Step {number} of {len(STEPS)}: {dict(STEPS)[self.current]} ",
+                        "bold reverse")
         if self.simulated:
             text.append("  SIM", "bold reverse")
+        if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
+            text.append(f"  {width}x{height}: needs {MIN_SIZE[0]}x{MIN_SIZE[1]}", "bold")
         self.update(text)
+
+
+class AsciiScrollBarRender(ScrollBarRender):
+    """Scroll bars without block glyphs, for the Linux console: the thumb is reverse video."""
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+
+def use_ascii_scrollbars() -> None:
+    from textual.scrollbar import ScrollBar
+
+    ScrollBar.renderer = AsciiScrollBarRender
 
 
 class Spinner(Static):

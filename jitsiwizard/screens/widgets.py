@@ -42,18 +42,19 @@ class Field(Horizontal):
 
 
 class Choice(RadioButton):
-    """A radio button whose state reads without colour: ( ) and (*)."""
+    """A radio button whose state reads without colour: ( ) and (*), (-) when disabled."""
 
     @property
     def _button(self) -> Content:
-        return Content.assemble(("(*)" if self.value else "( )",
-                                 self.get_visual_style("toggle--button")))
+        mark = "(-)" if self.disabled else "(*)" if self.value else "( )"
+        return Content.assemble((mark, self.get_visual_style("toggle--button")))
 
 
 class Tick(Checkbox):
-    """A check box whose state reads without colour: [ ] and [x]."""
+    """A check box whose state reads without colour: [ ] and [x], [-] when disabled (the
+    grey of a disabled box is lost under NO_COLOR)."""
 
     @property
     def _button(self) -> Content:
-        return Content.assemble(("[x]" if self.value else "[ ]",
-                                 self.get_visual_style("toggle--button")))
+        mark = "[-]" if self.disabled else "[x]" if self.value else "[ ]"
+        return Content.assemble((mark, self.get_visual_style("toggle--button")))
