@@ -91,16 +91,19 @@ class WizardApp(App):
     def on_mount(self) -> None:
         if plain_console():
             use_ascii_scrollbars()
+        # The host is read before the first frame, which then shows it: one frame fewer
+        # than drawing "Reading this host..." first (what the admin waits for is the facts).
+        self.load_host()
         self.go("welcome")
-        self.call_after_refresh(self.load_host)
 
     def load_host(self) -> None:
         """Read the host and start the answers (from it, or from --edit FILE)."""
         self.refresh_host()
-        welcome = self.get_screen("welcome")
-        welcome.refresh_from_form()
-        if self.screen is welcome:
-            welcome.focus_first()
+        if self.is_screen_installed("welcome"):
+            welcome = self.get_screen("welcome")
+            welcome.refresh_from_form()
+            if self.screen is welcome:
+                welcome.focus_first()
 
     @property
     def loaded_host(self) -> bool:

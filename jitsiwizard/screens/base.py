@@ -4,6 +4,7 @@ spinner for slow work, confirmation dialogs, and the way check results are shown
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -185,6 +186,9 @@ class WizardScreen(Screen):
     """One step of the wizard. Subclasses give NAME, TITLE, HELP and compose_body(); they
     edit `self.form.answers` and call the core, nothing more."""
 
+    # The styles of the steps after Welcome: loaded (once, for the app) with the first of
+    # them, so that the first screen parses only app.tcss.
+    CSS_PATH: ClassVar = str(Path(__file__).parent.parent / "steps.tcss")
     NAME: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     INTRO: ClassVar[str] = ""
