@@ -175,6 +175,15 @@ class WizardApp(App):
             if handler is not None:
                 handler(self.focused)
                 return
+        # Tab likewise: routed the usual way (to the focused field, then up to the screen's
+        # binding), a key typed right behind it would still reach the field it leaves.
+        if (isinstance(event, events.Key) and event.key in ("tab", "shift+tab")
+                and not event.is_forwarded and self.focused is not None):
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
         await super().on_event(event)
 
     # -- quitting ----------------------------------------------------------------------

@@ -99,6 +99,7 @@ class ReviewScreen(WizardScreen):
         self.query_one("#plan-notes", Static).update("")
         self.query_one("#plan-summary", Static).update(Text("Building the plan...", "dim"))
         self.query_one("#steps-list", StepsList).clear_options()
+        self.query_one("#steps-list").display = True
         self.query_one("#next", Button).label = self.NEXT_LABEL
         self.status.start("building the plan")
         self.build_plan()
@@ -168,6 +169,7 @@ class ReviewScreen(WizardScreen):
             summary.update("Nothing to change: the host already matches these answers. "
                            "Finish saves the answers for replay.")
             self.query_one("#next", Button).label = "Finish"
+            steps.display = False  # no empty box
             return
         files = len(plan.file_steps())
         summary.update(f"{len(plan.steps)} steps, {files} file change(s). Enter on a step "
