@@ -56,14 +56,16 @@ class AuthScreen(WizardScreen):
     TITLE = "Authentication"
     INTRO = INTRO
     HELP = (INTRO + "\n\nOpen: anyone with the link starts meetings.\nLocal: hosts log in "
-            "with accounts stored by Prosody on this server (passwords hashed). In the list: "
-            "A adds a user, P sets a password, Delete (or R) marks a user for removal (press "
-            "again to keep it). Existing users keep their password unless you set one.\n"
+            "with accounts stored by Prosody on this server (passwords hashed). A adds a user "
+            "(passwords: at least 8 characters); in the list, P sets a password, Delete (or "
+            "R) marks a user for removal (press again to keep it). Existing users keep their "
+            "password unless you set one.\n"
             "LDAP: Prosody checks logins against your directory (its own ldap module, which "
             "escapes user names). 'Test connection' connects, binds with the service account, "
             "counts the users the base and filter match, and logs in as the test user if you "
-            "give one.\nGuests: with local or LDAP, people without an account may join a "
-            "meeting once a host has started it.\n\nPasswords are never shown; they are "
+            "give one. Next asks before going on without a passing test.\nGuests: with "
+            "local or LDAP, people without an account may join a meeting once a host has "
+            "started it.\n\nPasswords are never shown; they are "
             "stored for replay in root-only files under /var/lib/jitsi-wizard/secrets when "
             "the plan is applied.")
 
