@@ -44,6 +44,7 @@ from jitsiwizard.validate import (
     check_port,
     check_sha256,
     check_text,
+    check_user_password,
     check_username,
 )
 
@@ -509,6 +510,9 @@ def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -
         seen.add(name)
         remove = _get(u, "remove", BOOL, out, f"{path}.remove", False)
         password = _secret(u, "password", out, f"{path}.password", source_path)
+        if password is not None and check_user_password(password.value):
+            out.error(f"{path}.password", check_user_password(password.value),
+                      "choose a longer password (the same rule as in the wizard)")
         auth.users.append(LocalUser(name, None if remove else password, remove))
 
     ldap_table = t.get("ldap")

@@ -17,7 +17,12 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
-from jitsiwizard.screens.base import STEP_NAMES, ConfirmDialog
+from jitsiwizard.screens.base import (
+    STEP_NAMES,
+    ConfirmDialog,
+    plain_console,
+    use_ascii_scrollbars,
+)
 from jitsiwizard.session import Session
 
 if TYPE_CHECKING:
@@ -68,6 +73,7 @@ class WizardApp(App):
         self.exit_code = EXIT_CHECKS_FAILED  # nothing applied, unless a run says otherwise
         self.applying = False
         self._previous_handlers: dict = {}
+        self._quit_question: ConfirmDialog | None = None
 
     # What the screens show of the plan under review.
     @property
@@ -83,16 +89,21 @@ class WizardApp(App):
         return self.planned.redact if self.planned is not None else None
 
     def on_mount(self) -> None:
+        if plain_console():
+            use_ascii_scrollbars()
+        # The host is read before the first frame, which then shows it: one frame fewer
+        # than drawing "Reading this host..." first (what the admin waits for is the facts).
+        self.load_host()
         self.go("welcome")
-        self.call_after_refresh(self.load_host)
 
     def load_host(self) -> None:
         """Read the host and start the answers (from it, or from --edit FILE)."""
         self.refresh_host()
-        welcome = self.get_screen("welcome")
-        welcome.refresh_from_form()
-        if self.screen is welcome:
-            welcome.focus_first()
+        if self.is_screen_installed("welcome"):
+            welcome = self.get_screen("welcome")
+            welcome.refresh_from_form()
+            if self.screen is welcome:
+                welcome.focus_first()
 
     @property
     def loaded_host(self) -> bool:
@@ -129,13 +140,21 @@ class WizardApp(App):
                 return name
         return STEP_NAMES[0]
 
-    def go_next(self) -> None:
-        index = STEP_NAMES.index(self.current_step())
+    def go_next(self, leaving: str | None = None) -> None:
+        """One step on; `leaving` names the step the request came from, so a request that
+        arrives after the step was already left (a repeated key, a late message) is dropped."""
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        index = STEP_NAMES.index(current)
         if index + 1 < len(STEP_NAMES):
             self.go(STEP_NAMES[index + 1])
 
-    def go_back(self) -> None:
-        index = STEP_NAMES.index(self.current_step())
+    def go_back(self, leaving: str | None = None) -> None:
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        index = STEP_NAMES.index(current)
         if index > 0:
             self.go(STEP_NAMES[index - 1])
 
@@ -156,6 +175,15 @@ class WizardApp(App):
             if handler is not None:
                 handler(self.focused)
                 return
+        # Tab likewise: routed the usual way (to the focused field, then up to the screen's
+        # binding), a key typed right behind it would still reach the field it leaves.
+        if (isinstance(event, events.Key) and event.key in ("tab", "shift+tab")
+                and not event.is_forwarded and self.focused is not None):
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
         await super().on_event(event)
 
     # -- quitting ----------------------------------------------------------------------
@@ -170,6 +198,10 @@ class WizardApp(App):
             self.exit(self.exit_code)
             return
         if isinstance(self.screen, ConfirmDialog):
+            # A second Ctrl+C (or Ctrl+Q) in the quit question quits, as a shell's habit
+            # over SSH expects; any other question stays.
+            if self.screen is self._quit_question:
+                self.exit(self.exit_code)
             return
         if self.outcome is not None and self.outcome.status == "applied":
             message = "Quit the wizard? The changes were applied."
@@ -180,8 +212,8 @@ class WizardApp(App):
             if leave:
                 self.exit(self.exit_code)
 
-        self.push_screen(ConfirmDialog(message, yes="Quit", no="Stay", title="Quit"),
-                         answered)
+        self._quit_question = ConfirmDialog(message, yes="Quit", no="Stay", title="Quit")
+        self.push_screen(self._quit_question, answered)
 
     # -- apply: signals from the terminal ----------------------------------------------
 
@@ -208,7 +240,7 @@ def run_app(session: Session, edit: str | None = None) -> int:
     """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
     applied, 3 rolled back)."""
     if edit:
-        session.load_answers(edit)  # a broken file is reported before the screen takes over
+        session.load_for_edit(edit)  # a broken file is reported before the screen takes over
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")

@@ -96,7 +96,10 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                         help="print the plan (every step and diff) and change nothing")
     parser.add_argument("--demo", action="store_true",
                         help="the wizard against a fresh throwaway tree shaped like a new "
-                             "Jitsi install, with --simulate; nothing else is touched")
+                             "Jitsi install, with --simulate; nothing else is touched, and "
+                             "the tree is removed on exit")
+    parser.add_argument("--keep-demo", action="store_true",
+                        help="with --demo: keep the throwaway tree for a look afterwards")
     parser.add_argument("--skip-checks", action="store_true",
                         help="replay without the DNS, port and LDAP checks")
     parser.add_argument("--resolver", metavar="ADDR[:PORT]",
@@ -265,18 +268,23 @@ def cmd_main(args) -> int:
 
 
 def run_demo(args) -> int:
+    import shutil
     import tempfile
+    from shlex import quote
 
     from jitsiwizard import fixtures
 
-    base = tempfile.mkdtemp(prefix="jitsi-wizard-demo-")
-    fixtures.build(base)
+    base = tempfile.mkdtemp(prefix="jw-demo-")
     args.root, args.simulate = base, True
     try:
+        fixtures.build(base)
         return run_tui(args, edit=args.edit)
     finally:
-        print(f"demo: its throwaway host stays in {base} for a look; remove it with: "
-              f"rm -rf {base}")
+        if getattr(args, "keep_demo", False):
+            print(f"demo: its throwaway host stays in {quote(base)} for a look; remove it "
+                  f"with: rm -rf {quote(base)}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def run_tui(args, edit: str | None) -> int:

@@ -130,6 +130,15 @@ class Session(LiveChecks, RunGuards):
 
         return load_file(path)
 
+    @staticmethod
+    def load_for_edit(path: str) -> LoadedAnswers:
+        """An answers file to open in the wizard: as strict as replay, except for passwords
+        that cannot be read here (they are typed in the wizard). Raises UserError /
+        ProblemList."""
+        from jitsiwizard.form import load_for_edit
+
+        return load_for_edit(path)[0]
+
     def form_for_host(self, edit: str | None = None) -> WizardForm:
         """What the screens edit: from an answers file (--edit), else the host as it is."""
         from jitsiwizard.form import WizardForm
@@ -145,6 +154,20 @@ class Session(LiveChecks, RunGuards):
         from jitsiwizard.validate import check_hostname
 
         return check_hostname(value)
+
+    @staticmethod
+    def check_user_name(value: str) -> str | None:
+        """A local user's name: the problem with it, or None."""
+        from jitsiwizard.validate import check_user_name
+
+        return check_user_name(value)
+
+    @staticmethod
+    def check_user_password(value: str) -> str | None:
+        """A local user's new password, by the rule answers files follow too."""
+        from jitsiwizard.validate import check_user_password
+
+        return check_user_password(value)
 
     # -- checks before planning ------------------------------------------------------------
 

@@ -99,6 +99,27 @@ def check_path(value: str) -> str | None:
     return None
 
 
+# Local users' passwords (Prosody accounts): the answers files and the screens share it.
+MIN_PASSWORD_LENGTH = 8
+
+
+def check_user_password(value: str) -> str | None:
+    """A new local user's password: long enough, and one line (prosodyctl reads a line)."""
+    if "\n" in value or "\r" in value:
+        return "contains a line break"
+    if len(value) < MIN_PASSWORD_LENGTH:
+        return f"is shorter than {MIN_PASSWORD_LENGTH} characters"
+    return None
+
+
+def check_user_name(value: str) -> str | None:
+    """A local user's name as the screens show its problem: the name quoted."""
+    if not value:
+        return "is empty"
+    err = check_username(value)
+    return f"{value!r} {err}" if err else None
+
+
 def check_hostname(value: str) -> tuple[str, str | None]:
     """Normalise a hostname (lower case, IDNA to ASCII). Returns (name, error or None)."""
     name = value.strip().rstrip(".")

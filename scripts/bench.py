@@ -36,6 +36,7 @@ class Minimal(App):
 Minimal().run()
 '''
 FIRST_SCREEN_MARK = "Welcome"  # the wizard's first screen title
+FACTS_MARK = "Files under"  # the last row of the host's facts on that screen
 HOST = "meet.example.org"
 ANSWERS_LDAP_GUESTS = f'''
 [host]
@@ -107,11 +108,20 @@ def _quote(text: str) -> str:
 
 
 def time_to_first_screen(argv: list[str], mark: str, env: dict | None = None) -> float:
+    return time_to_marks(argv, [mark], env)[0]
+
+
+def time_to_marks(argv: list[str], marks: list[str], env: dict | None = None) -> list[float]:
+    """Seconds from start until each mark is on screen, in order (one run)."""
     tmux = Tmux(env)
+    times = []
     try:
         started = tmux.start(argv)
-        wait_until(lambda: mark in tmux.screen(), 30, f"{mark!r} on screen", interval=0.002)
-        return time.monotonic() - started
+        for mark in marks:
+            wait_until(lambda m=mark: m in tmux.screen(), 30, f"{mark!r} on screen",
+                       interval=0.002)
+            times.append(time.monotonic() - started)
+        return times
     finally:
         tmux.stop()
 
@@ -124,24 +134,37 @@ def peak_rss_kb(pid: int) -> int:
     raise RuntimeError("no VmHWM")
 
 
-def bench_first_screen(repeat: int) -> tuple[float, float]:
+def bench_first_screen(repeat: int) -> tuple[float, float, float]:
+    """(the bare first frame, the Welcome screen with the host's facts, the minimal app's
+    first frame): the second is what the admin waits for."""
     minimal_file = Path(tempfile.mkdtemp()) / "minimal.py"
     minimal_file.write_text(MINIMAL_APP)
-    env = {"TERM": "xterm-256color"}
+    # Compiled bytecode, as an installed wizard has it (pip compiles it), even where the
+    # environment says PYTHONDONTWRITEBYTECODE: kept in a cache of its own, filled by a
+    # first run of each that is not counted.
+    cache = Path(tempfile.mkdtemp(prefix="jw-bench-pyc-"))
+    env = {"TERM": "xterm-256color", "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "",
+           "PYTHONPYCACHEPREFIX": str(cache)}
     # A configured host as `sudo jitsi-wizard` meets it (--demo would add building its tree).
     from jitsiwizard import fixtures
 
     base = Path(tempfile.mkdtemp(prefix="jw-bench-"))
     fixtures.build(base)
-    wizard, minimal = [], []
+    frame, facts, minimal = [], [], []
     try:
+        time_to_first_screen([PY, str(minimal_file)], "minimal-ready", env)
+        time_to_marks([*WIZARD, "--root", str(base), "--simulate"], [FACTS_MARK], env)
         for _ in range(repeat):
             minimal.append(time_to_first_screen([PY, str(minimal_file)], "minimal-ready", env))
-            wizard.append(time_to_first_screen([*WIZARD, "--root", str(base), "--simulate"],
-                                               FIRST_SCREEN_MARK, env))
+            first, shown = time_to_marks([*WIZARD, "--root", str(base), "--simulate"],
+                                         [FIRST_SCREEN_MARK, FACTS_MARK], env)
+            frame.append(first)
+            facts.append(shown)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    return median(wizard), median(minimal)
+        shutil.rmtree(minimal_file.parent, ignore_errors=True)
+        shutil.rmtree(cache, ignore_errors=True)
+    return median(frame), median(facts), median(minimal)
 
 
 def _step_title(screen: str) -> str:
@@ -377,9 +400,11 @@ def main() -> int:
     rows = []
     started = time.monotonic()
     if args.only in (None, "screen"):
-        wizard, minimal = bench_first_screen(args.repeat)
-        rows.append(("time to first screen", f"{wizard:.3f} s", f"minimal Textual app "
-                     f"{minimal:.3f} s", wizard / minimal, "<= 1.3x", wizard / minimal <= 1.3))
+        frame, facts, minimal = bench_first_screen(args.repeat)
+        rows.append(("first frame", f"{frame:.3f} s", f"minimal Textual app "
+                     f"{minimal:.3f} s", frame / minimal, "<= 1.3x", frame / minimal <= 1.3))
+        rows.append(("Welcome with the host's facts", f"{facts:.3f} s", f"minimal Textual app "
+                     f"{minimal:.3f} s", facts / minimal, "<= 1.3x", facts / minimal <= 1.3))
     if args.only in (None, "replay"):
         replay, imports = bench_replay(args.repeat)
         work = replay - imports

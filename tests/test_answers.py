@@ -108,7 +108,7 @@ def test_saved_answers_keep_references_and_drop_literals(tmp_path):
     assert "literal-secret-xyz" not in saved
     assert any("auth.users[0].password" in n for n in notes)
     assert (out.stat().st_mode & 0o777) == 0o600
-    reloaded = A.loads(saved.replace('name = "alice"', 'name = "alice", password = "x"'))
+    reloaded = A.loads(saved.replace('name = "alice"', 'name = "alice", password = "x-longer"'))
     assert reloaded.answers.auth.policy == "local" and reloaded.answers.auth.guests
 
     ldap = A.loads(answers_toml("ldap"))

@@ -304,7 +304,8 @@ class Executor:
             return
         if not step.otherwise:
             raise StepFailed(f"{step.summary}: {message}")
-        note = f"{step.summary}: {message}"
+        # The summary states what was expected; the message what was found instead.
+        note = f"{step.summary}? No: {message}"
         if step.why_otherwise:
             note += f"; {step.why_otherwise}"
         self.journal.say(f"fallback: {note}")

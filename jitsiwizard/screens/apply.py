@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, RichLog, Static
 
@@ -91,9 +92,11 @@ class ApplyScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="apply-bar")
         yield Static("", id="package-bar")
-        yield Static("", id="apply-steps", classes="steps")
+        with VerticalScroll(id="apply-steps-box"):
+            yield Static("", id="apply-steps", classes="steps")
         yield Static("", id="apply-outcome", classes="outcome")
-        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=5000)
+        # min_width: wrap to the log's own width (the default, 78, scrolls sideways at 80x24)
+        yield RichLog(id="apply-log", wrap=True, markup=False, max_lines=5000, min_width=20)
 
     def refresh_from_form(self) -> None:
         plan = self.app.plan
@@ -196,15 +199,21 @@ class ApplyScreen(WizardScreen):
         done = sum(1 for m in self.marks.values() if m in ("done", "fallback"))
         self.query_one("#apply-bar", Static).update(Text.assemble(
             bar_text("Steps", done, self.total), f"  {done} of {self.total}"))
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")  # a step a line: the list follows it
         for number in sorted(self.marks):
             mark, style = MARKS[self.marks[number]]
             text.append(mark, style)
-            text.append(f" {number:>2}. {self.descriptions.get(number, '')}\n")
+            text.append(f" {number:>2}. {self.descriptions.get(number, '')}")
+            if number != self.total:
+                text.append("\n")
         self.query_one("#apply-steps", Static).update(text)
-        running = [n for n, m in self.marks.items() if m == "run"]
-        if running:
-            self.query_one("#apply-steps").scroll_to(y=max(0, running[0] - 3), animate=False)
+        # Follow the run: the running step (or the last one that ended) stays in view, with
+        # a little of what came before it.
+        current = [n for n, m in self.marks.items() if m in ("run", "failed")]
+        if not current:
+            current = [n for n, m in self.marks.items() if m != "todo"] or [1]
+        self.call_after_refresh(self.query_one("#apply-steps-box").scroll_to,
+                                y=max(0, current[-1] - 3), animate=False)
 
     def on_apply_finished(self, message: ApplyFinished) -> None:
         app = self.app
@@ -266,7 +275,7 @@ class ApplyScreen(WizardScreen):
             self.notify("The run is done: it can be undone with `jitsi-wizard rollback`. "
                         "Next shows the summary.", markup=False)
             return
-        self.app.go_back()
+        self.app.go_back(self.NAME)
 
     def action_next(self) -> None:
         if not self.can_leave():
@@ -275,4 +284,4 @@ class ApplyScreen(WizardScreen):
         if outcome is None or outcome.status not in ("applied", "nothing-to-do"):
             self.notify("Nothing was applied. Esc goes back to the review.", severity="warning")
             return
-        self.app.go_next()
+        self.app.go_next(self.NAME)

@@ -56,14 +56,16 @@ class AuthScreen(WizardScreen):
     TITLE = "Authentication"
     INTRO = INTRO
     HELP = (INTRO + "\n\nOpen: anyone with the link starts meetings.\nLocal: hosts log in "
-            "with accounts stored by Prosody on this server (passwords hashed). In the list: "
-            "A adds a user, P sets a password, Delete (or R) marks a user for removal (press "
-            "again to keep it). Existing users keep their password unless you set one.\n"
+            "with accounts stored by Prosody on this server (passwords hashed). A adds a user "
+            "(passwords: at least 8 characters); in the list, P sets a password, Delete (or "
+            "R) marks a user for removal (press again to keep it). Existing users keep their "
+            "password unless you set one.\n"
             "LDAP: Prosody checks logins against your directory (its own ldap module, which "
             "escapes user names). 'Test connection' connects, binds with the service account, "
             "counts the users the base and filter match, and logs in as the test user if you "
-            "give one.\nGuests: with local or LDAP, people without an account may join a "
-            "meeting once a host has started it.\n\nPasswords are never shown; they are "
+            "give one. Next asks before going on without a passing test.\nGuests: with "
+            "local or LDAP, people without an account may join a meeting once a host has "
+            "started it.\n\nPasswords are never shown; they are "
             "stored for replay in root-only files under /var/lib/jitsi-wizard/secrets when "
             "the plan is applied.")
 
@@ -71,6 +73,20 @@ class AuthScreen(WizardScreen):
         super().__init__()
         self._form_seen = None  # the form whose secrets are remembered below
         self._given: dict[str, object] = {}  # secrets the form came with, kept unless retyped
+        # The LDAP test: the settings it ran with, and its results (None while it runs).
+        self.tested_for: tuple | None = None
+        self.ldap_results: list | None = None
+        self.accepted_for: tuple | None = None  # "continue anyway" given for these settings
+
+    BINDINGS: ClassVar = [*WizardScreen.BINDINGS,
+                          Binding("a", "add_user", "Add user", show=False)]
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        # A adds a user wherever the focus is (a field takes the letter first), with the
+        # local policy only.
+        if action == "add_user":
+            return self.form.answers.auth.policy == "local"
+        return True
 
     def compose_body(self) -> ComposeResult:
         with RadioSet(id="policy", compact=True):
@@ -124,7 +140,11 @@ class AuthScreen(WizardScreen):
                 value = ", ".join(value)
             elif attr in SECRET_FIELDS:
                 given = self._given.get(attr)
-                if value is not None and value is given:
+                unreadable = self.form.unresolved.get(f"auth.ldap.{attr}")
+                if value is None and unreadable:
+                    box.placeholder = f"(not readable here: {unreadable}; type it)"
+                    value = ""
+                elif value is not None and value is given:
                     box.placeholder = ("(unchanged: " + given.ref + ")" if given.ref != "literal"
                                        else "(unchanged: given in the answers file)")
                     value = ""
@@ -150,6 +170,11 @@ class AuthScreen(WizardScreen):
         exists = self.form.existing_user(user.name)
         if user.remove:
             return "will be removed" if exists else "not added (marked for removal)"
+        unreadable = self.form.unresolved.get(f"user:{user.name}")
+        if unreadable and user.password is None and not user.remove:
+            if exists:
+                return f"exists, password kept ({unreadable} is not readable here)"
+            return f"NEEDS A PASSWORD ({unreadable} is not readable here): press P"
         if not exists:
             return "new, password set" if user.password else "new: NEEDS A PASSWORD"
         return "exists, new password" if user.password else "exists, password kept"
@@ -176,6 +201,7 @@ class AuthScreen(WizardScreen):
             self.show_policy()
         elif event.radio_set.id == "ldap-scope":
             self.form.answers.auth.ldap.scope = pressed[len("scope-"):]
+            self.ldap_changed()
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         auth = self.form.answers.auth
@@ -183,8 +209,28 @@ class AuthScreen(WizardScreen):
             auth.guests = event.value
         elif event.checkbox.id == "ldap-starttls":
             auth.ldap.starttls = event.value
+            self.ldap_changed()
         elif event.checkbox.id == "ldap-plain":
             auth.ldap.allow_plaintext = event.value
+            self.ldap_changed()
+
+    def ldap_key(self) -> tuple:
+        """The LDAP settings as they stand: a test result holds only for the settings it
+        ran with."""
+        ldap = self.form.answers.auth.ldap
+        return tuple(repr(getattr(ldap, name)) if name not in SECRET_FIELDS else
+                     (None if getattr(ldap, name) is None else getattr(ldap, name).value)
+                     for name in sorted(vars(ldap)))
+
+    def ldap_changed(self) -> None:
+        """An LDAP setting changed: the old test result no longer says anything."""
+        if self.tested_for is not None and self.tested_for != self.ldap_key():
+            self.tested_for = None
+            self.ldap_results = None
+            if self.query_one("#ldap-test", Button).disabled:
+                return  # a test is running: its result says it is out of date
+            self.query_one("#ldap-results", Static).update(Text(
+                "The settings changed since the last test: test again.", "dim"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         fields = {widget_id: attr for widget_id, _, attr, _ in LDAP_FIELDS}
@@ -199,6 +245,7 @@ class AuthScreen(WizardScreen):
             setattr(ldap, attr, typed(event.value) or self._given.get(attr))
         else:
             setattr(ldap, attr, event.value.strip())
+        self.ldap_changed()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         actions = {"add-user": self.action_add_user, "set-password": self.action_set_password,
@@ -263,24 +310,30 @@ class AuthScreen(WizardScreen):
         problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
         if problems:
-            box.update(problems_text(problems))
+            box.update(problems_text(self.screen_problems(problems)))
             return
         try:
             ldap = self.form.build().answers.auth.ldap
         except ProblemList:
             ldap = self.form.answers.auth.ldap  # other steps have errors; this one is fine
         box.update(Text("Testing the connection...", "dim"))
+        self.tested_for = self.ldap_key()
+        self.ldap_results = None
         self.status.start(f"testing LDAP (up to {self.app.session.check_timeout:g} s)")
         self.query_one("#ldap-test", Button).disabled = True
         self.test_ldap(ldap)
 
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
+        key = self.tested_for
         results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
-        self.app.call_from_thread(self.ldap_tested, results)
+        self.app.call_from_thread(self.ldap_tested, results, key)
 
-    def ldap_tested(self, results: list) -> None:
+    def ldap_tested(self, results: list, key: tuple | None = None) -> None:
         self.query_one("#ldap-test", Button).disabled = False
+        current = key is None or key == self.tested_for
+        if current:
+            self.ldap_results = results
         failed = [r for r in results if r.status == "fail"]
         counts = [r.data.get("count") for r in results if r.data.get("count") is not None]
         head = Text()
@@ -295,11 +348,18 @@ class AuthScreen(WizardScreen):
             self.status.stop("LDAP test passed")
         head.append("\n")
         head.append_text(result_text(results))
+        if not current:  # shown, but it does not count for the settings as they are now
+            head.append("\nThe settings changed while it ran: test again.", "bold")
         self.query_one("#ldap-results", Static).update(head)
 
     # -- leaving ---------------------------------------------------------------------------
 
+    PROBLEMS_BOX = "#auth-problems"
+
     def check_before_next(self) -> list:
+        return self.current_problems()
+
+    def current_problems(self) -> list:
         problems = self.form.problems("auth")
         auth = self.form.answers.auth
         if not problems and auth.policy == "local":
@@ -312,16 +372,31 @@ class AuthScreen(WizardScreen):
                                     "highlight it and press P") for name in missing]
         return problems
 
-    def show_problems(self, problems) -> None:
-        self.query_one("#auth-problems", Static).update(problems_text(problems))
-        self.query_one("#auth-problems").scroll_visible()
-
     def warning_before_next(self) -> str:
         auth = self.form.answers.auth
         if auth.policy == "local" and not [u for u in auth.users if not u.remove]:
             return ("No user will be able to log in, so nobody can start a meeting. "
                     "Continue anyway?")
+        if auth.policy == "ldap" and self.accepted_for != self.ldap_key():
+            return self.ldap_warning()
         return ""
+
+    def ldap_warning(self) -> str:
+        """As on the DNS step: the live test comes before anything changes."""
+        if self.tested_for != self.ldap_key():
+            return ("The LDAP test was not run with these settings. Continue without it? "
+                    "If the directory refuses the service account, nobody can log in.")
+        if self.ldap_results is None:
+            return "The LDAP test has not finished. Continue without its result?"
+        failed = [r for r in self.ldap_results if r.status == "fail"]
+        if failed:
+            return ("The LDAP test failed:\n" + "\n".join(f"- {r.summary}" for r in failed)
+                    + "\n\nContinue anyway? Nobody can log in until the directory answers.")
+        return ""
+
+    def accept_warning(self) -> None:
+        if self.form.answers.auth.policy == "ldap":
+            self.accepted_for = self.ldap_key()
 
 
 class UserDialog(ModalScreen):
@@ -371,24 +446,41 @@ class UserDialog(ModalScreen):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def submit(self) -> None:
-        problem = self.query_one("#dialog-problem", Static)
+    def problem(self, *, final: bool) -> str:
+        """What is wrong with the dialog's values; while typing (not final), only what is
+        wrong already, not what is still missing."""
+        session = self.app.session
         name = self.fixed_name
         if not name:
             name = self.query_one("#name", Input).value.strip()
             if not name:
-                problem.update("Give a user name.")
-                return
+                return "Give a user name." if final else ""
             if name in self.taken:
-                problem.update(Text(f"{name} is already in the list."))
-                return
+                return f"{name} is already in the list."
+            error = session.check_user_name(name)
+            if error:
+                return f"User name {error}"
         password = self.query_one("#password", Input).value
         again = self.query_one("#again", Input).value
-        if password != again:
-            problem.update("The two passwords differ.")
-            return
         if not password:
-            problem.update("Type the password twice." if not self.keep_allowed else
-                           "Type a new password twice (Cancel keeps the current one).")
+            if not final:
+                return ""
+            return ("Type the password twice." if not self.keep_allowed else
+                    "Type a new password twice (Cancel keeps the current one).")
+        error = session.check_user_password(password)
+        if error:
+            return f"The password {error}."
+        if (final or len(again) >= len(password)) and password != again:
+            return "The two passwords differ."
+        return ""
+
+    def on_input_changed(self) -> None:
+        self.query_one("#dialog-problem", Static).update(Text(self.problem(final=False)))
+
+    def submit(self) -> None:
+        problem = self.problem(final=True)
+        self.query_one("#dialog-problem", Static).update(Text(problem))
+        if problem:
             return
-        self.dismiss((name, password))
+        name = self.fixed_name or self.query_one("#name", Input).value.strip()
+        self.dismiss((name, self.query_one("#password", Input).value))

@@ -4,6 +4,7 @@ spinner for slow work, confirmation dialogs, and the way check results are shown
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
+from textual.scrollbar import ScrollBarRender
 from textual.widgets import Button, Static
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ STEP_NAMES = tuple(name for name, _ in STEPS)
 STATUS_MARK = {"ok": " OK ", "warn": "WARN", "fail": "FAIL"}
 STATUS_STYLE = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red"}
 SPINNER_FRAMES = "|/-\\"
+MIN_SIZE = (80, 24)  # the terminal the screens are laid out for
 
 
 def plain_console() -> bool:
@@ -73,6 +76,12 @@ class StepLine(Static):
         self.simulated = simulated
 
     def on_mount(self) -> None:
+        self.show()
+
+    def on_resize(self) -> None:
+        self.show()
+
+    def show(self) -> None:
         text = Text(no_wrap=True, overflow="crop")
         reached = True
         for name, label in STEPS:
@@ -83,9 +92,31 @@ class StepLine(Static):
                 reached = False
             else:
                 text.append(label, "" if reached else "dim")
+        width, height = self.app.size
+        if len(text) + (5 if self.simulated else 0) > width - 1:  # the line has a padding
+            # Too narrow for every step: where the admin is, in words.
+            number = STEP_NAMES.index(self.current) + 1
+            text = Text(no_wrap=True, overflow="crop")
+            text.append(f" Step {number} of {len(STEPS)}: {dict(STEPS)[self.current]} ",
+                        "bold reverse")
         if self.simulated:
             text.append("  SIM", "bold reverse")
+        if width < MIN_SIZE[0] or height < MIN_SIZE[1]:
+            text.append(f"  {width}x{height}: needs {MIN_SIZE[0]}x{MIN_SIZE[1]}", "bold")
         self.update(text)
+
+
+class AsciiScrollBarRender(ScrollBarRender):
+    """Scroll bars without block glyphs, for the Linux console: the thumb is reverse video."""
+
+    VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+    HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+
+def use_ascii_scrollbars() -> None:
+    from textual.scrollbar import ScrollBar
+
+    ScrollBar.renderer = AsciiScrollBarRender
 
 
 class Spinner(Static):
@@ -155,6 +186,9 @@ class WizardScreen(Screen):
     """One step of the wizard. Subclasses give NAME, TITLE, HELP and compose_body(); they
     edit `self.form.answers` and call the core, nothing more."""
 
+    # The styles of the steps after Welcome: loaded (once, for the app) with the first of
+    # them, so that the first screen parses only app.tcss.
+    CSS_PATH: ClassVar = str(Path(__file__).parent.parent / "steps.tcss")
     NAME: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     INTRO: ClassVar[str] = ""
@@ -221,6 +255,9 @@ class WizardScreen(Screen):
 
     def arrive(self) -> None:
         self.entering = False
+        if self.PROBLEMS_BOX:  # problems from an earlier visit may have been fixed since
+            self._problems_shown = False
+            self.query_one(self.PROBLEMS_BOX, Static).update("")
         self.refresh_from_form()
         self.focus_first()
 
@@ -238,20 +275,32 @@ class WizardScreen(Screen):
     # -- navigation ---------------------------------------------------------------------
 
     def field_submitted(self, field: Input) -> None:
-        """Enter moves to the next field, and from the last one to the Next button."""
-        self.focus_next()
+        """Enter moves to the next field of the step, and from the last one goes on (as Next
+        does, with its checks); it never lands on "< Back"."""
+        body = self.query_one("#body")
+        chain = self.focus_chain
+        if field in chain:
+            for widget in chain[chain.index(field) + 1:]:
+                if body in widget.ancestors:
+                    widget.focus()
+                    return
+        self.action_next()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        # Textual calls this handler once per class that defines it: a subclass that calls
+        # super() would otherwise move on twice (Welcome straight to DNS).
         if event.button.id == "back":
             event.stop()
+            event.prevent_default()
             self.action_back()
         elif event.button.id == "next":
             event.stop()
+            event.prevent_default()
             self.action_next()
 
     def action_back(self) -> None:
         if self.can_leave():
-            self.app.go_back()
+            self.app.go_back(self.NAME)
 
     def action_next(self) -> None:
         if not self.can_leave():
@@ -265,12 +314,12 @@ class WizardScreen(Screen):
             def answered(go_on: bool | None) -> None:
                 if go_on:
                     self.accept_warning()
-                    self.app.go_next()
+                    self.app.go_next(self.NAME)
 
             self.app.push_screen(ConfirmDialog(warning, yes="Continue anyway", no="Stay"),
                                  answered)
             return
-        self.app.go_next()
+        self.app.go_next(self.NAME)
 
     def can_leave(self) -> bool:
         """False while leaving would lose or break something (a run in progress)."""
@@ -280,10 +329,48 @@ class WizardScreen(Screen):
         """Problems (errors) that keep the admin on this screen."""
         return []
 
+    # The Static under the step's fields where its problems are shown ("" : a notification).
+    PROBLEMS_BOX: ClassVar[str] = ""
+    _problems_shown = False  # kept up to date as the admin edits, once shown
+
+    def screen_problems(self, problems) -> list:
+        """The problems in the screen's words (labels, not answers-file keys)."""
+        from jitsiwizard.form import on_screen
+
+        return [on_screen(p, self.form.answers) for p in problems]
+
     def show_problems(self, problems) -> None:
-        """Show the problems next to the fields (the default: a notification)."""
-        self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
-                    title="Please fix", severity="error", markup=False)
+        """Show the problems under the fields, in the screen's words."""
+        problems = self.screen_problems(problems)
+        if not self.PROBLEMS_BOX:
+            self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
+                        title="Please fix", severity="error", markup=False)
+            return
+        self._problems_shown = bool(problems)
+        box = self.query_one(self.PROBLEMS_BOX, Static)
+        box.update(problems_text(problems))
+        box.scroll_visible(animate=False)
+
+    def update_problems(self) -> None:
+        """After an edit: problems on screen that are fixed go, the rest stay."""
+        if self._problems_shown and self.PROBLEMS_BOX:
+            problems = self.current_problems()
+            self.query_one(self.PROBLEMS_BOX, Static).update(
+                problems_text(self.screen_problems(problems)))
+            self._problems_shown = bool(problems)
+
+    def current_problems(self) -> list:
+        """The step's validation errors as the answers stand now."""
+        return self.form.problems(self.NAME)
+
+    def on_input_changed(self) -> None:
+        self.update_problems()  # after the subclass's own handler (Textual calls both)
+
+    def on_checkbox_changed(self) -> None:
+        self.update_problems()
+
+    def on_radio_set_changed(self) -> None:
+        self.update_problems()
 
     def warning_before_next(self) -> str:
         """A warning to confirm before going on (a failed check); "" when there is none."""
@@ -345,14 +432,16 @@ class HelpDialog(ModalScreen[None]):
         with Vertical(classes="dialog help"):
             yield Static(f"Help: {self.title_text}", classes="title")
             with VerticalScroll(classes="help-body"):
-                yield Static(Text(self.text + "\n\n" + KEYS_HELP), classes="dialog-text")
+                # The keys first: they are what a first-time admin looks for.
+                yield Static(Text(KEYS_HELP + "\n\n" + self.text), classes="dialog-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Close", id="close", compact=True)
 
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        self.query_one("#close", Button).focus()
+        # The text has the focus, so arrows and Page Up/Down scroll it; Esc or F1 closes.
+        self.query_one(".help-body").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -363,6 +452,11 @@ class HelpDialog(ModalScreen[None]):
 
 
 KEYS_HELP = """\
-Keys: Tab / Shift+Tab move between fields; Enter moves on (on a button: presses it);
-Ctrl+N next step; Esc previous step; F1 or ? this help; Ctrl+Q quit.
+Keys
+  Tab, Shift+Tab  move between fields
+  Enter           the next field; from the last one, the next step
+                  (on a button: presses it)
+  Ctrl+N, Esc     the next step, the previous step
+  F1 or ?         this help: arrows, PgUp/PgDn scroll, Esc closes
+  Ctrl+Q          quit
 Nothing on this host changes before you choose Apply on the Review step."""

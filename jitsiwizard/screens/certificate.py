@@ -104,6 +104,11 @@ class CertificateScreen(WizardScreen):
         from jitsiwizard.errors import UserError
 
         route = self.query_one("#route", Static)
+        cert = self.form.answers.cert
+        if cert.mode == "own" and not (cert.cert_file and cert.key_file):
+            route.update(Text.assemble(("Route: ", "bold"), "your files: give the certificate "
+                                       "and its key above; nginx will serve them"))
+            return
         try:
             chosen, reason = self.app.session.certificate_route(self.form.answers)
         except UserError:
@@ -155,6 +160,12 @@ class CertificateScreen(WizardScreen):
     def schedule_validation(self) -> None:
         if self._validate_timer is not None:
             self._validate_timer.stop()
+        cert = self.form.answers.cert
+        if (cert.cert_file, cert.key_file, self.form.answers.host.hostname) != \
+                self._validated_for:
+            # What is on screen is about other files: say so rather than show it as current.
+            self.own_problems = []
+            self.query_one("#own-check", Static).update(Text("Checking the files...", "dim"))
         self._validate_timer = self.set_timer(VALIDATE_DELAY, self.start_validation)
 
     def start_validation(self) -> None:
@@ -186,12 +197,12 @@ class CertificateScreen(WizardScreen):
         self.status.stop("")
         box = self.query_one("#own-check", Static)
         if any(not p.warning for p in problems):
-            box.update(problems_text(problems))
+            box.update(problems_text(self.screen_problems(problems)))
             return
         text = Text.assemble(("[ OK ] ", "bold green"), f"a valid pair for {key[2]}")
         if problems:
             text.append("\n")
-            text.append_text(problems_text(problems))
+            text.append_text(problems_text(self.screen_problems(problems)))
         box.update(text)
 
     # -- leaving ---------------------------------------------------------------------------
@@ -206,10 +217,16 @@ class CertificateScreen(WizardScreen):
             problems = [p for p in self.own_problems if not p.warning]
         return problems
 
+    PROBLEMS_BOX = "#cert-problems"
+
     def show_problems(self, problems) -> None:
         if problems and isinstance(problems[0], _Waiting):
             return
-        self.query_one("#cert-problems", Static).update(problems_text(problems))
+        if problems and problems[0] in self.own_problems:
+            # Already shown beside the files (once is enough): bring them into view.
+            self.query_one("#own-check").scroll_visible(animate=False)
+            return
+        super().show_problems(problems)
 
 
 class _Waiting:

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, problems_text, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("Browsers, the certificate authority and the apps find this server through DNS: "
@@ -49,7 +49,8 @@ class DnsScreen(WizardScreen):
         yield Static("", id="nat-detected", classes="note")
         with Horizontal(classes="buttons", id="nat-buttons"):
             yield Button("Use the detected mapping", id="use-nat", compact=True)
-        yield Field("Public address", placeholder="e.g. 203.0.113.7", id="public")
+        yield Field("Public address", placeholder="only behind NAT: the name's public IPv4",
+                    id="public")
         yield Field("Local address", placeholder="e.g. 192.168.1.10", id="local")
         yield Static("", id="nat-problems", classes="check-line")
 
@@ -145,8 +146,7 @@ class DnsScreen(WizardScreen):
     def check_before_next(self) -> list:
         return self.form.problems("dns")
 
-    def show_problems(self, problems) -> None:
-        self.query_one("#nat-problems", Static).update(problems_text(problems))
+    PROBLEMS_BOX = "#nat-problems"
 
     def warning_before_next(self) -> str:
         if self.accepted_for == self.key():

@@ -3,7 +3,7 @@ are, and what to do next."""
 
 from __future__ import annotations
 
-from shlex import quote
+from shlex import quote, split
 from typing import ClassVar
 
 from rich.text import Text
@@ -17,9 +17,37 @@ INTRO = "The wizard is done."
 SHOWN_CHANGES = 5  # steps listed by name; the rest are counted
 
 
-def _line(text: Text, label: str, value: str) -> None:
-    text.append(f"{label:<14}", "bold")
-    text.append(f"{value}\n")
+LABEL_WIDTH = 14
+
+
+def shell_lines(command: str, width: int) -> list[str]:
+    """A command in lines of at most `width` where it can be broken (between words), each
+    but the last ending in a backslash: pasted as shown, the shell reads one command."""
+    words = [quote(word) for word in split(command)]
+    lines: list[str] = []
+    line = ""
+    for word in words:
+        if line and len(line) + 1 + len(word) + 2 > width:
+            lines.append(line + " \\")
+            line = "  " + word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return lines
+
+
+def _line(text: Text, label: str, value: str, width: int = 78, *,
+          command: bool = False) -> None:
+    """A label and its value; a value too long for the line goes on its own lines below,
+    indented, so that it never wraps back to the first column in the middle of a word."""
+    text.append(f"{label:<{LABEL_WIDTH}}", "bold")
+    if LABEL_WIDTH + len(value) <= width:
+        text.append(f"{value}\n")
+        return
+    text.append("\n")
+    lines = shell_lines(value, width - 2) if command else [value]
+    for line in lines:
+        text.append(f"  {line}\n")
 
 
 class DoneScreen(WizardScreen):
@@ -67,15 +95,18 @@ class DoneScreen(WizardScreen):
         text = Text()
         plan, outcome, redact = app.plan, app.outcome, app.redact or (lambda t: t)
         command = app.session.command
+        width = max(40, self.app.size.width - 4)  # the body's padding and scroll bar
         if outcome is not None and outcome.run_id:
             run_dir = outcome.log_path.rsplit("/", 1)[0]
-            _line(text, "Run", outcome.run_id)
-            _line(text, "Undo with", command(f"rollback {outcome.run_id}"))
-            _line(text, "Run log", outcome.log_path)
-            _line(text, "Backups", f"{run_dir}/backup")
+            _line(text, "Run", outcome.run_id, width)
+            _line(text, "Undo with", command(f"rollback {outcome.run_id}"), width,
+                  command=True)
+            _line(text, "Run log", outcome.log_path, width)
+            _line(text, "Backups", f"{run_dir}/backup", width)
         if app.saved_answers:
-            _line(text, "Answers", app.saved_answers)
-            _line(text, "Replay with", command(f"--answers {quote(app.saved_answers)}"))
+            _line(text, "Answers", app.saved_answers, width)
+            _line(text, "Replay with", command(f"--answers {quote(app.saved_answers)}"),
+                  width, command=True)
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")
@@ -87,9 +118,10 @@ class DoneScreen(WizardScreen):
             return text
         for step in plan.steps[:SHOWN_CHANGES]:
             text.append(f"  - {redact(step.describe())}\n")
-        if len(plan.steps) > SHOWN_CHANGES:
-            text.append(f"  ... and {len(plan.steps) - SHOWN_CHANGES} more steps (all in "
-                        "the run log)\n")
+        more = len(plan.steps) - SHOWN_CHANGES
+        if more > 0:
+            text.append(f"  ... and {more} more step{'s' if more > 1 else ''} (all in the "
+                        "run log)\n")
         for fallback in outcome.fallbacks:
             text.append(f"  fallback taken: {fallback}\n", "yellow")
         return text

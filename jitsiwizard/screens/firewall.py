@@ -10,10 +10,10 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, HorizontalScroll
 from textual.widgets import Button, Checkbox, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, problems_text, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text
 from jitsiwizard.screens.widgets import Field, Tick
 
 INTRO = ("Jitsi needs 80/tcp (certificates), 443/tcp (web) and 10000/udp (media) open from "
@@ -66,6 +66,11 @@ class FirewallScreen(WizardScreen):
         yield Static("From outside (optional)", classes="section")
         with Horizontal(classes="buttons"):
             yield Button("Listen for a probe", id="probe", compact=True)
+        yield Static("", id="probe-help", classes="note")
+        # The commands on one line each, ready to copy: the box scrolls sideways rather than
+        # wrapping them.
+        with HorizontalScroll(id="probe-commands-box"):
+            yield Static("", id="probe-commands")
         yield Static("", id="probe-text", classes="results")
 
     def refresh_from_form(self) -> None:
@@ -151,12 +156,16 @@ class FirewallScreen(WizardScreen):
         if self.probe_running():
             self.workers.cancel_group(self, "probe")
             button.label = "Listen for a probe"
+            for port, (status, _detail) in list(self.probe_lines.items()):
+                if status == "wait":
+                    self.probe_lines[port] = ("stop", "not reached before listening stopped")
             self.show_probe(ended="Stopped listening.")
             return
         button.label = "Stop listening"
         self.probe_lines = {}
         self.probe_commands = []
         self.query_one("#probe-text", Static).update(Text("Opening listeners...", "dim"))
+        self.query_one("#probe-commands-box").display = False
         self.listen_for_probe()
 
     @work(exclusive=True, group="probe")
@@ -193,13 +202,20 @@ class FirewallScreen(WizardScreen):
     def show_probe(self, ended: str = "") -> None:
         port_label = self.app.session.port_label
         text = Text()
-        if self.probe_commands and not ended:
-            text.append("On a machine outside this network, run:\n", "bold")
-            text.append(f"  {self.probe_commands[0]}\n")
-            text.append("or, without the wizard:\n", "bold")
-            text.append(f"  {self.probe_commands[1]}\n")
+        showing = bool(self.probe_commands and not ended)
+        help_line = self.query_one("#probe-help", Static)
+        help_line.update(Text("On a machine outside this network, run one of these (each "
+                              "is one line):", "bold"))
+        help_line.display = showing
+        box = self.query_one("#probe-commands-box")
+        box.display = showing
+        if showing:
+            self.query_one("#probe-commands", Static).update(Text(
+                f"{self.probe_commands[0]}\n# or, without the wizard:\n"
+                f"{self.probe_commands[1]}"))
         marks = {"ok": ("[ OK ]", "bold green"), "wait": ("[WAIT]", "bold"),
-                 "skip": ("[SKIP]", "dim"), "fail": ("[FAIL]", "bold red")}
+                 "skip": ("[SKIP]", "dim"), "fail": ("[FAIL]", "bold red"),
+                 "stop": ("[STOP]", "bold")}
         for port, (status, detail) in self.probe_lines.items():
             mark, style = marks[status]
             text.append(mark, style)
@@ -213,8 +229,10 @@ class FirewallScreen(WizardScreen):
     def check_before_next(self) -> list:
         return self.form.problems("firewall")
 
+    PROBLEMS_BOX = "#firewall-problems"
+
     def show_problems(self, problems) -> None:
-        self.query_one("#firewall-problems", Static).update(problems_text(problems))
+        super().show_problems(problems)
         self.query_one("#ssh-port", Input).focus()
 
     def warning_before_next(self) -> str:

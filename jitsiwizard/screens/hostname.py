@@ -63,5 +63,6 @@ class HostnameScreen(WizardScreen):
         return self.form.problems("hostname")
 
     def show_problems(self, problems) -> None:
-        self.query_one("#hostname-check", Static).update(problems_text(problems))
+        self.query_one("#hostname-check", Static).update(
+            problems_text(self.screen_problems(problems)))
         self.query_one("#hostname", Input).focus()

@@ -3,6 +3,7 @@ answers go through the same validation as replay, the plan through the same buil
 
 from __future__ import annotations
 
+from shlex import quote
 from typing import ClassVar
 
 from rich.text import Text
@@ -14,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jitsiwizard.form import screen_of
+from jitsiwizard.form import on_screen, screen_of
 from jitsiwizard.screens.base import (
     STEPS,
     ConfirmDialog,
@@ -27,10 +28,28 @@ INTRO = "Everything the run would do, in order. Nothing has changed yet."
 LABELS = dict(STEPS)
 
 
-def diff_text(text: str) -> Text:
-    """A unified diff, coloured by line kind (the marks stay for monochrome terminals)."""
+def fold(line: str, width: int | None) -> list[str]:
+    """A diff line cut to `width`: the parts after the first keep its mark (+, - or a space)
+    and are indented, so a long line never runs on at the first column, where it would read
+    as a line of its own."""
+    if width is None or len(line) <= width or width < 12:
+        return [line]
+    mark = line[:1] if line[:1] in ("+", "-", " ") and not line.startswith(("+++", "---")) \
+        else " "
+    parts = [line[:width]]
+    rest = line[width:]
+    room = width - 5
+    while rest:
+        parts.append(f"{mark}    {rest[:room]}")
+        rest = rest[room:]
+    return parts
+
+
+def diff_text(text: str, width: int | None = None) -> Text:
+    """A unified diff, coloured by line kind (the marks stay for monochrome terminals),
+    with lines longer than `width` folded under themselves."""
     out = Text()
-    for line in text.splitlines():
+    for line in (part for whole in text.splitlines() for part in fold(whole, width)):
         if line.startswith(("+++", "---")):
             style = "bold"
         elif line.startswith("+"):
@@ -80,6 +99,7 @@ class ReviewScreen(WizardScreen):
         self.query_one("#plan-notes", Static).update("")
         self.query_one("#plan-summary", Static).update(Text("Building the plan...", "dim"))
         self.query_one("#steps-list", StepsList).clear_options()
+        self.query_one("#steps-list").display = True
         self.query_one("#next", Button).label = self.NEXT_LABEL
         self.status.start("building the plan")
         self.build_plan()
@@ -118,6 +138,7 @@ class ReviewScreen(WizardScreen):
             if problem.warning:
                 continue
             where = LABELS.get(screen_of(problem.field), "")
+            problem = on_screen(problem, self.app.form.answers)
             text.append(f"- {problem.field}: {problem.message}")
             if problem.hint:
                 text.append(f"\n    fix: {problem.hint}", "dim")
@@ -148,6 +169,7 @@ class ReviewScreen(WizardScreen):
             summary.update("Nothing to change: the host already matches these answers. "
                            "Finish saves the answers for replay.")
             self.query_one("#next", Button).label = "Finish"
+            steps.display = False  # no empty box
             return
         files = len(plan.file_steps())
         summary.update(f"{len(plan.steps)} steps, {files} file change(s). Enter on a step "
@@ -169,7 +191,7 @@ class ReviewScreen(WizardScreen):
         body = diff() if diff else ""
         text = Text(redact(step.describe()) + "\n\n", "bold")
         if body:
-            text.append_text(diff_text(redact(body)))
+            text.append_text(diff_text(redact(body), self.viewer_width()))
         elif diff is not None:
             text.append("(no content difference)", "dim")
         else:
@@ -179,7 +201,10 @@ class ReviewScreen(WizardScreen):
     def action_show_all(self) -> None:
         if self.app.plan is not None:
             self.app.push_screen(TextDialog("The whole plan", diff_text(
-                self.app.plan.render(self.app.redact))))
+                self.app.plan.render(self.app.redact), self.viewer_width())))
+
+    def viewer_width(self) -> int:
+        return self.app.size.width - 4  # the viewer's padding and its scroll bar
 
     def can_leave(self) -> bool:
         return True
@@ -207,15 +232,44 @@ class ReviewScreen(WizardScreen):
             answered)
 
 
+# A step's details, in words: (attribute, label).
+DETAILS = (("argv", "command"), ("undo", "undone by"), ("timeout", "time limit"),
+           ("env", "environment"), ("snapshot", "backed up first"), ("name", "service"),
+           ("action", "action"), ("args", "checks"))
+
+
+def _shown(value) -> str:
+    """A value as an admin reads it: commands as typed in a shell, lists one per line."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return " ".join(quote(str(v)) for v in value)
+    return str(value)
+
+
 def _step_details(step, redact) -> str:
     lines = []
-    for name in ("argv", "timeout", "snapshot", "undo", "env", "name", "action", "args"):
+    for name, label in DETAILS:
+        if name == "name" and getattr(step, "kind", "") != "service":
+            continue  # a verifier's key: the summary already says what is checked
         value = getattr(step, name, None)
-        if value in (None, (), [], {}):
+        if value in (None, (), [], {}, ""):
             continue
-        if name == "argv":
-            value = " ".join(str(a) for a in value)
-        lines.append(f"{name}: {value}")
+        if name == "timeout":
+            shown = f"{value:g} s" if isinstance(value, (int, float)) else str(value)
+        elif name == "snapshot":
+            shown = "\n".join(f"  {path}" for path in value)
+            lines.append(f"{label}:\n{shown}")
+            continue
+        elif name in ("argv", "undo") and value and isinstance(value[0], (list, tuple)):
+            shown = "; ".join(_shown(v) for v in value)  # several commands
+        else:
+            shown = _shown(value)
+        lines.append(f"{label}: {shown}")
+    otherwise = getattr(step, "otherwise", None)
+    if otherwise:
+        lines.append("if not, instead:")
+        lines += [f"  - {sub.describe()}" for sub in otherwise]
     return redact("\n".join(lines))
 
 

@@ -62,6 +62,7 @@ class RollbackButton(Button):
 
 
 class WelcomeScreen(WizardScreen):
+    CSS_PATH = None  # app.tcss has all it needs: the first screen parses no more
     NAME = "welcome"
     TITLE = "Welcome"
     INTRO = INTRO
@@ -75,7 +76,9 @@ class WelcomeScreen(WizardScreen):
     _interrupted_shown: str | None = None  # the run whose rollback offer is on screen
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="facts")
+        app = self.app  # the host is read before the first frame: show it in that frame
+        yield Static(facts_text(app.facts, app.simulate, app.root) if app.loaded_host else "",
+                     id="facts")
         yield Static("", id="warnings", classes="warnings")
 
     def refresh_from_form(self) -> None:

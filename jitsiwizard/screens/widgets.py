@@ -6,6 +6,8 @@ from textual.containers import Horizontal
 from textual.content import Content
 from textual.widgets import Checkbox, Input, RadioButton, Static
 
+HINT_WORDS = ("e.g.", "(unchanged", "optional", "only ")
+
 
 class FieldInput(Input):
     """An input whose Enter is handled by its screen (`field_submitted`: move on, or submit
@@ -13,6 +15,13 @@ class FieldInput(Input):
     so keys typed ahead behind the Enter go to the next field."""
 
     submits_to_screen = True
+
+    def __init__(self, *args, placeholder: str = "", **kw):
+        # A hint must not pass for a value (in grey, or with no colour at all): it says
+        # "e.g." and is drawn in italics (app.tcss).
+        if placeholder and not placeholder.startswith(HINT_WORDS):
+            placeholder = f"e.g. {placeholder}"
+        super().__init__(*args, placeholder=placeholder, **kw)
 
     async def action_submit(self) -> None:
         handler = getattr(self.screen, "field_submitted", None)
@@ -33,18 +42,19 @@ class Field(Horizontal):
 
 
 class Choice(RadioButton):
-    """A radio button whose state reads without colour: ( ) and (*)."""
+    """A radio button whose state reads without colour: ( ) and (*), (-) when disabled."""
 
     @property
     def _button(self) -> Content:
-        return Content.assemble(("(*)" if self.value else "( )",
-                                 self.get_visual_style("toggle--button")))
+        mark = "(-)" if self.disabled else "(*)" if self.value else "( )"
+        return Content.assemble((mark, self.get_visual_style("toggle--button")))
 
 
 class Tick(Checkbox):
-    """A check box whose state reads without colour: [ ] and [x]."""
+    """A check box whose state reads without colour: [ ] and [x], [-] when disabled (the
+    grey of a disabled box is lost under NO_COLOR)."""
 
     @property
     def _button(self) -> Content:
-        return Content.assemble(("[x]" if self.value else "[ ]",
-                                 self.get_visual_style("toggle--button")))
+        mark = "[-]" if self.disabled else "[x]" if self.value else "[ ]"
+        return Content.assemble((mark, self.get_visual_style("toggle--button")))
