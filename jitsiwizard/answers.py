@@ -1,5 +1,6 @@
-"""The answers file (TOML): load, validate (every problem at once, with key path and line),
-and save (secrets as references, mode 0600).
+"""The answers file (TOML): load and validate, every problem at once, with key path and line.
+Its format (the keys, the JSON Schema) is in answers_spec.py, saving in answers_save.py, the
+files it names in answers_files.py.
 
 The same validation serves the TUI and `--answers` replay, so a file that replays is a file
 the screens would have accepted.
@@ -14,6 +15,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from jitsiwizard.answers_spec import (
+    BOOL,
+    INT,
+    RESERVED_BRIDGE_USERS,
+    SPEC,
+    STR,
+    TOP_LEVEL,
+)
 from jitsiwizard.errors import Problem, ProblemList, UserError
 from jitsiwizard.model import (
     CERT_MODES,
@@ -27,9 +36,8 @@ from jitsiwizard.model import (
     HostAnswers,
     LdapAnswers,
     LocalUser,
-    secret_slots,
 )
-from jitsiwizard.rootfs import NotRegular, Root, read_regular
+from jitsiwizard.rootfs import NotRegular, read_regular
 from jitsiwizard.secrets import Secret, SecretError, loose_file_mode, resolve
 from jitsiwizard.validate import (
     ATTRIBUTE,
@@ -53,74 +61,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on the target hosts' older Pythons
     import tomli as tomllib
 
-# Every key the file may hold: table -> key -> (type, description). The JSON Schema and the
-# documentation are generated from this table, so they cannot drift from the validator.
-STR, BOOL, INT, STR_OR_LIST, TABLE_LIST = "string", "boolean", "integer", "string|list", "users"
-SPEC: dict[str, dict[str, tuple[str, str]]] = {
-    "host": {
-        "hostname": (STR, "the meeting server's fully qualified name, e.g. meet.example.org"),
-        "email": (STR, "e-mail for the Let's Encrypt account (expiry warnings)"),
-        "public_address": (STR, "the public IP address when the host is behind NAT"),
-        "local_address": (STR, "behind NAT: this host's private address (see `ip addr`)"),
-    },
-    "cert": {
-        "mode": (STR, "letsencrypt | certbot | own | self-signed"),
-        "acme_server": (STR, "production | staging | an ACME directory URL (https://...)"),
-        "agree_tos": (BOOL, "true to agree to the ACME server's terms of service"),
-        "cert_file": (STR, "mode = own: the certificate (full chain, PEM)"),
-        "key_file": (STR, "mode = own: its private key (PEM)"),
-    },
-    "auth": {
-        "policy": (STR, "open | local | ldap: who may start a conference"),
-        "guests": (BOOL, "true: people without an account may join once a host started it"),
-        "users": (TABLE_LIST, "policy = local: [[auth.users]] tables"),
-        "ldap": ("table", "policy = ldap: the directory"),
-    },
-    "auth.users": {
-        "name": (STR, "the user name (the part before @HOST)"),
-        "password": (STR, "env:NAME | file:PATH | the password itself"),
-        "remove": (BOOL, "true: delete this user from the host"),
-    },
-    "auth.ldap": {
-        "url": (STR_OR_LIST, "ldap://host[:port] or ldaps://host[:port]; a list for several"),
-        "starttls": (BOOL, "ldap:// only: upgrade with StartTLS (default true)"),
-        "allow_plaintext": (BOOL, "true to allow ldap:// without StartTLS (passwords in clear)"),
-        "ca_file": (STR, "CA certificate for the directory's TLS; default: the system CAs"),
-        "bind_dn": (STR, "the service account that searches the directory"),
-        "bind_password": (STR, "env:NAME | file:PATH | the password itself"),
-        "user_base": (STR, "where users live, e.g. ou=people,dc=example,dc=org"),
-        "user_filter": (STR, "which entries are users, e.g. (objectClass=inetOrgPerson)"),
-        "username_attribute": (STR, "the attribute users log in with (uid; AD: sAMAccountName)"),
-        "name_attribute": (STR, "the display-name attribute (cn)"),
-        "scope": (STR, "base | onelevel | subtree (default subtree)"),
-        "test_user": (STR, "optional: a user for the live login test"),
-        "test_password": (STR, "optional: env:NAME | file:PATH | that user's password"),
-    },
-    "firewall": {
-        "manage": (BOOL, "true: the plan adds ufw rules (SSH first) and enables ufw"),
-        "ssh_port": (INT, "the SSH port that must stay open"),
-    },
-    "role": {
-        "kind": (STR, "meeting-server (default: the whole Jitsi) | videobridge (an extra "
-                      "bridge for a main host)"),
-    },
-    "bridge": {
-        "main": (STR, "role = videobridge: the main host's name (its XMPP domain)"),
-        "main_address": (STR, "optional: the main host's address, when its name does not "
-                              "resolve to it from here"),
-        "username": (STR, "this bridge's account on auth.MAIN (from `jitsi-wizard bridge add`)"),
-        "password": (STR, "env:NAME | file:PATH | the password itself"),
-        "main_certificate_sha256": (STR, "the SHA-256 fingerprint of the main host's Prosody "
-                                         "certificate, pinned"),
-    },
-}
-TOP_LEVEL = ("host", "cert", "auth", "firewall", "role", "bridge")
-# Accounts of auth.HOST that belong to the main host's own services, never to a bridge.
-RESERVED_BRIDGE_USERS = ("focus", "jvb", "jibri", "recorder", "transcriber")
-
 MAX_ANSWERS = 1 << 20  # bytes: an answers file is a few KB
 MAX_DEPTH = 8  # tables and arrays inside each other; the format needs 4
-MAX_PEM = 1 << 20  # bytes: a certificate chain or a key
 
 
 @dataclass
@@ -677,173 +619,3 @@ def read_answers_file(path: str) -> str:
 def load_file(path: str) -> LoadedAnswers:
     """Load and validate an answers file. Raises UserError / ProblemList (exit code 2)."""
     return loads(read_answers_file(path), path)
-
-
-# --- the files the answers name ------------------------------------------------------------
-
-_PEM_KINDS = {
-    "certificate": re.compile(r"-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+"
-                              r"-----END CERTIFICATE-----"),
-    "private key": re.compile(r"-----BEGIN (?:RSA |EC |ENCRYPTED )?PRIVATE KEY-----\r?\n"
-                              r"[A-Za-z0-9+/=:,\- \r\n]+-----END (?:RSA |EC |ENCRYPTED )?"
-                              r"PRIVATE KEY-----"),
-}
-
-
-def file_problems(answers: Answers, root: Root) -> list[Problem]:
-    """The files the answers name, under the root: each must resolve inside it, be a regular
-    file (no directory, device, FIFO or socket), hold at most MAX_PEM bytes and be PEM of
-    the kind expected. Read without blocking; nothing is written."""
-    wanted: list[tuple[str, str, str]] = []
-    if answers.cert.mode == "own":
-        wanted += [("cert.cert_file", answers.cert.cert_file, "certificate"),
-                   ("cert.key_file", answers.cert.key_file, "private key")]
-    if answers.auth.policy == "ldap" and answers.auth.ldap and answers.auth.ldap.ca_file:
-        wanted.append(("auth.ldap.ca_file", answers.auth.ldap.ca_file, "certificate"))
-    problems = [pem_problem(key, target, kind, root) for key, target, kind in wanted if target]
-    return [p for p in problems if p is not None]
-
-
-def pem_problem(key: str, target: str, kind: str, root: Root) -> Problem | None:
-    """What is wrong with the PEM file `target` under the root (see file_problems), or None."""
-    try:
-        raw = read_regular(root.real(target), MAX_PEM)
-    except UserError as exc:  # a link out of the root
-        return Problem(key, exc.message, exc.hint)
-    except FileNotFoundError:
-        return Problem(key, f"{target} does not exist", f"copy the {kind} there or fix the path")
-    except NotRegular as exc:
-        return Problem(key, f"{target} {exc.strerror}",
-                       f"give the path of the {kind} file itself (PEM)")
-    except OSError as exc:
-        return Problem(key, f"{target} cannot be read ({exc.strerror})",
-                       "make it readable by root (the wizard runs as root)")
-    if not _PEM_KINDS[kind].search(raw.decode("ascii", "replace")):
-        return Problem(key, f"{target} holds no PEM {kind}",
-                       f"give the {kind} in PEM form (-----BEGIN ...)")
-    return None
-
-
-# --- saving ---------------------------------------------------------------------------------
-
-def to_data(answers: Answers) -> tuple[dict, list[str]]:
-    """The answers as TOML-ready data, secrets as references. Returns (data, notes) where
-    notes name secrets that were given literally and so are left out."""
-    notes: list[str] = []
-
-    def ref(secret: Secret | None, path: str) -> str | None:
-        if secret is None:
-            return None
-        if secret.ref == "literal":
-            notes.append(f"{path} was given literally and is not saved: add it as "
-                         "env:NAME or file:PATH before replaying")
-            return None
-        return secret.ref
-
-    a = answers
-    slots = {slot.key: slot for slot in secret_slots(a)}
-
-    def saved_ref(key: str) -> str | None:
-        return ref(slots[key].get(a), key)
-
-    host = {"hostname": a.host.hostname, "email": a.host.email,
-            "public_address": a.host.public_address, "local_address": a.host.local_address}
-    cert = {"mode": a.cert.mode, "acme_server": a.cert.acme_server,
-            "agree_tos": a.cert.agree_tos}
-    if a.cert.mode == "own":
-        cert.update(cert_file=a.cert.cert_file, key_file=a.cert.key_file)
-    auth: dict[str, Any] = {"policy": a.auth.policy, "guests": a.auth.guests}
-    users = []
-    for i, u in enumerate(a.auth.users):
-        entry: dict[str, Any] = {"name": u.name}
-        if u.remove:
-            entry["remove"] = True
-        else:
-            saved = saved_ref(f"auth.users[{i}].password")
-            if saved:
-                entry["password"] = saved
-        users.append(entry)
-    if users:
-        auth["users"] = users
-    if a.auth.ldap:
-        ld = a.auth.ldap
-        ldap: dict[str, Any] = {
-            "url": ld.urls[0] if len(ld.urls) == 1 else list(ld.urls),
-            "starttls": ld.starttls, "allow_plaintext": ld.allow_plaintext,
-            "ca_file": ld.ca_file, "bind_dn": ld.bind_dn,
-            "user_base": ld.user_base, "user_filter": ld.user_filter,
-            "username_attribute": ld.username_attribute, "name_attribute": ld.name_attribute,
-            "scope": ld.scope,
-        }
-        saved = saved_ref("auth.ldap.bind_password")
-        if saved:
-            ldap["bind_password"] = saved
-        if ld.test_user:
-            ldap["test_user"] = ld.test_user
-            saved = saved_ref("auth.ldap.test_password")
-            if saved:
-                ldap["test_password"] = saved
-        auth["ldap"] = ldap
-    firewall = {"manage": a.firewall.manage, "ssh_port": a.firewall.ssh_port}
-    if a.is_bridge and a.bridge is not None:
-        return _bridge_data(a, host, firewall, saved_ref("bridge.password")), notes
-    return {"host": host, "cert": cert, "auth": auth, "firewall": firewall}, notes
-
-
-def _bridge_data(a: Answers, host: dict, firewall: dict, password: str | None) -> dict:
-    b = a.bridge
-    bridge: dict[str, Any] = {"main": b.main, "username": b.username}
-    if b.main_address:
-        bridge["main_address"] = b.main_address
-    if password:
-        bridge["password"] = password
-    bridge["main_certificate_sha256"] = b.main_certificate_sha256
-    host = {k: v for k, v in host.items() if k != "hostname" or v}
-    return {"role": {"kind": "videobridge"}, "host": host, "bridge": bridge,
-            "firewall": firewall}
-
-
-def dumps(answers: Answers) -> tuple[str, list[str]]:
-    import tomli_w
-
-    data, notes = to_data(answers)
-    header = "# jitsi-wizard answers: replay with `jitsi-wizard --answers FILE`\n"
-    header += "".join(f"# NOTE: {n}\n" for n in notes)
-    return header + "\n" + tomli_w.dumps(data), notes
-
-
-def json_schema() -> dict:
-    """The answers format as a JSON Schema, generated from SPEC."""
-    def prop(kind: str, desc: str) -> dict:
-        if kind == STR_OR_LIST:
-            return {"description": desc, "oneOf": [{"type": "string"},
-                    {"type": "array", "items": {"type": "string"}}]}
-        return {"type": kind, "description": desc}
-
-    def table(name: str) -> dict:
-        props = {}
-        for key, (kind, desc) in SPEC[name].items():
-            if kind == TABLE_LIST:
-                props[key] = {"type": "array", "description": desc,
-                              "items": table(f"{name}.{key}")}
-            elif kind == "table":
-                props[key] = table(f"{name}.{key}")
-                props[key]["description"] = desc
-            else:
-                props[key] = prop(kind, desc)
-        return {"type": "object", "additionalProperties": False, "properties": props}
-
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "title": "jitsi-wizard answers file", "type": "object",
-              "additionalProperties": False,
-              "properties": {name: table(name) for name in TOP_LEVEL}}
-    schema["properties"]["role"]["properties"]["kind"]["enum"] = list(ROLES)
-    # A meeting server needs host.hostname; a videobridge needs the [bridge] keys instead.
-    bridge_role = {"required": ["role"], "properties": {
-        "role": {"required": ["kind"], "properties": {"kind": {"const": "videobridge"}}}}}
-    schema["if"] = bridge_role
-    schema["then"] = {"required": ["bridge"], "properties": {"bridge": {"required": [
-        "main", "username", "password", "main_certificate_sha256"]}}}
-    schema["else"] = {"required": ["host"],
-                      "properties": {"host": {"required": ["hostname"]}}}
-    return schema

@@ -232,7 +232,7 @@ def ufw_rule(address: str) -> list[str]:
 
 
 def check_name(name: str) -> None:
-    from jitsiwizard.answers import RESERVED_BRIDGE_USERS
+    from jitsiwizard.answers_spec import RESERVED_BRIDGE_USERS
 
     if not NAME.match(name):
         raise UserError(f"bridge name {name!r} is not valid", "use lower-case letters, "
@@ -294,7 +294,7 @@ class BridgeRun:
 def plan_add(session: Session, name: str, address: str) -> BridgeRun:
     import secrets as random
 
-    from jitsiwizard.answers import dumps
+    from jitsiwizard.answers_save import dumps
     from jitsiwizard.model import Answers, BridgeAnswers
     from jitsiwizard.secrets import Redactor, Secret
     from jitsiwizard.steps import Command, FileChange, Plan

@@ -545,7 +545,7 @@ def cmd_example(args) -> int:
 def cmd_schema(args) -> int:
     import json
 
-    from jitsiwizard.answers import json_schema
+    from jitsiwizard.answers_spec import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK

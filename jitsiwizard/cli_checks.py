@@ -69,7 +69,7 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
-    from jitsiwizard.answers import file_problems
+    from jitsiwizard.answers_files import file_problems
     from jitsiwizard.errors import ProblemList
     from jitsiwizard.rootfs import Root
     from jitsiwizard.session import Session

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from jitsiwizard import answers as answers_file
+from jitsiwizard.answers_save import to_data
 from jitsiwizard.errors import Problem, ProblemList
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import Answers, CertAnswers, LdapAnswers, LocalUser, secret_slots
@@ -289,7 +290,7 @@ class WizardForm:
             if secret is not None and secret.ref == "literal":
                 pending[slot.name] = Secret(self.secret_ref(slot.name), secret.value)
                 slot.put(work, Secret(_PENDING, secret.value))
-        data, _ = answers_file.to_data(work)
+        data, _ = to_data(work)
         return data, pending
 
     def build(self) -> answers_file.LoadedAnswers:

@@ -204,7 +204,7 @@ class Session(LiveChecks, RunGuards):
     def plan(self, loaded: LoadedAnswers) -> Planned:
         """Read the host afresh and plan these answers on it. Raises UserError or
         ProblemList (the admin's input; exit code 2)."""
-        from jitsiwizard.answers import file_problems
+        from jitsiwizard.answers_files import file_problems
         from jitsiwizard.plan import build
 
         answers = loaded.answers
@@ -325,7 +325,7 @@ class Session(LiveChecks, RunGuards):
               log: Callable[[str], None] | None = None):
         """Apply the plan as one transaction; returns the run's outcome. The answers used are
         kept with the run, and, once it succeeded, as the host's last answers."""
-        from jitsiwizard.answers import dumps
+        from jitsiwizard.answers_save import dumps
         from jitsiwizard.apply import apply
         from jitsiwizard.runner import Runner
 
@@ -357,7 +357,7 @@ class Session(LiveChecks, RunGuards):
     def save_answers(self, answers: Answers) -> tuple[str, list[str]]:
         """Keep the answers of the last run for replay (mode 0600, secrets as references).
         Returns (the file's path as the admin reaches it, notes on secrets left out)."""
-        from jitsiwizard.answers import dumps
+        from jitsiwizard.answers_save import dumps
         from jitsiwizard.apply.fsio import private_dir, write_private
 
         text, notes = dumps(answers)

@@ -69,7 +69,7 @@ class LiveChecks:
         return ldap
 
     def check_ldap(self, ldap: LdapAnswers, hostname: str) -> list[CheckResult]:
-        from jitsiwizard.answers import pem_problem
+        from jitsiwizard.answers_files import pem_problem
         from jitsiwizard.checks.ldapcheck import check_ldap
 
         problem = pem_problem("auth.ldap.ca_file", ldap.ca_file, "certificate",

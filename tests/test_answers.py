@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 
 from jitsiwizard import answers as A
+from jitsiwizard import answers_save as S
+from jitsiwizard import answers_spec as F
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.rootfs import Root
 from jitsiwizard.session import Session
@@ -112,7 +114,7 @@ def test_saved_answers_keep_references_and_drop_literals(tmp_path):
     assert reloaded.answers.auth.policy == "local" and reloaded.answers.auth.guests
 
     ldap = A.loads(answers_toml("ldap"))
-    text, _ = A.dumps(ldap.answers)
+    text, _ = S.dumps(ldap.answers)
     assert "env:JW_TEST_LDAP_PW" in text and CANARY not in text
     assert A.loads(text).answers.auth.ldap.bind_password.value == CANARY
 
@@ -121,23 +123,23 @@ def test_schema_matches_the_validator():
     import json
     from importlib.resources import files
 
-    schema = A.json_schema()
+    schema = F.json_schema()
     shipped = json.loads(files("jitsiwizard").joinpath("data/answers.schema.json").read_text())
     assert shipped == schema, (
         "regenerate it: jitsi-wizard schema > jitsiwizard/data/answers.schema.json")
-    for table in A.TOP_LEVEL:
-        assert set(schema["properties"][table]["properties"]) == set(A.SPEC[table])
+    for table in F.TOP_LEVEL:
+        assert set(schema["properties"][table]["properties"]) == set(F.SPEC[table])
     ldap = schema["properties"]["auth"]["properties"]["ldap"]["properties"]
-    assert set(ldap) == set(A.SPEC["auth.ldap"])
+    assert set(ldap) == set(F.SPEC["auth.ldap"])
 
 
 def test_example_file_documents_every_key():
     from importlib.resources import files
 
     text = files("jitsiwizard").joinpath("data/answers.example.toml").read_text()
-    for table, keys in A.SPEC.items():
+    for table, keys in F.SPEC.items():
         for key, (kind, _) in keys.items():
-            if kind in ("table", A.TABLE_LIST):
+            if kind in ("table", F.TABLE_LIST):
                 continue
             assert f"\n{key} =" in text, f"{table}.{key} is not in the example file"
 

@@ -26,7 +26,8 @@ CORE = ("jitsiwizard.answers", "jitsiwizard.model", "jitsiwizard.plan", "jitsiwi
         "jitsiwizard.escape", "jitsiwizard.render", "jitsiwizard.secrets",
         "jitsiwizard.errors", "jitsiwizard.form", "jitsiwizard.prefill",
         "jitsiwizard.certs.plan", "jitsiwizard.firewall", "jitsiwizard.validate",
-        "jitsiwizard.planning", "jitsiwizard.planned",
+        "jitsiwizard.planning", "jitsiwizard.planned", "jitsiwizard.answers_spec",
+        "jitsiwizard.answers_save",
         "jitsiwizard.bridge_plan")
 CORE_MUST_NOT = ("textual", "rich", "subprocess", "jitsiwizard.apply", "jitsiwizard.checks",
                  "jitsiwizard.runner", "jitsiwizard.session", "jitsiwizard.cli",

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from jitsiwizard.answers import dumps, loads
+from jitsiwizard.answers import loads
+from jitsiwizard.answers_save import dumps
 from jitsiwizard.cli import main
 from jitsiwizard.host import read_facts
 from jitsiwizard.plan import build
