@@ -21,6 +21,7 @@ from jitsiwizard.screens.base import (
     STEP_NAMES,
     ConfirmDialog,
     plain_console,
+    steps_of,
     use_ascii_scrollbars,
 )
 from jitsiwizard.session import Session
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 SCREENS = {
     "welcome": "welcome:WelcomeScreen",
     "hostname": "hostname:HostnameScreen",
+    "bridge": "bridge:BridgeScreen",
     "dns": "dns:DnsScreen",
     "firewall": "firewall:FirewallScreen",
     "certificate": "certificate:CertificateScreen",
@@ -140,23 +142,33 @@ class WizardApp(App):
                 return name
         return STEP_NAMES[0]
 
+    @property
+    def role(self) -> str:
+        """What this host is to be (chosen on Welcome): it decides which steps there are."""
+        return self._form.answers.role if self._form is not None else "meeting-server"
+
+    def step_names(self) -> tuple:
+        return tuple(name for name, _ in steps_of(self.role))
+
     def go_next(self, leaving: str | None = None) -> None:
         """One step on; `leaving` names the step the request came from, so a request that
         arrives after the step was already left (a repeated key, a late message) is dropped."""
         current = self.current_step()
         if leaving is not None and leaving != current:
             return
-        index = STEP_NAMES.index(current)
-        if index + 1 < len(STEP_NAMES):
-            self.go(STEP_NAMES[index + 1])
+        names = self.step_names()
+        index = names.index(current)
+        if index + 1 < len(names):
+            self.go(names[index + 1])
 
     def go_back(self, leaving: str | None = None) -> None:
         current = self.current_step()
         if leaving is not None and leaving != current:
             return
-        index = STEP_NAMES.index(current)
+        names = self.step_names()
+        index = names.index(current)
         if index > 0:
-            self.go(STEP_NAMES[index - 1])
+            self.go(names[index - 1])
 
     def refresh_host(self) -> None:
         """Read the host (again, after a rollback); the answers start afresh from it."""

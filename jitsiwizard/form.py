@@ -16,7 +16,14 @@ from jitsiwizard import answers as answers_file
 from jitsiwizard.answers_save import to_data
 from jitsiwizard.errors import Problem, ProblemList
 from jitsiwizard.host import HostFacts
-from jitsiwizard.model import Answers, CertAnswers, LdapAnswers, LocalUser, secret_slots
+from jitsiwizard.model import (
+    Answers,
+    BridgeAnswers,
+    CertAnswers,
+    LdapAnswers,
+    LocalUser,
+    secret_slots,
+)
 from jitsiwizard.paths import SECRETS_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.secrets import Secret, SecretError, resolve
@@ -34,11 +41,17 @@ FIELD_SCREENS = (
     ("cert.", "certificate"),
     ("auth.", "auth"),
     ("firewall.", "firewall"),
+    ("bridge", "bridge"),
 )
+# An extra videobridge has no Hostname or DNS step: its Bridge step takes the NAT addresses.
+BRIDGE_FIELD_SCREENS = (("host.public_address", "bridge"), ("host.local_address", "bridge"),
+                        ("role", "welcome"))
 
 
-def screen_of(field_path: str) -> str:
-    for prefix, screen in FIELD_SCREENS:
+def screen_of(field_path: str, role: str = "meeting-server") -> str:
+    screens = (BRIDGE_FIELD_SCREENS + FIELD_SCREENS if role == "videobridge"
+               else FIELD_SCREENS)
+    for prefix, screen in screens:
         if field_path == prefix or field_path.startswith(prefix):
             return screen
     return "review"
@@ -60,6 +73,10 @@ FIELD_LABELS = {
     "auth.ldap.name_attribute": "Name attribute", "auth.ldap.scope": "Search scope",
     "auth.ldap.test_user": "Test user", "auth.ldap.test_password": "Test password",
     "firewall.manage": "Manage ufw", "firewall.ssh_port": "SSH port",
+    "role.kind": "This host is", "bridge": "Bridge", "bridge.main": "Main host",
+    "bridge.username": "Username", "bridge.password": "Password",
+    "bridge.main_certificate_sha256": "Certificate SHA-256",
+    "bridge.main_address": "Main address",
 }
 # The fix, as done on the screen, where the answers file's fix names keys and sections.
 SCREEN_HINTS = {
@@ -78,6 +95,15 @@ SCREEN_HINTS = {
                          "cn=jitsi,ou=services,dc=example,dc=org",
     "auth.ldap.user_base": "type where the users are, e.g. ou=people,dc=example,dc=org",
     "auth.users": "highlight the user in the list and press P",
+    "bridge.main": "type the main host's name, e.g. meet.example.org (what `jitsi-wizard "
+                   "bridge add` printed there)",
+    "bridge.username": "type the bridge's name given to `jitsi-wizard bridge add` on the "
+                       "main host",
+    "bridge.password": "type the password from the answers file `jitsi-wizard bridge add` "
+                       "wrote on the main host",
+    "bridge.main_certificate_sha256": "copy main_certificate_sha256 from the answers file "
+                                      "`bridge add` wrote (64 hex digits, colons allowed)",
+    "bridge.main_address": "type the main host's IP address, or leave it empty to use its name",
 }
 CHOICES = {"'letsencrypt'": "Let's Encrypt", "'certbot'": "certbot",
            "'own'": "your own certificate", "'self-signed'": "a self-signed certificate",
@@ -114,7 +140,9 @@ def unused_fields(answers: Answers) -> set[str]:
     """The answers keys the chosen options leave unused: the screens hide them, and neither
     their values nor their problems count (an e-mail half typed for Let's Encrypt does not
     block a self-signed certificate)."""
-    unused = set()
+    if answers.is_bridge:  # the main host has the name, the certificate and the logins
+        return {"host.hostname", "host.email", "cert", "auth"}
+    unused = {"bridge"}
     if answers.cert.mode not in ("letsencrypt", "certbot"):
         unused |= {"host.email", "cert.acme_server", "cert.agree_tos"}
     if answers.cert.mode != "own":
@@ -135,10 +163,13 @@ def typed(value: str) -> Secret | None:
 
 def _secret_entries(data: dict) -> list[tuple[str, dict, str]]:
     """(key path, table, key) of every password in answers-file data."""
+    found = []
+    bridge = data.get("bridge")
+    if isinstance(bridge, dict) and isinstance(bridge.get("password"), str):
+        found.append(("bridge.password", bridge, "password"))
     auth = data.get("auth")
     if not isinstance(auth, dict):
-        return []
-    found = []
+        return found
     users = auth.get("users")
     for index, user in enumerate(users if isinstance(users, list) else []):
         if isinstance(user, dict) and isinstance(user.get("password"), str):
@@ -211,7 +242,9 @@ def load_for_edit(path: str) -> tuple[answers_file.LoadedAnswers, dict[str, str]
                 kept.add("auth.users")
     loaded.warnings = [p for p in loaded.warnings if p.field not in kept]
     loaded.warnings += [Problem(key, f"{ref} cannot be read here, so the field starts empty",
-                                "type the password on the Authentication step", warning=True)
+                                "type the password on the "
+                                + ("Bridge" if key.startswith("bridge") else "Authentication")
+                                + " step", warning=True)
                         for key, ref in unresolved.items()]
     return loaded, unresolved
 
@@ -236,13 +269,23 @@ class WizardForm:
     def __post_init__(self) -> None:
         if self.answers.auth.ldap is None:  # kept while another policy is chosen
             self.answers.auth.ldap = LdapAnswers()
+        if self.answers.bridge is None:  # kept while the other role is chosen
+            self.answers.bridge = BridgeAnswers()
 
     @classmethod
-    def for_host(cls, facts: HostFacts, root: Root) -> WizardForm:
-        """Start from the host's current state (a rerun changes only what the admin changes)."""
+    def for_host(cls, facts: HostFacts, root: Root, bridge_of: str | None = None
+                 ) -> WizardForm:
+        """Start from the host's current state (a rerun changes only what the admin changes).
+        A host with the videobridge but not Jitsi Meet starts as an extra videobridge, of
+        `bridge_of` (the main host its configuration names) when known."""
+        from jitsiwizard.bridge_plan import bridge_installed
         from jitsiwizard.prefill import answers_from_facts
 
-        return cls(facts, root, answers_from_facts(facts))
+        answers = answers_from_facts(facts)
+        if bridge_installed(facts) and not facts.jitsi_installed:
+            answers.role = "videobridge"
+            answers.bridge = BridgeAnswers(main=bridge_of or "")
+        return cls(facts, root, answers)
 
     @classmethod
     def from_file(cls, facts: HostFacts, root: Root, path: str) -> WizardForm:
@@ -273,6 +316,10 @@ class WizardForm:
         work = copy.deepcopy(self.answers)
         unused = unused_fields(work)
         auth, cert = work.auth, work.cert
+        if "bridge" in unused:
+            work.bridge = None
+        if "host.hostname" in unused:
+            work.host.hostname = ""
         if "host.email" in unused:
             work.host.email = ""
             cert.acme_server, cert.agree_tos = CertAnswers().acme_server, False
@@ -313,7 +360,7 @@ class WizardForm:
             return []
         if screen is None:
             return found
-        return [p for p in found if screen_of(p.field) == screen]
+        return [p for p in found if screen_of(p.field, self.answers.role) == screen]
 
     # -- the local users editor -----------------------------------------------------------
 

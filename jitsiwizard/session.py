@@ -146,7 +146,12 @@ class Session(LiveChecks, RunGuards):
         facts = self.facts if self.facts is not None else self.read_host()
         if edit:
             return WizardForm.from_file(facts, self.root, edit)
-        return WizardForm.for_host(facts, self.root)
+        bridge_of = None
+        if not facts.jitsi_installed:  # perhaps an extra videobridge the wizard set up
+            from jitsiwizard.bridges import main_of_this_bridge
+
+            bridge_of = main_of_this_bridge(self.root)
+        return WizardForm.for_host(facts, self.root, bridge_of)
 
     @staticmethod
     def check_hostname(value: str) -> tuple[str, str | None]:

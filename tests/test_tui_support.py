@@ -16,6 +16,7 @@ from rich.console import Console
 
 from jitsiwizard import fixtures
 from jitsiwizard.app import WizardApp
+from jitsiwizard.bridges import Check
 from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
 from jitsiwizard.session import Session
@@ -37,8 +38,10 @@ class FixedChecks(Session):
     """A session with the real own-certificate validation, whose DNS, ports and LDAP checks
     answer with fixed results."""
 
-    def __init__(self, root: Root, *, dns=None, ports=None, ldap=None):
-        super().__init__(root, simulate=True, check_timeout=1.0)
+    def __init__(self, root: Root, *, dns=None, ports=None, ldap=None, bridge=None,
+                 main_certificate_file: str | None = None):
+        super().__init__(root, simulate=True, check_timeout=1.0,
+                         main_certificate_file=main_certificate_file)
         self.dns_results = dns if dns is not None else [
             CheckResult("dns.ipv4", "ok", f"{HOST} points at this host (192.0.2.10)",
                         [f"resolver 127.0.0.1:53: {HOST} A -> 192.0.2.10"]),
@@ -50,6 +53,12 @@ class FixedChecks(Session):
         self.ldap_results = ldap if ldap is not None else [
             CheckResult("ldap.bind", "ok", "bound as cn=jitsi,ou=services,dc=example,dc=org"),
             CheckResult("ldap.search", "ok", "3 users match", [], "", {"count": 3})]
+        # The bridge host's preflight; the answers it was last asked about.
+        self.bridge_results = bridge if bridge is not None else [
+            Check("main host resolves", True, f"{HOST} is 192.0.2.10"),
+            Check(f"TLS on {HOST}:5222", True, "STARTTLS with the pinned certificate"),
+            Check(f"login bridge2@auth.{HOST}", True, "accepted")]
+        self.bridge_asked = None
 
     def check_dns(self, hostname: str, public_address: str = "") -> list:
         return list(self.dns_results)
@@ -59,6 +68,10 @@ class FixedChecks(Session):
 
     def check_ldap(self, ldap, hostname: str) -> list:
         return list(self.ldap_results)
+
+    def bridge_preflight(self, answers) -> list:
+        self.bridge_asked = answers
+        return list(self.bridge_results)
 
 
 def make_app(root: Path, *, edit: str | None = None, checks: Session | None = None,

@@ -18,11 +18,21 @@ from textual.widgets import Button, Static
 if TYPE_CHECKING:
     from textual.widgets import Input
 
-# The wizard's steps, in order: (screen name, label in the step line).
+# The wizard's steps, in order: (screen name, label in the step line). A meeting server has
+# them all; an extra videobridge has its own Bridge step instead of the name, DNS, certificate
+# and authentication, which belong to its main host.
 STEPS = (("welcome", "Welcome"), ("hostname", "Hostname"), ("dns", "DNS"),
          ("firewall", "Firewall"), ("certificate", "Certificate"), ("auth", "Auth"),
          ("review", "Review"), ("apply", "Apply"), ("done", "Done"))
 STEP_NAMES = tuple(name for name, _ in STEPS)
+BRIDGE_STEPS = (("welcome", "Welcome"), ("bridge", "Bridge"), ("firewall", "Firewall"),
+                ("review", "Review"), ("apply", "Apply"), ("done", "Done"))
+STEP_LABELS = {**dict(STEPS), **dict(BRIDGE_STEPS)}  # every step of either role
+
+
+def steps_of(role: str) -> tuple:
+    """The steps the role needs, as (screen name, label)."""
+    return BRIDGE_STEPS if role == "videobridge" else STEPS
 
 # The Linux console's fonts lack most symbols: plain ASCII marks read the same everywhere.
 STATUS_MARK = {"ok": " OK ", "warn": "WARN", "fail": "FAIL"}
@@ -82,9 +92,11 @@ class StepLine(Static):
         self.show()
 
     def show(self) -> None:
+        steps = steps_of(getattr(self.app, "role", "meeting-server"))
+        names = [name for name, _ in steps]
         text = Text(no_wrap=True, overflow="crop")
         reached = True
-        for name, label in STEPS:
+        for name, label in steps:
             if text:
                 text.append("  ")
             if name == self.current:
@@ -95,9 +107,9 @@ class StepLine(Static):
         width, height = self.app.size
         if len(text) + (5 if self.simulated else 0) > width - 1:  # the line has a padding
             # Too narrow for every step: where the admin is, in words.
-            number = STEP_NAMES.index(self.current) + 1
+            number = names.index(self.current) + 1 if self.current in names else 0
             text = Text(no_wrap=True, overflow="crop")
-            text.append(f" Step {number} of {len(STEPS)}: {dict(STEPS)[self.current]} ",
+            text.append(f" Step {number} of {len(steps)}: {STEP_LABELS[self.current]} ",
                         "bold reverse")
         if self.simulated:
             text.append("  SIM", "bold reverse")
@@ -255,6 +267,7 @@ class WizardScreen(Screen):
 
     def arrive(self) -> None:
         self.entering = False
+        self.query_one(StepLine).show()  # the role may have changed since it was drawn
         if self.PROBLEMS_BOX:  # problems from an earlier visit may have been fixed since
             self._problems_shown = False
             self.query_one(self.PROBLEMS_BOX, Static).update("")

@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 
 from jitsiwizard.form import on_screen, screen_of
 from jitsiwizard.screens.base import (
-    STEPS,
+    STEP_LABELS,
     ConfirmDialog,
     KeyHints,
     WizardScreen,
@@ -25,7 +25,7 @@ from jitsiwizard.screens.base import (
 )
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
-LABELS = dict(STEPS)
+LABELS = STEP_LABELS
 
 
 def fold(line: str, width: int | None) -> list[str]:

@@ -10,14 +10,18 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Static
+from textual.widgets import Button, RadioSet, Static
 
-from jitsiwizard.screens.base import WizardScreen
+from jitsiwizard.model import BridgeAnswers
+from jitsiwizard.screens.base import StepLine, WizardScreen
+from jitsiwizard.screens.widgets import Choice
 
 INTRO = ("This wizard sets up Jitsi Meet on this host: its name and DNS, the firewall, the "
          "TLS certificate, and who may start meetings. You see every change (commands and "
          "file diffs) before anything happens; the run is one transaction that can be "
          "rolled back.")
+ROLES = (("meeting-server", "This host is the meeting server (the whole Jitsi)"),
+         ("videobridge", "This host is an extra videobridge for a main host"))
 
 
 def facts_text(facts, simulated: bool, root) -> Text:
@@ -70,7 +74,11 @@ class WelcomeScreen(WizardScreen):
             "problems found in the current setup (such as an unsafe LDAP module); the plan "
             "on the Review step fixes them.\n\nIf an earlier run was interrupted (the "
             "connection dropped, the machine rebooted), its changes are half done: roll it "
-            "back here before anything else.")
+            "back here before anything else.\n\nThis host is: the meeting server (the whole "
+            "Jitsi: its name, DNS, certificate and logins), or an extra videobridge that "
+            "carries video for a main host (`jitsi-wizard bridge add NAME --address ADDR` on "
+            "the main host gives its account; the steps are then Bridge, Firewall, Review). "
+            "A host that runs only the videobridge starts with the videobridge chosen.")
     BINDINGS: ClassVar = [Binding("escape", "back", "Back", show=False)]  # nothing before
 
     _interrupted_shown: str | None = None  # the run whose rollback offer is on screen
@@ -80,12 +88,19 @@ class WelcomeScreen(WizardScreen):
         yield Static(facts_text(app.facts, app.simulate, app.root) if app.loaded_host else "",
                      id="facts")
         yield Static("", id="warnings", classes="warnings")
+        with RadioSet(id="role", compact=True):
+            for role, label in ROLES:
+                yield Choice(label, id=f"role-{role}", compact=True)
 
     def refresh_from_form(self) -> None:
         app = self.app
         if not app.loaded_host:
             self.query_one("#facts", Static).update(Text("Reading this host...", "dim"))
             return
+        choice = self.query_one(f"#role-{app.form.answers.role}", Choice)
+        if not choice.value:
+            choice.value = True
+        self.query_one(StepLine).show()
         self.query_one("#facts", Static).update(facts_text(app.facts, app.simulate, app.root))
         warnings = Text()
         notes = list(app.facts.warnings)
@@ -119,6 +134,15 @@ class WelcomeScreen(WizardScreen):
                 Vertical(Static(message), Horizontal(button, classes="buttons"),
                          id="interrupted", classes="box"),
                 before=self.query_one("#facts"))
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        if event.radio_set.id != "role" or not self.app.loaded_host:
+            return
+        answers = self.app.form.answers
+        answers.role = (event.pressed.id or "").replace("role-", "", 1) or "meeting-server"
+        if answers.bridge is None:
+            answers.bridge = BridgeAnswers()
+        self.query_one(StepLine).show()  # the steps that follow depend on the role
 
     def focus_first(self) -> None:
         # With an interrupted run, the rollback button takes the focus once it is mounted.
