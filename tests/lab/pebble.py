@@ -41,7 +41,20 @@ class Pebble:
         """The bundle an ACME client needs to trust the API (certbot: REQUESTS_CA_BUNDLE)."""
         return str(self.api_ca.cert)
 
-    def start(self) -> Pebble:
+    def start(self, attempts: int = 3) -> Pebble:
+        """Start pebble; a port another process took since free_port() chose it is chosen
+        again (free ports are only free when asked)."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except RuntimeError:
+                if "address already in use" not in self.log_text() or attempt + 1 == attempts:
+                    raise
+                self.stop()
+                self.port, self.management_port = free_port(), free_port()
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Pebble:
         config = self.dir / "pebble-config.json"
         config.write_text(json.dumps({"pebble": {
             "listenAddress": f"127.0.0.1:{self.port}",
