@@ -52,12 +52,13 @@ class LiveChecks:
                                               timeout=self.check_timeout,
                                               public_address=public_address))
 
-    def check_ports(self, ssh_port: int, manage: bool) -> list[CheckResult]:
+    def check_ports(self, ssh_port: int, manage: bool,
+                    bridge: bool = False) -> list[CheckResult]:
         from jitsiwizard.checks.ports import check_local_ports
 
         return self._bounded("ports", check_local_ports(
-            ssh_port=ssh_port, timeout=self.check_timeout, root=self.root,
-            manage_firewall=manage))
+            ports=self.jitsi_ports(bridge), ssh_port=ssh_port, timeout=self.check_timeout,
+            root=self.root, manage_firewall=manage))
 
     def ldap_as_seen_here(self, ldap: LdapAnswers) -> LdapAnswers:
         """The LDAP answers with the CA file read under the root, like every other path."""
@@ -106,10 +107,11 @@ class LiveChecks:
     # -- the outside probe -----------------------------------------------------------------
 
     @staticmethod
-    def jitsi_ports() -> list:
+    def jitsi_ports(bridge: bool = False) -> list:
+        """The ports people reach this host on: a videobridge host only takes media."""
         from jitsiwizard.checks.ports import JITSI_PORTS
 
-        return list(JITSI_PORTS)
+        return [p for p in JITSI_PORTS if p == (10000, "udp")] if bridge else list(JITSI_PORTS)
 
     @staticmethod
     def port_label(port) -> str:

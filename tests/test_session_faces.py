@@ -116,3 +116,16 @@ def test_passwords_typed_on_a_fresh_host_are_stored_by_the_configuring_run(tmp_p
     assert stored(session.replan(loaded.answers)()) == [f"{SECRETS_DIR}/user-alice"]
     fixtures.build(root)  # what the packages would have installed
     assert stored(session.replan(loaded.answers)()) == [f"{SECRETS_DIR}/user-alice"]
+
+
+def test_a_videobridge_host_checks_only_its_media_port(tmp_path):
+    """A bridge host takes media only: its port check and outside probe leave out the web
+    ports a meeting server needs."""
+    from jitsiwizard.rootfs import Root
+    from jitsiwizard.session import Session
+
+    session = Session(Root(str(fixtures.build_bridge(tmp_path / "root"))), check_timeout=2.0)
+    assert session.jitsi_ports(bridge=True) == [(10000, "udp")]
+    names = {r.name for r in session.check_ports(22, False, bridge=True)}
+    assert not [n for n in names if "443/tcp" in n or "80/tcp" in n], names
+    assert any("10000/udp" in n for n in names), names

@@ -63,7 +63,7 @@ class FixedChecks(Session):
     def check_dns(self, hostname: str, public_address: str = "") -> list:
         return list(self.dns_results)
 
-    def check_ports(self, ssh_port: int, manage: bool) -> list:
+    def check_ports(self, ssh_port: int, manage: bool, bridge: bool = False) -> list:
         return list(self.ports_results)
 
     def check_ldap(self, ldap, hostname: str) -> list:

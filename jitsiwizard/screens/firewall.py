@@ -132,7 +132,8 @@ class FirewallScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="ports")
     def run_check(self, ssh_port: int, manage: bool) -> None:
-        results = self.app.session.check_ports(ssh_port or 22, manage)
+        results = self.app.session.check_ports(ssh_port or 22, manage,
+                                               self.form.answers.is_bridge)
         self.app.call_from_thread(self.check_done, (ssh_port, manage), results)
 
     def check_done(self, key, results: list) -> None:
@@ -175,7 +176,7 @@ class FirewallScreen(WizardScreen):
         screen, quitting). So the callbacks below already run on the UI thread."""
         session = self.app.session
         host = self.form.answers.host.hostname or "THIS-HOST"
-        ports = list(self.probe_ports or session.jitsi_ports())
+        ports = list(self.probe_ports or session.jitsi_ports(self.form.answers.is_bridge))
 
         def ready(listening, skipped, commands) -> None:
             for port in listening:
