@@ -188,6 +188,13 @@ class RunGuards:
 
         return firewall_guard.confirm(self.root, run_id)
 
+    def undo_firewall_change_now(self, run_id: str) -> None:
+        """Have the guard undo the change now instead of at its deadline (it stays the
+        one that undoes it: see firewall_guard_outcome)."""
+        from jitsiwizard.apply import firewall_guard
+
+        firewall_guard.undo_now(self.root, run_id)
+
     def firewall_guard_outcome(self, run_id: str, timeout: float = 0.0) -> str | None:
         """How the guard ended ("confirmed", "reverted", "failed", "gone"), waiting up to
         `timeout` seconds for it; None while it still runs."""

@@ -8,8 +8,10 @@ first, marks them undone in the run's journal (a later rollback does not run the
 records that it reverted. Only the firewall is reverted: the rest of the run stays applied.
 
 Markers in the run's directory: `firewall-confirmed` (written by the session on
-confirmation), `firewall-reverted` (written by the guard: what it undid, or what failed),
-`firewall-guard` (written by the guard as it ends: its outcome).
+confirmation), `firewall-undo-now` (written by the session when the admin asks for the undo
+before the deadline: the guard does it at once), `firewall-reverted` (written by the guard:
+what it undid, or what failed), `firewall-guard` (written by the guard as it ends: its
+outcome).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
 
 CONFIRMED = "firewall-confirmed"
+UNDO_NOW = "firewall-undo-now"
 REVERTED = "firewall-reverted"
 GUARD_DONE = "firewall-guard"
 WINDOW = 60.0  # seconds the admin has to confirm
@@ -92,6 +95,12 @@ def confirm(root: Root, run_id: str) -> bool:
                   .encode())
     # The guard may have started reverting in the same instant: its marker says so.
     return not (run_dir / REVERTED).exists()
+
+
+def undo_now(root: Root, run_id: str) -> None:
+    """Ask the guard to undo the change now rather than at the deadline."""
+    write_private(_run_dir(root, run_id) / UNDO_NOW,
+                  f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n".encode())
 
 
 def reverted(root: Root, run_id: str) -> dict | None:
@@ -166,8 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = Root(args.root)
     marker = _run_dir(root, args.run) / CONFIRMED
-    # A timer: it sleeps to the deadline, waking early only to see a confirmation.
-    while time.time() < args.deadline and not marker.exists():
+    now = _run_dir(root, args.run) / UNDO_NOW
+    # A timer: it sleeps to the deadline, waking early only to see a confirmation or a
+    # request to undo now.
+    while time.time() < args.deadline and not marker.exists() and not now.exists():
         time.sleep(min(0.5, max(0.0, args.deadline - time.time())))
     try:
         outcome = revert_unless_confirmed(root, args.run, simulate=args.simulate)

@@ -1,9 +1,13 @@
 """Step 8: the run. Progress per step, a live log, a progress bar (and one for package
 installs, from apt's status lines), the outcome; on failure, what was rolled back and why.
+After a run that changed the firewall, the countdown dialog (firewall_confirm.py): the
+change is kept only if the admin confirms in time; otherwise the session's guard undoes it.
 
 The run happens in a thread worker; it reports through messages, which never block it."""
 
 from __future__ import annotations
+
+import time
 
 from rich.text import Text
 from textual import work
@@ -62,10 +66,35 @@ class ApplyLog(Message):
 
 class ApplyFinished(Message):
     def __init__(self, outcome, error: str = "", saved: str | None = None,
-                 notes: list[str] | None = None):
+                 notes: list[str] | None = None, deadline: float | None = None,
+                 guard_error: str = ""):
         super().__init__()
         self.outcome, self.error = outcome, error
         self.saved, self.notes = saved, notes or []
+        # The firewall guard's deadline (time.time()) when the run changed the firewall.
+        self.deadline, self.guard_error = deadline, guard_error
+
+
+class FirewallSettled(Message):
+    """How the firewall guard ended ("confirmed", "reverted", "failed", "gone"; None: it
+    had not ended when the wait's bound ran out)."""
+
+    def __init__(self, outcome: str | None):
+        super().__init__()
+        self.outcome = outcome
+
+
+# After the deadline, how long the guard may take: it may wait for the state lock (30 s)
+# and then runs the undo commands.
+GUARD_WAIT = 60.0
+# The firewall's state after the run, as the Apply and Done steps say it.
+FIREWALL_WORDS = {
+    "pending": "changed; waiting for Keep (it is undone otherwise)",
+    "waiting": "not kept: waiting for the guard to undo the change",
+    "kept": "the change was kept",
+    "undone": "the change was not kept and was undone; the rest of the run stays applied",
+    "gone": "the run was rolled back before the guard acted: nothing of it stays",
+}
 
 
 class ApplyScreen(WizardScreen):
@@ -88,6 +117,11 @@ class ApplyScreen(WizardScreen):
         self.descriptions: dict[int, str] = {}
         self.total = 0
         self.finished = 0
+        # The firewall change of the run: None (none to confirm), "pending" (the dialog is
+        # up), "waiting" (for the guard), "kept", "undone", "gone" or "failed".
+        self.firewall: str | None = None
+        self.firewall_problem = ""  # what went wrong when undoing it failed
+        self.applied_text = Text()  # the outcome, without the firewall's line
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="apply-bar")
@@ -115,6 +149,7 @@ class ApplyScreen(WizardScreen):
         self.running = True
         self.total = len(plan.steps)
         self.finished = 0
+        self.firewall, self.firewall_problem = None, ""
         self.marks = {n: "todo" for n in range(1, self.total + 1)}
         self.descriptions = {n: app.redact(s.describe()) for n, s in enumerate(plan.steps, 1)}
         self.query_one("#apply-log", RichLog).clear()
@@ -151,7 +186,13 @@ class ApplyScreen(WizardScreen):
         except Exception as exc:  # shown to the admin; the run's own log has the details
             post(ApplyFinished(None, planned.redact(f"{exc.__class__.__name__}: {exc}")))
             return
-        post(ApplyFinished(outcome, saved=saved, notes=notes))
+        deadline, guard_error = None, ""
+        try:  # at once: the window for the admin starts now
+            deadline = session.arm_firewall_revert(outcome)
+        except Exception as exc:  # the run stays applied: the admin is told the guard is off
+            guard_error = f"{exc.__class__.__name__}: {exc}"
+        post(ApplyFinished(outcome, saved=saved, notes=notes, deadline=deadline,
+                           guard_error=guard_error))
 
     # -- progress --------------------------------------------------------------------------
 
@@ -236,9 +277,17 @@ class ApplyScreen(WizardScreen):
             self.status.stop("applied")
             self.query_one("#next", Button).disabled = False
             fallbacks = "".join(f"\nfallback taken: {f}" for f in outcome.fallbacks)
-            box.update(Text.assemble(("Applied. ", "bold green"),
-                                     f"Run {outcome.run_id}; log {outcome.log_path}{fallbacks}"
-                                     "\nNext shows the summary."))
+            self.applied_text = Text.assemble(("Applied. ", "bold green"),
+                                              f"Run {outcome.run_id}; log {outcome.log_path}"
+                                              f"{fallbacks}")
+            if message.guard_error:
+                self.firewall = "failed"
+                self.firewall_problem = (f"the guard that undoes it unless kept did not "
+                                         f"start ({message.guard_error}); the change stays")
+            if message.deadline is not None:
+                self.ask_firewall(message.deadline)
+                return
+            self.show_applied()
             self.query_one("#next", Button).focus()
             return
         from jitsiwizard.errors import EXIT_ROLLED_BACK
@@ -259,11 +308,103 @@ class ApplyScreen(WizardScreen):
         text.append(f"Details: {outcome.log_path}\nEsc goes back to the review; Ctrl+Q quits.")
         box.update(text)
 
+    # -- the firewall: keep or undo ---------------------------------------------------------
+
+    def ask_firewall(self, deadline: float) -> None:
+        from jitsiwizard.errors import EXIT_CHECKS_FAILED
+        from jitsiwizard.screens.firewall_confirm import FirewallDialog
+
+        self.firewall = "pending"
+        # Quitting now leaves the change to the guard, which undoes it: exit 1, like replay.
+        self.app.exit_code = EXIT_CHECKS_FAILED
+        self.query_one("#next", Button).disabled = True
+        self.status.stop("the firewall change waits for Keep")
+        self.show_applied()
+        self.app.push_screen(FirewallDialog(deadline),
+                             lambda choice: self.firewall_answered(choice, deadline))
+
+    def firewall_answered(self, choice: str | None, deadline: float) -> None:
+        from jitsiwizard.screens.firewall_confirm import KEEP, UNDO
+
+        session, run_id = self.app.session, self.app.outcome.run_id
+        try:
+            if choice == KEEP and session.confirm_firewall_change(run_id):
+                self.firewall_settled("confirmed")
+                return
+            if choice == UNDO:
+                session.undo_firewall_change_now(run_id)
+        except OSError as exc:  # the marker could not be written: the guard decides alone
+            self.notify(f"{exc}", title="Firewall", severity="error", markup=False)
+        # Undoing is the guard's, whatever the reason: wait for it to say how it ended.
+        self.firewall = "waiting"
+        self.show_applied()
+        self.status.start("waiting for the firewall guard to undo the change")
+        self.wait_for_guard(run_id, max(0.0, deadline - time.time()) + GUARD_WAIT)
+
+    @work(thread=True, exclusive=True, group="firewall")
+    def wait_for_guard(self, run_id: str, bound: float) -> None:
+        try:
+            outcome = self.app.session.firewall_guard_outcome(run_id, timeout=bound)
+        except OSError:
+            outcome = None
+        self.post_message(FirewallSettled(outcome))
+
+    def on_firewall_settled(self, message: FirewallSettled) -> None:
+        self.firewall_settled(message.outcome)
+
+    def firewall_settled(self, outcome: str | None) -> None:
+        from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_OK
+
+        if outcome == "confirmed":
+            self.firewall = "kept"
+        elif outcome == "reverted":
+            self.firewall = "undone"
+        elif outcome == "gone":
+            self.firewall = "gone"
+        else:
+            self.firewall = "failed"
+            self.firewall_problem = ("not kept, and undoing it did not finish "
+                                     f"({outcome or 'the guard has not ended'}): check "
+                                     "`ufw status` and the run log")
+        self.app.exit_code = EXIT_OK if self.firewall == "kept" else EXIT_CHECKS_FAILED
+        self.status.stop(f"firewall: {self.firewall}")
+        self.show_applied()
+        next_button = self.query_one("#next", Button)
+        next_button.disabled = False
+        next_button.focus()
+
+    def firewall_summary(self) -> str:
+        """The firewall change in words, for this step and Done; "" when there was none."""
+        if self.firewall is None:
+            return ""
+        if self.firewall == "failed":
+            return self.firewall_problem
+        return FIREWALL_WORDS[self.firewall]
+
+    def show_applied(self) -> None:
+        text = self.applied_text.copy()
+        said = self.firewall_summary()
+        if said:
+            text.append("\nFirewall: ", "bold")
+            text.append(said, "" if self.firewall in ("kept", "pending", "waiting")
+                        else "bold yellow")
+            if self.firewall == "undone":
+                run_id = self.app.outcome.run_id
+                text.append(f"\nUndo the rest with: "
+                            f"{self.app.session.command(f'rollback {run_id}')}")
+        if self.firewall not in ("pending", "waiting"):
+            text.append("\nNext shows the summary.")
+        self.query_one("#apply-outcome", Static).update(text)
+
     # -- leaving ---------------------------------------------------------------------------
 
     def can_leave(self) -> bool:
         if self.running:
             self.notify("The run is in progress; wait for it to finish.", severity="warning")
+            return False
+        if self.firewall in ("pending", "waiting"):
+            self.notify("The firewall change is not settled yet: Keep it, or wait for it to "
+                        "be undone.", severity="warning")
             return False
         return True
 

@@ -107,6 +107,9 @@ class DoneScreen(WizardScreen):
             _line(text, "Answers", app.saved_answers, width)
             _line(text, "Replay with", command(f"--answers {quote(app.saved_answers)}"),
                   width, command=True)
+        firewall = self.firewall_summary()
+        if firewall:
+            _line(text, "Firewall", firewall, width)
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")
@@ -125,6 +128,12 @@ class DoneScreen(WizardScreen):
         for fallback in outcome.fallbacks:
             text.append(f"  fallback taken: {fallback}\n", "yellow")
         return text
+
+    def firewall_summary(self) -> str:
+        """What became of the run's firewall change (the Apply step asked): "" if none."""
+        if not self.app.is_screen_installed("apply"):
+            return ""
+        return self.app.get_screen("apply").firewall_summary()
 
     def next_steps(self, answers) -> list[str]:
         host = answers.host.hostname

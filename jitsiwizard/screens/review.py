@@ -79,13 +79,15 @@ class ReviewScreen(WizardScreen):
             "outcome. Highlight a step and press Enter to see its diff; D shows the whole "
             "plan with every diff. Passwords never appear: they are shown as <redacted>.\n\n"
             "Apply runs the plan as one transaction: a backup of every file is taken first, "
-            "and if any step fails, everything is rolled back. To change something, go back "
-            "with Esc.")
+            "and if any step fails, everything is rolled back. Before asking, the wizard asks "
+            "jicofo whether meetings are running when the plan restarts Prosody, jicofo or "
+            "the bridge: a restart drops them. To change something, go back with Esc.")
 
     def __init__(self):
         super().__init__()
         self.ready = False
         self.error = False
+        self.asking = False  # jicofo is being asked about meetings before the Apply question
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="plan-notes", classes="notes")
@@ -95,6 +97,7 @@ class ReviewScreen(WizardScreen):
     def refresh_from_form(self) -> None:
         self.ready = False
         self.error = False
+        self.asking = False
         self.app.planned = None
         self.query_one("#plan-notes", Static).update("")
         self.query_one("#plan-summary", Static).update(Text("Building the plan...", "dim"))
@@ -219,17 +222,47 @@ class ReviewScreen(WizardScreen):
         if plan.is_empty:
             self.app.go("done")
             return
+        if self.asking:
+            return  # the question comes when jicofo has answered
+        # Whether people are in meetings is asked of jicofo over HTTP: off the UI thread,
+        # bounded by the session's own probe timeout.
+        self.asking = True
+        self.status.start("asking jicofo whether meetings are running")
+        self.ask_meetings(self.app.planned)
+
+    @work(thread=True, exclusive=True, group="meetings")
+    def ask_meetings(self, planned) -> None:
+        app = self.app
+        try:
+            check = app.session.meetings(planned)
+            said, disruptive = check.message(), check.disruptive
+        except Exception as exc:  # unknown is not zero: asked as if people were in meetings
+            said = f"jicofo could not be asked whether meetings are running ({exc})"
+            disruptive = True
+        app.call_from_thread(self.ask_apply, planned, said, disruptive)
+
+    def ask_apply(self, planned, said: str, disruptive: bool) -> None:
+        self.asking = False
+        self.status.stop("")
+        if self.app.planned is not planned or self.app.current_step() != self.NAME:
+            return  # the admin went back meanwhile: this plan is no longer the one shown
+        plan = planned.plan
         where = "this host" if self.app.root.is_real else str(self.app.root.base)
         how = " (commands are only recorded: simulation)" if self.app.simulate else ""
+        question = (f"Apply {len(plan.steps)} steps to {where}{how}? Every change is backed "
+                    "up first and rolled back if a step fails.")
 
         def answered(go: bool | None) -> None:
             if go:
                 self.app.go("apply")
 
-        self.app.push_screen(ConfirmDialog(
-            f"Apply {len(plan.steps)} steps to {where}{how}? Every change is backed up first "
-            "and rolled back if a step fails.", yes="Apply", no="Not yet", title="Apply"),
-            answered)
+        if disruptive:  # Stay has the focus: Enter by habit drops nobody
+            dialog = ConfirmDialog(f"{said}.\n\n{question}", yes="Apply anyway", no="Stay",
+                                   title="Meetings in progress")
+        else:
+            dialog = ConfirmDialog(question + (f"\n\n{said}." if said else ""), yes="Apply",
+                                   no="Not yet", title="Apply")
+        self.app.push_screen(dialog, answered)
 
 
 # A step's details, in words: (attribute, label).
