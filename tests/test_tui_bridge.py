@@ -208,6 +208,10 @@ async def walk(pilot) -> Plan:
     await wait_screen(pilot, "apply")
     await wait_until(pilot, lambda: app.outcome is not None, "the run to finish", 30)
     assert app.outcome.status == "applied", screen_text(app)
+    await next_step(pilot, "done")  # a bridge host serves no meetings of its own
+    done = screen_text(app)
+    assert f"Videobridge for: {MAIN}" in done and "Meetings:" not in done, done
+    assert "bridge list" in str(app.screen.query_one("#done-summary").render())
     return plan
 
 

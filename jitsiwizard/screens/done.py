@@ -83,9 +83,13 @@ class DoneScreen(WizardScreen):
             app.saved_answers, app.saved_notes = app.session.save_answers(app.loaded.answers)
             app.exit_code = EXIT_OK
         answers = app.loaded.answers if app.loaded is not None else app.form.answers
-        host = answers.host.hostname
-        self.query_one("#done-url", Static).update(Text.assemble(
-            ("Meetings: ", "bold"), (f"https://{host}/", "bold underline")))
+        if answers.is_bridge:
+            self.query_one("#done-url", Static).update(Text.assemble(
+                ("Videobridge for: ", "bold"), (answers.bridge.main, "bold underline")))
+        else:
+            self.query_one("#done-url", Static).update(Text.assemble(
+                ("Meetings: ", "bold"), (f"https://{answers.host.hostname}/",
+                                         "bold underline")))
         self.query_one("#done-summary", Static).update(self.summary(answers))
 
     def summary(self, answers) -> Text:
@@ -136,6 +140,13 @@ class DoneScreen(WizardScreen):
         return self.app.get_screen("apply").firewall_summary()
 
     def next_steps(self, answers) -> list[str]:
+        if answers.is_bridge:
+            main = answers.bridge.main
+            return [f"On {main}, run `jitsi-wizard bridge list`: this bridge shows as in the "
+                    "brewery once the videobridge has logged in.",
+                    "Start a test meeting there: jicofo now spreads conferences over the "
+                    "bridges.",
+                    "Keep 10000/udp open to this host in every firewall in front of it."]
         host = answers.host.hostname
         steps = [f"Open https://{host}/ in a browser and start a test meeting."]
         policy = answers.auth.policy
