@@ -34,11 +34,8 @@ from jitsiwizard.paths import (
 )
 from jitsiwizard.planning import (
     APT_ENV,
-    JITSI_KEY_URL,
-    JITSI_KEYRING,
-    JITSI_LIST,
     Builder,
-    apt_repository,
+    prepare_apt,
 )
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
@@ -222,14 +219,7 @@ def _install_steps(b, answers: Answers) -> None:
         raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
                         "jitsi-wizard installs the videobridge on Debian 11-13 and Ubuntu "
                         "20.04-24.04", field="role.kind")
-    needed = [p for p in ("gnupg", "curl", "apt-transport-https") if not facts.has_package(p)]
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the package lists",
-              timeout=600, env=APT_ENV, phase="install")
-    if needed:
-        b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
-                  "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
-    apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
-                    "https://download.jitsi.org", "stable/", phase="install")
+    prepare_apt(b)
     preseed = render("bridge-debconf-preseed.txt.j2", main=answers.bridge.main)
     b.plan.steps.append(FileChange(BRIDGE_DEBCONF_PRESEED, preseed,
                                    "the package's question: which main host",

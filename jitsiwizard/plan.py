@@ -32,14 +32,12 @@ from jitsiwizard.paths import (
 )
 from jitsiwizard.planning import (
     APT_ENV,
-    JITSI_KEY_URL,
-    JITSI_KEYRING,
-    JITSI_LIST,
     PROSODY_KEY_URL,
     PROSODY_KEYRING,
     PROSODY_LIST,
     Builder,
     apt_repository,
+    prepare_apt,
 )
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
@@ -375,16 +373,8 @@ def _install_steps(b: Builder, answers: Answers) -> None:
         raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
                         "jitsi-wizard installs Jitsi on Debian 11-13 and Ubuntu 20.04-24.04",
                         field="host")
-    needed = [p for p in ("gnupg", "curl", "apt-transport-https") if not facts.has_package(p)]
-    if answers.cert.mode == "letsencrypt" and not facts.has_package("cron"):
-        needed.append("cron")  # the certificate helper refuses to install without crontab
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the package lists",
-              timeout=600, env=APT_ENV, phase="install")
-    if needed:
-        b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
-                  "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
-    apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
-                    "https://download.jitsi.org", "stable/", phase="install")
+    # The certificate helper refuses to install without crontab.
+    prepare_apt(b, ("cron",) if answers.cert.mode == "letsencrypt" else ())
     prosody_version = facts.packages.get("prosody", "")
     if (facts.os_id, facts.os_version) in (("debian", "11"), ("ubuntu", "20.04"),
                                             ("ubuntu", "22.04")) or (

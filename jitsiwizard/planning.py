@@ -121,3 +121,18 @@ def apt_repository(b: Builder, name: str, key_url: str, keyring: str, list_file:
     before = b.files.read_text(list_file)
     if before != text:
         b.plan.steps.append(FileChange(list_file, text, f"apt source for {name}", before))
+
+
+def prepare_apt(b: Builder, extra: tuple[str, ...] = ()) -> None:
+    """The install steps every role starts with: read the package lists, the tools the
+    Jitsi repository needs (and `extra` ones), then the repository itself (signed-by)."""
+    facts = b.facts
+    needed = [p for p in ("gnupg", "curl", "apt-transport-https", *extra)
+              if not facts.has_package(p)]
+    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the package lists",
+              timeout=600, env=APT_ENV, phase="install")
+    if needed:
+        b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
+                  "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
+    apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
+                   "https://download.jitsi.org", "stable/", phase="install")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,19 @@ def config_files(snap: dict[str, tuple]) -> dict[str, tuple]:
     """What a configuration comparison looks at: files and links, not empty directories."""
     return {k: v for k, v in snap.items()
             if v[0] != "dir" and not k.startswith(PACKAGE_SOURCES)}
+
+
+@pytest.fixture
+def ufw(tmp_path, monkeypatch) -> Path:
+    """`ufw` on PATH is the stand-in (tests/lab/ufw_standin.py); returns its state file."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "ufw"
+    standin = Path(__file__).resolve().parent / "lab" / "ufw_standin.py"
+    script.write_text(f'#!/bin/sh\nexec {sys.executable} {standin} "$@"\n')
+    script.chmod(0o755)
+    state = tmp_path / "ufw-state.json"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setenv("JW_UFW_STATE", str(state))
+    monkeypatch.delenv("SSH_CONNECTION", raising=False)
+    return state

@@ -5,15 +5,12 @@ the wizard (SIGKILL included). ufw itself would change this machine's firewall: 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from jitsiwizard import fixtures
 from jitsiwizard.answers import loads
@@ -22,30 +19,15 @@ from jitsiwizard.cli import main
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.session import Session
+from tests.lab.ufw_standin import state as ufw_state
 
 from .conftest import answers_toml
 
-STANDIN = Path(__file__).resolve().parent / "lab" / "ufw_standin.py"
 ANSWERS = answers_toml("open") + "\n[firewall]\nmanage = true\nssh_port = 22\n"
 
 
-@pytest.fixture
-def ufw(tmp_path, monkeypatch) -> Path:
-    """`ufw` on PATH is the stand-in; returns its state file."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "ufw"
-    script.write_text(f'#!/bin/sh\nexec {sys.executable} {STANDIN} "$@"\n')
-    script.chmod(0o755)
-    state = tmp_path / "ufw-state.json"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.setenv("JW_UFW_STATE", str(state))
-    monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    return state
 
 
-def ufw_state(path: Path) -> dict:
-    return json.loads(path.read_text())
 
 
 def host(tmp_path) -> Root:

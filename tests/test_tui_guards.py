@@ -8,12 +8,8 @@ ufw itself would change this machine's firewall: the firewall tests put the stan
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from pathlib import Path
 
-import pytest
 from textual.widgets import Button
 
 from jitsiwizard.apply.transaction import Phases
@@ -25,6 +21,7 @@ from jitsiwizard.screens.base import ConfirmDialog
 from jitsiwizard.screens.firewall_confirm import FirewallDialog
 from tests.lab.jitsi_standins import StandIn
 from tests.lab.proc import free_port
+from tests.lab.ufw_standin import state as ufw_state
 from tests.test_tui_support import (
     SIZE,
     FixedChecks,
@@ -37,8 +34,6 @@ from tests.test_tui_support import (
     wait_screen,
     wait_until,
 )
-
-STANDIN = Path(__file__).resolve().parent / "lab" / "ufw_standin.py"
 
 # -- meetings in progress ------------------------------------------------------------------
 
@@ -122,23 +117,8 @@ async def test_a_simulation_says_jicofo_was_not_asked(request):
 # -- firewall: confirm or revert -----------------------------------------------------------
 
 
-@pytest.fixture
-def ufw(tmp_path, monkeypatch) -> Path:
-    """`ufw` on PATH is the stand-in; returns its state file."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "ufw"
-    script.write_text(f'#!/bin/sh\nexec {sys.executable} {STANDIN} "$@"\n')
-    script.chmod(0o755)
-    state = tmp_path / "ufw-state.json"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.setenv("JW_UFW_STATE", str(state))
-    monkeypatch.delenv("SSH_CONNECTION", raising=False)
-    return state
 
 
-def ufw_state(path: Path) -> dict:
-    return json.loads(path.read_text())
 
 
 class RealFirewallRun(FixedChecks):

@@ -11,6 +11,11 @@ import sys
 from pathlib import Path
 
 
+def state(path: Path) -> dict:
+    """What the stand-in holds now (the file JW_UFW_STATE names)."""
+    return json.loads(path.read_text())
+
+
 def main(argv: list[str]) -> int:
     path = Path(os.environ["JW_UFW_STATE"])
     state = json.loads(path.read_text()) if path.exists() else {"enabled": False,
