@@ -100,7 +100,7 @@ class WizardApp(App):
 
     def load_host(self) -> None:
         """Read the host and start the answers (from it, or from --edit FILE)."""
-        self.refresh_host()
+        self.refresh_host(again=False)  # run_app read it before the screen took over
         if self.is_screen_installed("welcome"):
             welcome = self.get_screen("welcome")
             welcome.refresh_from_form()
@@ -170,9 +170,10 @@ class WizardApp(App):
         if index > 0:
             self.go(names[index - 1])
 
-    def refresh_host(self) -> None:
+    def refresh_host(self, again: bool = True) -> None:
         """Read the host (again, after a rollback); the answers start afresh from it."""
-        self.facts = self.session.read_host()
+        self.facts = (self.session.facts if not again and self.session.facts is not None
+                      else self.session.read_host())
         self._form = None
         self.interrupted = self.session.interrupted()
 
@@ -251,8 +252,11 @@ class WizardApp(App):
 def run_app(session: Session, edit: str | None = None) -> int:
     """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
     applied, 3 rolled back)."""
+    # A host or an answers file the wizard cannot read is reported before the screen takes
+    # over: the message stays on the terminal, and nothing has changed (exit 2).
+    session.read_host()
     if edit:
-        session.load_for_edit(edit)  # a broken file is reported before the screen takes over
+        session.load_for_edit(edit)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")

@@ -243,3 +243,16 @@ def test_managed_firewall_keeps_the_admins_ssh_port(make_root, tmp_path, capsys,
     out = capsys.readouterr().out
     allow_ssh = out.index("ufw allow 22/tcp")
     assert allow_ssh < out.index("ufw allow 443/tcp") < out.index("ufw --force enable")
+
+
+def test_the_wizard_reports_a_host_file_it_cannot_read_before_the_screen_opens(
+        make_root, capsys):
+    """A FIFO where config.js should be would hang a read; the wizard names it and stops
+    (exit 2) before Textual takes the terminal, so the message stays readable."""
+    root = make_root()
+    config_js = root / "etc/jitsi/meet/meet.example.org-config.js"
+    config_js.unlink()
+    os.mkfifo(config_js)
+    assert main(["--root", str(root), "--simulate"]) == 2
+    err = capsys.readouterr().err
+    assert "meet.example.org-config.js" in err and "FIFO" in err and "Traceback" not in err
