@@ -216,7 +216,12 @@ class WizardApp(App):
             if self.screen is self._quit_question:
                 self.exit(self.exit_code)
             return
-        if self.outcome is not None and self.outcome.status == "applied":
+        pending = (self.is_screen_installed("apply")
+                   and getattr(self.get_screen("apply"), "firewall", None) == "pending")
+        if pending:
+            message = ("Quit the wizard? The changes were applied, but the firewall change is "
+                       "not kept: it is undone when the countdown ends (the rest stays).")
+        elif self.outcome is not None and self.outcome.status == "applied":
             message = "Quit the wizard? The changes were applied."
         else:
             message = "Quit the wizard? Nothing on this host has been changed."

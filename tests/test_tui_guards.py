@@ -174,6 +174,11 @@ async def test_keep_keeps_the_firewall_change(request, ufw):
         assert "open a NEW SSH connection to this host; then choose Keep within" in (
             countdown(dialog))
         assert app.exit_code == 1  # quitting now would leave the change to be undone
+        await press(pilot, "ctrl+q")  # the quit question says what quitting now means
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "the question")
+        assert "firewall change is not kept: it is undone" in app.screen.message
+        await press(pilot, "escape")
+        await wait_until(pilot, lambda: app.screen is dialog, "the firewall dialog again")
         await press(pilot, "right")  # from Undo now (the focus) to Keep
         await wait_until(pilot, lambda: dialog.query_one("#keep").has_focus, "Keep")
         await press(pilot, "enter")
