@@ -236,6 +236,7 @@ def _session(args) -> Session:
                    force=bool(getattr(args, "force", False)),
                    resolver=getattr(args, "resolver", None),
                    demo=bool(getattr(args, "demo", False)),
+                   demo_kept=bool(getattr(args, "keep_demo", False)),
                    endpoints=_endpoints_from(args),
                    keep_on_failure=bool(getattr(args, "keep_on_failure", False)),
                    confirm_firewall=getattr(args, "confirm_firewall", "ask") or "ask",

@@ -44,6 +44,7 @@ class Session(LiveChecks, RunGuards):
     resolver: str | None = None  # ADDR[:PORT] for DNS and LDAP name lookups
     check_timeout: float = 5.0
     demo: bool = False  # the demo's example host name is never looked up
+    demo_kept: bool = False  # the demo's tree stays after it ends (--keep-demo)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
     endpoints: Endpoints | None = None  # where the verification looks; None: this host's
     keep_on_failure: bool = False  # a failed verification keeps the changes

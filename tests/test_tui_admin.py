@@ -4,6 +4,7 @@ messages speak the screen's words, and every printed command works when pasted."
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input
 
 from jitsiwizard.form import typed
@@ -532,3 +533,17 @@ async def test_the_linux_console_gets_ascii_scroll_bars(request, monkeypatch):
         shown = screen_text(app)
     odd = sorted({c for c in shown if ord(c) > 127 and c not in "…•"})
     assert odd == [], odd
+
+
+@pytest.mark.parametrize("kept", [False, True])
+async def test_the_demo_says_its_tree_goes_when_it_ends(request, kept):
+    """The Done step's commands name the demo's tree, which is removed on quitting unless
+    --keep-demo: the step says so, so that no printed command fails unexplained."""
+    app = make_app(tui_root(request))
+    app.session.demo, app.session.demo_kept = True, kept
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("done")
+        await wait_screen(pilot, "done")
+        summary = str(app.screen.query_one("#done-summary").render())
+        assert ("--keep-demo" in summary) == (not kept), summary

@@ -114,6 +114,9 @@ class DoneScreen(WizardScreen):
         firewall = self.firewall_summary()
         if firewall:
             _line(text, "Firewall", firewall, width)
+        if app.session.demo and not app.session.demo_kept:
+            text.append("note: the demo removes its tree when you quit; start it with "
+                        "--keep-demo to try these commands afterwards\n", "yellow")
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")
