@@ -143,9 +143,16 @@ class WizardApp(App):
         return STEP_NAMES[0]
 
     @property
+    def form_made(self) -> bool:
+        return self._form is not None
+
+    @property
     def role(self) -> str:
         """What this host is to be (chosen on Welcome): it decides which steps there are."""
-        return self._form.answers.role if self._form is not None else "meeting-server"
+        if self._form is not None:
+            return self._form.answers.role
+        # The form is made on first use: the first screen shows the host without it.
+        return self.facts.default_role if self.facts is not None else "meeting-server"
 
     def step_names(self) -> tuple:
         return tuple(name for name, _ in steps_of(self.role))

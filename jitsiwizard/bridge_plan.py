@@ -55,10 +55,6 @@ LEGACY_NAT_PUBLIC = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
 SHARD_SECRET_KEYS = ("PASSWORD", f"{LEGACY_SHARD}PASSWORD")
 
 
-def bridge_installed(facts: HostFacts) -> bool:
-    return facts.has_package(BRIDGE_PACKAGE)
-
-
 def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
     """The shard's keys, as jvb.conf and the legacy properties name them."""
     return {
@@ -88,7 +84,7 @@ def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: 
             f"this host is a Jitsi meeting server ({facts.hostname}); a videobridge host runs "
             "only the bridge", "run the videobridge answers on a separate host, or remove "
             "the [role] section to configure this meeting server", field="role.kind")
-    if not bridge_installed(facts):
+    if not facts.bridge_installed:
         _install_steps(b, answers)
         b.note("jitsi-videobridge2 is not installed yet: the run installs it first, then "
                "plans and applies its configuration against the files the package creates "

@@ -278,11 +278,10 @@ class WizardForm:
         """Start from the host's current state (a rerun changes only what the admin changes).
         A host with the videobridge but not Jitsi Meet starts as an extra videobridge, of
         `bridge_of` (the main host its configuration names) when known."""
-        from jitsiwizard.bridge_plan import bridge_installed
         from jitsiwizard.prefill import answers_from_facts
 
         answers = answers_from_facts(facts)
-        if bridge_installed(facts) and not facts.jitsi_installed:
+        if facts.default_role == "videobridge":
             answers.role = "videobridge"
             answers.bridge = BridgeAnswers(main=bridge_of or "")
         return cls(facts, root, answers)

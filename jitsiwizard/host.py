@@ -97,6 +97,17 @@ class HostFacts:
     def release(self) -> str:
         return f"{self.os_id} {self.os_version}".strip()
 
+    @property
+    def default_role(self) -> str:
+        """What a rerun starts as: a host with the videobridge alone is an extra bridge."""
+        return ("videobridge" if self.bridge_installed and not self.jitsi_installed
+                else "meeting-server")
+
+    @property
+    def bridge_installed(self) -> bool:
+        """The videobridge package is here (with Jitsi Meet, or alone on a bridge host)."""
+        return self.has_package("jitsi-videobridge2")
+
     def has_package(self, name: str) -> bool:
         return name in self.packages
 

@@ -286,9 +286,7 @@ class Session(LiveChecks, RunGuards):
     def configurable(answers: Answers, facts: HostFacts) -> bool:
         """The packages this role configures are installed (else the run installs first)."""
         if answers.is_bridge:
-            from jitsiwizard.bridge_plan import bridge_installed
-
-            return bridge_installed(facts)
+            return facts.bridge_installed
         return facts.jitsi_installed
 
     # -- extra videobridges (jitsiwizard/bridges.py) ---------------------------------------

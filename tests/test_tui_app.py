@@ -12,7 +12,8 @@ from tests.test_tui_support import SIZE, loaded, make_app, press, tui_root, wait
 
 # What only the workers may load: the checks and their network libraries, the templates.
 HEAVY = ("jitsiwizard.checks", "ldap3", "dns", "jinja2", "jitsiwizard.plan",
-         "jitsiwizard.certs")
+         "jitsiwizard.certs", "jitsiwizard.bridge_plan", "jitsiwizard.planning",
+         "jitsiwizard.bridges", "jitsiwizard.health", "jitsiwizard.apply")
 
 
 def test_first_screen_loads_no_checks_templates_or_plan(request):

@@ -97,7 +97,9 @@ class WelcomeScreen(WizardScreen):
         if not app.loaded_host:
             self.query_one("#facts", Static).update(Text("Reading this host...", "dim"))
             return
-        choice = self.query_one(f"#role-{app.form.answers.role}", Choice)
+        if app.edit_file:
+            app.form  # noqa: B018 - the answers file given to --edit says the role
+        choice = self.query_one(f"#role-{app.role}", Choice)
         if not choice.value:
             choice.value = True
         self.query_one(StepLine).show()
@@ -138,8 +140,11 @@ class WelcomeScreen(WizardScreen):
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         if event.radio_set.id != "role" or not self.app.loaded_host:
             return
+        role = (event.pressed.id or "").replace("role-", "", 1) or "meeting-server"
+        if role == self.app.role and not self.app.form_made:
+            return  # the host's own role, shown: the form is made when first needed
         answers = self.app.form.answers
-        answers.role = (event.pressed.id or "").replace("role-", "", 1) or "meeting-server"
+        answers.role = role
         if answers.bridge is None:
             answers.bridge = BridgeAnswers()
         self.query_one(StepLine).show()  # the steps that follow depend on the role
