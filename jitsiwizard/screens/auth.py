@@ -224,13 +224,8 @@ class AuthScreen(WizardScreen):
 
     def ldap_changed(self) -> None:
         """An LDAP setting changed: the old test result no longer says anything."""
-        if self.tested_for is not None and self.tested_for != self.ldap_key():
-            self.tested_for = None
+        if self.forget_stale_check(self.ldap_key(), "#ldap-test", "#ldap-results", "test"):
             self.ldap_results = None
-            if self.query_one("#ldap-test", Button).disabled:
-                return  # a test is running: its result says it is out of date
-            self.query_one("#ldap-results", Static).update(Text(
-                "The settings changed since the last test: test again.", "dim"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         fields = {widget_id: attr for widget_id, _, attr, _ in LDAP_FIELDS}

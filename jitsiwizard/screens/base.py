@@ -352,6 +352,19 @@ class WizardScreen(Screen):
 
         return [on_screen(p, self.form.answers) for p in problems]
 
+    def forget_stale_check(self, key: tuple, button: str, results: str, verb: str) -> bool:
+        """A setting changed: the last live check (made for `self.tested_for`) no longer
+        says anything about `key`. Says so on screen (unless a check is running: its own
+        result will be out of date); returns whether the screen must drop its results."""
+        tested = getattr(self, "tested_for", None)
+        if tested is None or tested == key:
+            return False
+        self.tested_for = None
+        if not self.query_one(button, Button).disabled:
+            self.query_one(results, Static).update(Text(
+                f"The settings changed since the last {verb}: {verb} again.", "dim"))
+        return True
+
     def show_problems(self, problems) -> None:
         """Show the problems under the fields, in the screen's words."""
         problems = self.screen_problems(problems)

@@ -130,13 +130,8 @@ class BridgeScreen(WizardScreen):
                 bridge.main_certificate_sha256)
 
     def settings_changed(self) -> None:
-        if self.tested_for is not None and self.tested_for != self.key():
-            self.tested_for = None
+        if self.forget_stale_check(self.key(), "#bridge-check", "#bridge-results", "check"):
             self.checks = None
-            if self.query_one("#bridge-check", Button).disabled:
-                return  # a check is running: its result says it is out of date
-            self.query_one("#bridge-results", Static).update(Text(
-                "The settings changed since the last check: check again.", "dim"))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "bridge-check":
