@@ -62,6 +62,16 @@ class Terminal:
                 raise AssertionError(f"{text!r} did not appear within {timeout}s:\n{shown}")
             time.sleep(0.05)
 
+    def wait_gone(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = self.screen()
+            if text not in shown:
+                return shown
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not go within {timeout}s:\n{shown}")
+            time.sleep(0.05)
+
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", *keys)
 
@@ -338,7 +348,9 @@ def choose_policy(term: Terminal, policy: str, ldap_url: str = "") -> None:
         term.keys("C-n")  # not tested yet: the wizard asks, Stay is the default
         term.wait_for("The LDAP test was not run")
         term.keys("Enter")
-        wait_title(term, "auth")
+        # Back on the step, scrolled to the focused field (the title may be out of view).
+        term.wait_gone("The LDAP test was not run")
+        term.wait_for("(*) ldap")
         # Filter, login and name attributes, scope, test user and password, then the button.
         term.keys(*["Tab"] * 7, "Enter")
         term.wait_for("Connection works", 30)
