@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from jitsiwizard.formats.text import (
     Tok,
@@ -160,7 +161,7 @@ def lua_unquote(raw: str) -> str | None:
     return out.decode("utf-8", "surrogateescape")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Section:
     kind: str  # "global" | "VirtualHost" | "Component"
     name: str | None
@@ -296,9 +297,17 @@ class _LuaDoc:
             return i
 
 
+@lru_cache(maxsize=16)
+def _doc(text: str) -> _LuaDoc:
+    """The parsed text, kept for the next question about it: reading a host asks several of
+    each Prosody file, and a plan edits the same file step by step. Documents are never
+    changed after parsing (edits make new text)."""
+    return _LuaDoc(text)
+
+
 def prosody_sections(text: str) -> list[Section]:
     """The global part and every `VirtualHost`/`Component` section, in file order."""
-    return _LuaDoc(text).sections
+    return list(_doc(text).sections)
 
 
 def _prosody_assignments(doc: _LuaDoc, section: str | None, key: str) -> list[_Assignment]:
@@ -307,7 +316,7 @@ def _prosody_assignments(doc: _LuaDoc, section: str | None, key: str) -> list[_A
 
 def prosody_get(text: str, section: str | None, key: str) -> str | None:
     """Raw Lua text of the last `key = value` in the section (None: global), or None."""
-    found = _prosody_assignments(_LuaDoc(text), section, key)
+    found = _prosody_assignments(_doc(text), section, key)
     if not found:
         return None
     return text[found[-1].value_start:found[-1].value_end]
@@ -319,7 +328,7 @@ def prosody_set(text: str, section: str | None, key: str, value: str) -> str:
     Existing assignments keep everything but their value (indent, spacing, `;`, a trailing
     comment such as `-- do not delete me`). A new one becomes the section's first line.
     """
-    doc = _LuaDoc(text)
+    doc = _doc(text)
     sections = doc.matching(section)
     if not sections:
         raise KeyError(section)
@@ -360,7 +369,7 @@ def _prosody_insert_global(doc: _LuaDoc, line: str) -> str:
 def prosody_remove(text: str, section: str | None, key: str) -> str:
     """Remove every assignment of `key` in the section: whole lines, multi-line values too.
     An assignment sharing its line with another statement is cut out of the line instead."""
-    doc = _LuaDoc(text)
+    doc = _doc(text)
     toks = doc.tokens
     edits = []
     for a in _prosody_assignments(doc, section, key):
@@ -388,7 +397,7 @@ def prosody_remove_section(text: str, name: str) -> str:
     it, which undoes prosody_append_section exactly. A section in the middle keeps the comment
     lines directly above the next header (at that header's indentation): they introduce it.
     """
-    doc = _LuaDoc(text)
+    doc = _doc(text)
     lines = doc.lines
     edits = []
     for section in doc.matching(name):
