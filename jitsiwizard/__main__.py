@@ -1,3 +1,3 @@
-from jitsiwizard.cli import main
+from jitsiwizard.start import main
 
 raise SystemExit(main())

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Callable, ClassVar
 
 from textual import events
 from textual.app import App
@@ -56,8 +56,10 @@ class WizardApp(App):
         Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, session: Session, *, edit: str | None = None):
+    def __init__(self, session: Session, *, edit: str | None = None,
+                 first_frame: Callable[[], None] | None = None):
         super().__init__()
+        self.first_frame = first_frame  # called once the first screen is drawn
         self.session = session
         self.root = session.root
         self.simulate = session.simulate
@@ -97,6 +99,8 @@ class WizardApp(App):
         # than drawing "Reading this host..." first (what the admin waits for is the facts).
         self.load_host()
         self.go("welcome")
+        if self.first_frame is not None:
+            self.call_after_refresh(self.first_frame)
 
     def load_host(self) -> None:
         """Read the host and start the answers (from it, or from --edit FILE)."""
@@ -261,7 +265,8 @@ class WizardApp(App):
         self._previous_handlers.clear()
 
 
-def run_app(session: Session, edit: str | None = None) -> int:
+def run_app(session: Session, edit: str | None = None,
+            first_frame: Callable[[], None] | None = None) -> int:
     """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
     applied, 3 rolled back)."""
     # A host or an answers file the wizard cannot read is reported before the screen takes
@@ -272,7 +277,7 @@ def run_app(session: Session, edit: str | None = None) -> int:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")
-    app = WizardApp(session, edit=edit)
+    app = WizardApp(session, edit=edit, first_frame=first_frame)
     app.run()
     if app.return_code not in (None, 0):
         return app.return_code

@@ -289,9 +289,11 @@ def run_demo(args) -> int:
 
 
 def run_tui(args, edit: str | None) -> int:
+    session = _session(args)
     from jitsiwizard.app import run_app
+    from jitsiwizard.start import release_collector
 
-    return run_app(_session(args), edit=edit)
+    return run_app(session, edit=edit, first_frame=release_collector)
 
 
 def run_replay(args) -> int:
@@ -561,6 +563,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(words)
     except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
         return int(exc.code or 0)
+    if args.func is not cmd_main or args.answers:
+        from jitsiwizard.start import release_collector
+
+        release_collector()  # only the wizard's first screen waits for it (see start.py)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
