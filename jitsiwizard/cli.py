@@ -290,6 +290,7 @@ def run_demo(args) -> int:
 
 def run_tui(args, edit: str | None) -> int:
     session = _session(args)
+    session.prefetch_host()  # read while the screens are imported
     from jitsiwizard.app import run_app
     from jitsiwizard.start import release_collector
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from jitsiwizard.form import WizardForm
     from jitsiwizard.health import Endpoints
     from jitsiwizard.host import HostFacts
+    from jitsiwizard.host_reader import HostReader
     from jitsiwizard.model import Answers
     from jitsiwizard.runner import Runner
     from jitsiwizard.secrets import Redactor
@@ -56,6 +57,7 @@ class Session(LiveChecks, RunGuards):
 
     def __post_init__(self) -> None:
         self.facts: HostFacts | None = None
+        self._host_reader: HostReader | None = None
         self._runner: Runner | None = None
         self._not_planned: str | None = None  # set by replan() when it could plan nothing
 
@@ -78,10 +80,21 @@ class Session(LiveChecks, RunGuards):
     # -- the host ------------------------------------------------------------------------
 
     def read_host(self) -> HostFacts:
+        reader, self._host_reader = self._host_reader, None
+        if reader is not None:  # started by prefetch_host() just before
+            self.facts = reader.facts()
+            return self.facts
         from jitsiwizard.host import read_facts
 
         self.facts = read_facts(self.root)
         return self.facts
+
+    def prefetch_host(self) -> None:
+        """Start reading the host alongside what the caller does next (the wizard imports
+        its screens); the next read_host() returns that read."""
+        from jitsiwizard.host_reader import HostReader
+
+        self._host_reader = HostReader(self.root)
 
     def interrupted(self):
         """The run left half done, if any (only a host with recorded runs can have one)."""
