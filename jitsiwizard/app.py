@@ -1,7 +1,8 @@
 """The interactive wizard (Textual): a face over a `Session`, which owns the workflow. Screens
-live in jitsiwizard/screens/ and are imported the first time they are shown, and the host is
-read just after the first screen is drawn, so the wizard appears quickly; the checks, the plan
-and the templates are imported by the workers that need them."""
+live in jitsiwizard/screens/ and are imported the first time they are shown; the host is read
+before the first frame (in a child process while this module is imported, see host_reader),
+which then shows what was read; the checks, the plan and the templates are imported by the
+workers that need them."""
 
 from __future__ import annotations
 
