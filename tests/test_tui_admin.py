@@ -137,6 +137,23 @@ async def test_the_ldap_test_gates_next(request):
         await wait_screen(pilot, "review")  # a passing test asks nothing
 
 
+def line_under(app, selector: str):
+    """The widget right after `selector`'s (in its field, for an input), if any."""
+    widget = app.screen.query_one(selector)
+    siblings = list(widget.parent.children)
+    after = siblings.index(widget) + 1
+    return siblings[after] if after < len(siblings) else None
+
+
+def words(app) -> str:
+    """The screen's text with its lines joined: a long error wraps."""
+    return " ".join(screen_text(app).split())
+
+
+def shown_lines(app) -> list:
+    return [line for line in app.screen.query(".field-error") if line.display]
+
+
 async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
@@ -145,19 +162,32 @@ async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
         await wait_screen(pilot, "certificate")
         app.screen.query_one("#mode-letsencrypt").value = True
         await type_into(pilot, "#email", "")
+        await focus(pilot, app.screen.query_one("#mode"), "the choice above the fields")
         await press(pilot, "ctrl+n")
-        box = app.screen.query_one("#cert-problems")
-        await wait_until(pilot, lambda: "E-mail" in str(box.render()), "the e-mail problem")
-        shown = str(box.render())
+        email, line = app.screen.query_one("#email", Input), line_under(app, "#email")
+        assert line is not None, "no line under the e-mail field"
+        await wait_until(pilot, lambda: "E-mail" in str(line.render()), "the e-mail problem")
+        shown = str(line.render())
+        assert shown.startswith("error: E-mail: ")  # reads without colour
         assert "host.email" not in shown and "[host]" not in shown and " = " not in shown
-        assert "Let's Encrypt" in shown and shown.count("E-mail") == 1
+        assert "Let's Encrypt" in shown
+        assert email.has_focus  # Next took the admin to the field at fault
+        # Once, beside its field: not again in the step's box.
+        box = app.screen.query_one("#cert-problems")
+        assert "E-mail" not in str(box.render())
+        await wait_until(pilot, lambda: "E-mail:" in screen_text(app), "it to be drawn")
+        assert screen_text(app).count("E-mail:") == 1
+        terms = line_under(app, "#tos")
+        assert "terms" in str(terms.render()) and terms.display  # under its tick
         await type_into(pilot, "#email", "admin@example.org")
-        await wait_until(pilot, lambda: "E-mail" not in str(box.render()), "the fix to count")
-        assert "terms" in str(box.render())  # still not agreed: that one stays
+        await wait_until(pilot, lambda: not line.display, "the fix to count")
+        await wait_until(pilot, lambda: "E-mail:" not in screen_text(app), "it to go")
+        assert "terms" in str(terms.render())  # still not agreed: that one stays
         await press(pilot, "escape")
         await wait_screen(pilot, "firewall")
         await press(pilot, "ctrl+n")
         await wait_screen(pilot, "certificate")
+        assert shown_lines(app) == []  # nothing stale from the last visit
         assert str(app.screen.query_one("#cert-problems").render()) == ""
 
         app.go("auth")
@@ -167,7 +197,43 @@ async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
         await press(pilot, "ctrl+n")
         box = app.screen.query_one("#auth-problems")
         await wait_until(pilot, lambda: "a b" in str(box.render()), "the user problem")
-        assert "auth.users[" not in str(box.render())
+        assert "auth.users[" not in str(box.render())  # the list has no line of its own
+
+
+async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
+    """The LDAP form scrolls at 80x24: Next (and the LDAP test) bring the field at fault into
+    view, with its error under it."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await ldap_form(pilot)
+        await type_into(pilot, "#ldap-test-user", "x" * 300)  # the last field but one
+        await focus(pilot, app.screen.query_one("#policy"), "the choice at the top")
+        app.screen.query_one("#body").scroll_home(animate=False)
+        await wait_until(pilot, lambda: "Test user" in screen_text(app)
+                         and "Test password" not in screen_text(app), "the top of the form")
+        await press(pilot, "ctrl+n")
+        user = app.screen.query_one("#ldap-test-user", Input)
+        await wait_until(pilot, lambda: user.has_focus, "the field at fault to take the focus")
+        error = "error: Test user:"
+        await wait_until(pilot, lambda: error in words(app), "the error to come in view")
+        assert "is 300 characters long" in words(app)
+        assert "Test user xxx" in words(app)  # the field too, its error right under it
+        assert words(app).index("Test user xxx") < words(app).index(error)
+        assert on(app, "auth")
+        assert str(app.screen.query_one("#auth-problems").render()) == ""
+        await type_into(pilot, "#ldap-test-user", "")
+        await wait_until(pilot, lambda: shown_lines(app) == [], "the error to go once fixed")
+
+        await type_into(pilot, "#ldap-base", "")
+        await focus(pilot, app.screen.query_one("#ldap-test"), "the test button")
+        await press(pilot, "enter")
+        base = line_under(app, "#ldap-base")
+        await wait_until(pilot, lambda: "User base: is missing" in str(base.render()),
+                         "the test to show the problem under its field")
+        assert app.screen.query_one("#ldap-base", Input).has_focus
+        assert shown_lines(app) == [base]
+        assert "User base" not in str(app.screen.query_one("#ldap-results").render())
 
 
 async def run_to_apply(pilot, users: int = 2) -> None:
@@ -384,22 +450,28 @@ async def test_own_certificate_says_what_it_needs_and_shows_only_current_problem
                          "the route to ask for the files")
         assert "serve  and" not in str(route.render())
         check = app.screen.query_one("#own-check")
+        cert_line, key_line = line_under(app, "#cert-file"), line_under(app, "#key-file")
         await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
         await type_into(pilot, "#key-file", "/etc/ssl/missing.key")
-        await wait_until(pilot, lambda: "missing.crt does not exist" in str(check.render()),
+        await wait_until(pilot, lambda: "missing.crt does not exist" in str(cert_line.render()),
                          "the files to be checked")
         await wait_idle(pilot)
+        assert "missing.key does not exist" in str(key_line.render())  # each under its own
+        assert "missing.key" not in str(cert_line.render())
+        assert "[FAIL]" in str(check.render()) and "missing" not in str(check.render())
         await type_into(pilot, "#cert-file", "/etc/ssl/other.crt")
         await wait_until(pilot, lambda: app.form.answers.cert.cert_file.endswith("other.crt"),
                          "the edit")
-        assert "missing.crt" not in str(check.render())  # the old finding is gone at once
-        await wait_until(pilot, lambda: "other.crt does not exist" in str(check.render()),
+        assert "missing.crt" not in str(cert_line.render())  # the old finding is gone at once
+        await wait_until(pilot, lambda: "other.crt does not exist" in str(cert_line.render()),
                          "the new files to be checked")
         await wait_idle(pilot)
+        await focus(pilot, app.screen.query_one("#mode"), "the choice above the files")
         await press(pilot, "ctrl+n")
-        await pilot.pause()
-        shown = screen_text(app)
-        assert shown.count("other.crt does not exist") <= 1  # once, beside the files
+        cert_file = app.screen.query_one("#cert-file", Input)
+        await wait_until(pilot, lambda: cert_file.has_focus, "the file at fault to be focused")
+        await wait_until(pilot, lambda: "other.crt does not exist" in words(app), "it drawn")
+        assert words(app).count("other.crt does not exist") == 1  # once, beside the file
         assert str(app.screen.query_one("#cert-problems").render()) == ""
 
 

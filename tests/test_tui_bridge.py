@@ -129,19 +129,31 @@ async def test_bridge_errors_name_the_fields_in_the_screens_words(request, tmp_p
         await type_into(pilot, "#bridge-pin", "not-a-fingerprint")
         await type_into(pilot, "#bridge-address", "main.example")
         await press(pilot, "ctrl+n")
+        # Each under its own field, in the screen's words; the first one gets the focus.
+        lines = {selector: app.screen.query_one(selector).parent.error
+                 for selector in ("#bridge-main", "#bridge-user", "#bridge-password",
+                                  "#bridge-pin", "#bridge-address")}
+        await wait_until(pilot, lambda: "Main host" in str(lines["#bridge-main"].render()),
+                         "the problems")
+        for selector, label in (("#bridge-main", "Main host: is missing"),
+                                ("#bridge-user", "Username: is missing"),
+                                ("#bridge-password", "Password: is missing"),
+                                ("#bridge-pin", "Certificate SHA-256: 'not-a-fingerprint'"),
+                                ("#bridge-address",
+                                 "Main address: 'main.example' is not an IP address")):
+            shown = str(lines[selector].render())
+            assert shown.startswith("error: " + label), shown
+            assert "bridge." not in shown and "[bridge]" not in shown and "under" not in shown
+        assert app.screen.query_one("#bridge-main").has_focus
         box = app.screen.query_one("#bridge-problems")
-        await wait_until(pilot, lambda: "Main host" in str(box.render()), "the problems")
-        shown = str(box.render())
-        for label in ("Main host: is missing", "Username: is missing", "Password: is missing",
-                      "Certificate SHA-256: 'not-a-fingerprint'",
-                      "Main address: 'main.example' is not an IP address"):
-            assert label in shown, shown
-        assert "bridge." not in shown and "[bridge]" not in shown and "under" not in shown
+        assert not str(box.render()).strip()  # nothing twice
         assert app.current_step() == "bridge"
         # Fixed on the screen, they go as they are fixed.
         await fill_bridge(pilot)
         await type_into(pilot, "#bridge-address", "")
-        await wait_until(pilot, lambda: not str(box.render()).strip(), "the problems to go")
+        await wait_until(pilot, lambda: not any(line.display for line in lines.values()),
+                         "the problems to go")
+        assert not str(box.render()).strip()
 
 
 async def test_the_check_gates_next(request, tmp_path):

@@ -104,8 +104,8 @@ async def test_every_screen_at_80x24(request):
         app.screen.query_one("#mode-own").value = True
         await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
         await type_into(pilot, "#key-file", "/etc/ssl/missing.key")
-        await wait_until(pilot, lambda: "does not exist" in str(
-            app.screen.query_one("#own-check").render()), "the files to be checked")
+        await wait_until(pilot, lambda: "does not exist" in str(  # under the field
+            app.screen.query_one("#cert-file").parent.error.render()), "the files' check")
         await wait_idle(pilot)
         await snapshot(pilot, root, "08-certificate-own-invalid")
         app.screen.query_one("#mode-self-signed").value = True

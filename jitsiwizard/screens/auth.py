@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
-from jitsiwizard.screens.base import WizardScreen, plain_console, problems_text, result_text
+from jitsiwizard.screens.base import WizardScreen, plain_console, result_text
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
@@ -41,6 +41,11 @@ LDAP_FIELDS = (
     ("ldap-test-pw", "Test password", "test_password", ""),
 )
 SECRET_FIELDS = {"bind_password", "test_password"}
+
+
+def answers_key(attr: str) -> str:
+    """The answers key of an LDAP setting (its problems show under its widget)."""
+    return "auth.ldap." + ("url" if attr == "urls" else attr)
 
 
 class UsersList(OptionList):
@@ -107,10 +112,13 @@ class AuthScreen(WizardScreen):
         with Vertical(id="panel-ldap"):
             for widget_id, label, attr, placeholder in LDAP_FIELDS:
                 secret = attr in SECRET_FIELDS
-                yield Field(label, placeholder=placeholder, id=widget_id, password=secret)
+                yield Field(label, placeholder=placeholder, id=widget_id, password=secret,
+                            key=answers_key(attr))
                 if widget_id == "ldap-url":
-                    yield Tick("StartTLS for ldap:// URLs (recommended)", id="ldap-starttls",
-                                   compact=True)
+                    starttls = Tick("StartTLS for ldap:// URLs (recommended)",
+                                    id="ldap-starttls", compact=True, key=answers_key("starttls"))
+                    yield starttls
+                    yield starttls.error
                     yield Tick("Allow clear-text passwords (plain ldap://, trusted LAN only)",
                                id="ldap-plain", compact=True)
                 if widget_id == "ldap-name":
@@ -304,8 +312,9 @@ class AuthScreen(WizardScreen):
     def action_test_ldap(self) -> None:
         problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
-        if problems:
-            box.update(problems_text(self.screen_problems(problems)))
+        if problems:  # as Next shows them: under their fields, the first one focused
+            self.show_problems(problems)
+            box.update("")
             return
         try:
             ldap = self.form.build().answers.auth.ldap

@@ -64,14 +64,17 @@ def result_text(results, *, evidence: bool = True) -> Text:
     return text
 
 
-def problems_text(problems) -> Text:
+def problems_text(problems, *, tint: bool = False) -> Text:
+    """Problems as "error: FIELD: message" lines (the words carry the kind without colour),
+    each with its fix; `tint`: the message in the kind's colour too (under a field)."""
     text = Text()
     for number, problem in enumerate(problems):
         if number:
             text.append("\n")
         kind = "warning" if problem.warning else "error"
-        text.append(f"{kind}: ", "bold yellow" if problem.warning else "bold red")
-        text.append(f"{problem.field}: {problem.message}")
+        colour = "yellow" if problem.warning else "red"
+        text.append(f"{kind}: ", f"bold {colour}")
+        text.append(f"{problem.field}: {problem.message}", colour if tint else "")
         if problem.hint:
             text.append(f"\n  fix: {problem.hint}", "dim")
     return text
@@ -268,10 +271,9 @@ class WizardScreen(Screen):
     def arrive(self) -> None:
         self.entering = False
         self.query_one(StepLine).show()  # the role may have changed since it was drawn
-        if self.PROBLEMS_BOX:  # problems from an earlier visit may have been fixed since
-            self._problems_shown = False
-            self.query_one(self.PROBLEMS_BOX, Static).update("")
+        self._problems_shown = False  # problems from an earlier visit may be fixed since
         self.refresh_from_form()
+        self.update_problems()
         self.focus_first()
 
     def refresh_from_form(self) -> None:
@@ -342,7 +344,8 @@ class WizardScreen(Screen):
         """Problems (errors) that keep the admin on this screen."""
         return []
 
-    # The Static under the step's fields where its problems are shown ("" : a notification).
+    # The Static under the step's fields for the problems that have no widget of their own
+    # on the screen (the others show under theirs); "": a notification.
     PROBLEMS_BOX: ClassVar[str] = ""
     _problems_shown = False  # kept up to date as the admin edits, once shown
 
@@ -365,25 +368,81 @@ class WizardScreen(Screen):
                 f"The settings changed since the last {verb}: {verb} again.", "dim"))
         return True
 
+    def field_lines(self) -> dict:
+        """The error line of each answers key whose widget is shown, by key."""
+        from jitsiwizard.screens.widgets import FieldError
+
+        lines: dict = {}
+        for line in self.query(FieldError):
+            node = line.target
+            while node is not None and node is not self and node.display:
+                node = node.parent
+            if node is self and line.key not in lines:
+                lines[line.key] = line
+        return lines
+
+    def live_problems(self) -> list:
+        """What a live check of the screen found (the certificate files): shown under the
+        fields whether or not Next was pressed; the screen shows the rest itself."""
+        return []
+
+    def place_problems(self, problems) -> list:
+        """Each problem (and each live one) once, under its field's widget; those with no
+        widget on the screen in the step's box. Returns the error lines with an error, top
+        first."""
+        from jitsiwizard.screens.widgets import FieldError
+
+        lines = self.field_lines()
+        live = self.live_problems()
+        found: dict = {key: [] for key in lines}
+        seen, rest = set(), []
+        for problem in [*live, *problems]:
+            if (problem.field, problem.message) in seen:
+                continue
+            seen.add((problem.field, problem.message))
+            if problem.field in found:
+                found[problem.field].append(problem)
+            elif not any(problem is p for p in live):
+                rest.append(problem)
+        at_fault = []
+        for line in self.query(FieldError):
+            mine = found.get(line.key, []) if lines.get(line.key) is line else []
+            line.show(problems_text(self.screen_problems(mine), tint=True) if mine else "")
+            if any(not p.warning for p in mine):
+                at_fault.append(line)
+        if self.PROBLEMS_BOX:
+            box = self.query_one(self.PROBLEMS_BOX, Static)
+            text = problems_text(self.screen_problems(rest))
+            if text != box.content:
+                box.update(text)
+        return at_fault
+
     def show_problems(self, problems) -> None:
-        """Show the problems under the fields, in the screen's words."""
-        problems = self.screen_problems(problems)
+        """Show the problems (Next refused) in the screen's words, each under its field, and
+        take the admin to the first field at fault."""
         if not self.PROBLEMS_BOX:
+            problems = self.screen_problems(problems)
             self.notify("\n".join(f"{p.field}: {p.message}" for p in problems),
                         title="Please fix", severity="error", markup=False)
             return
         self._problems_shown = bool(problems)
-        box = self.query_one(self.PROBLEMS_BOX, Static)
-        box.update(problems_text(problems))
-        box.scroll_visible(animate=False)
+        at_fault = self.place_problems(problems)
+        if at_fault:
+            line = at_fault[0]
+            line.target.focus(scroll_visible=False)
+            # The error line, then the widget above it: both in view, even at 80x24.
+            self.call_after_refresh(line.scroll_visible, animate=False)
+            self.call_after_refresh(line.target.scroll_visible, animate=False)
+        else:
+            self.query_one(self.PROBLEMS_BOX, Static).scroll_visible(animate=False)
 
     def update_problems(self) -> None:
-        """After an edit: problems on screen that are fixed go, the rest stay."""
-        if self._problems_shown and self.PROBLEMS_BOX:
-            problems = self.current_problems()
-            self.query_one(self.PROBLEMS_BOX, Static).update(
-                problems_text(self.screen_problems(problems)))
+        """After an edit: problems on screen that are fixed go, the rest stay (and the live
+        check's are shown as they stand)."""
+        if self.PROBLEMS_BOX:
+            problems = self.current_problems() if self._problems_shown else []
             self._problems_shown = bool(problems)
+            self.place_problems(problems)
 
     def current_problems(self) -> list:
         """The step's validation errors as the answers stand now."""

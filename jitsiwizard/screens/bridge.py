@@ -20,7 +20,7 @@ from jitsiwizard.screens.widgets import Field
 INTRO = ("This host carries video for a main Jitsi host. On the main host, `jitsi-wizard "
          "bridge add NAME --address THIS-HOST` makes this bridge's account and writes an "
          "answers file: type its values here.")
-# (widget id, label, where the value goes: "bridge.ATTR" or "host.ATTR", placeholder)
+# (widget id, label, the answers key it edits (where the value goes), placeholder)
 FIELDS = (
     ("bridge-main", "Main host", "bridge.main", "meet.example.org"),
     ("bridge-user", "Username", "bridge.username", "bridge2"),
@@ -82,8 +82,8 @@ class BridgeScreen(WizardScreen):
         self.accepted_for: tuple | None = None
 
     def compose_body(self) -> ComposeResult:
-        for widget_id, label, _, placeholder in FIELDS:
-            yield Field(label, placeholder=placeholder, id=widget_id,
+        for widget_id, label, where, placeholder in FIELDS:
+            yield Field(label, placeholder=placeholder, id=widget_id, key=where,
                         password=widget_id == "bridge-password")
         with Horizontal(classes="buttons"):
             yield Button("Check the connection", id="bridge-check", compact=True)

@@ -54,20 +54,22 @@ class CertificateScreen(WizardScreen):
             for mode, label in MODES:
                 yield Choice(f"{mode:<12}{label}", id=f"mode-{mode}", compact=True)
         with Vertical(id="acme"):
-            yield Field("E-mail", placeholder="admin@example.org", id="email")
+            yield Field("E-mail", placeholder="admin@example.org", id="email", key="host.email")
             yield Static("ACME server", classes="field-label")
             with RadioSet(id="server", compact=True, classes="inline"):
                 for key, label in SERVERS:
                     yield Choice(label, id=f"server-{key}", compact=True)
             yield Field("ACME URL", placeholder="https://acme.example.org/directory",
-                        id="acme-url", field_id="acme-url-field")
-            yield Tick(f"I agree to the ACME server's terms ({TOS_URL})", id="tos",
-                           compact=True)
+                        id="acme-url", field_id="acme-url-field", key="cert.acme_server")
+            tos = Tick(f"I agree to the ACME server's terms ({TOS_URL})", id="tos",
+                       compact=True, key="cert.agree_tos")
+            yield tos
+            yield tos.error
         with Vertical(id="own"):
             yield Field("Certificate", placeholder="/etc/ssl/meet.example.org.crt",
-                        id="cert-file")
+                        id="cert-file", key="cert.cert_file")
             yield Field("Private key", placeholder="/etc/ssl/meet.example.org.key",
-                        id="key-file")
+                        id="key-file", key="cert.key_file")
             yield Static("", id="own-check", classes="results")
         yield Static("", id="cert-problems", classes="check-line")
         yield Static("", id="route", classes="note")
@@ -94,7 +96,6 @@ class CertificateScreen(WizardScreen):
         self.query_one("#own").display = cert.mode == "own"
         custom = cert.acme_server not in ACME_SERVERS
         self.query_one("#acme-url-field").display = custom
-        self.query_one("#cert-problems", Static).update("")
         if cert.mode == "own":
             self.schedule_validation()
         self.show_route()
@@ -163,7 +164,8 @@ class CertificateScreen(WizardScreen):
         cert = self.form.answers.cert
         if (cert.cert_file, cert.key_file, self.form.answers.host.hostname) != \
                 self._validated_for:
-            # What is on screen is about other files: say so rather than show it as current.
+            # What is on screen is about other files: say so rather than show it as current
+            # (update_problems, after every edit, takes their lines away).
             self.own_problems = []
             self.query_one("#own-check", Static).update(Text("Checking the files...", "dim"))
         self._validate_timer = self.set_timer(VALIDATE_DELAY, self.start_validation)
@@ -178,6 +180,7 @@ class CertificateScreen(WizardScreen):
             self.own_problems = []
             self.query_one("#own-check", Static).update(
                 Text("Give both files; they are checked as you type.", "dim"))
+            self.update_problems()
             return
         self.status.start("checking the certificate files")
         self.validate_files(*key)
@@ -190,20 +193,29 @@ class CertificateScreen(WizardScreen):
         problems = self.app.session.own_certificate_problems(answers)
         self.app.call_from_thread(self.validated, (cert_file, key_file, hostname), problems)
 
+    def live_problems(self) -> list:
+        return self.own_problems  # under the file they are about (place_problems)
+
     def validated(self, key: tuple, problems: list) -> None:
         if key != self._validated_for:
             return
         self.own_problems = problems
         self.status.stop("")
-        box = self.query_one("#own-check", Static)
-        if any(not p.warning for p in problems):
-            box.update(problems_text(self.screen_problems(problems)))
-            return
-        text = Text.assemble(("[ OK ] ", "bold green"), f"a valid pair for {key[2]}")
-        if problems:
-            text.append("\n")
-            text.append_text(problems_text(self.screen_problems(problems)))
-        box.update(text)
+        lines = self.field_lines()
+        apart = [p for p in problems if p.field not in lines]  # about neither file alone
+        if any(not p.warning and p.field in lines for p in problems):
+            text = Text.assemble(("[FAIL] ", "bold red"), "not a usable pair: see the errors "
+                                 "under the files")
+        elif any(not p.warning for p in problems):
+            text = Text()
+        else:
+            text = Text.assemble(("[ OK ] ", "bold green"), f"a valid pair for {key[2]}")
+        if apart:
+            if text:
+                text.append("\n")
+            text.append_text(problems_text(self.screen_problems(apart)))
+        self.query_one("#own-check", Static).update(text)
+        self.update_problems()
 
     # -- leaving ---------------------------------------------------------------------------
 
@@ -222,11 +234,12 @@ class CertificateScreen(WizardScreen):
     def show_problems(self, problems) -> None:
         if problems and isinstance(problems[0], _Waiting):
             return
-        if problems and problems[0] in self.own_problems:
-            # Already shown beside the files (once is enough): bring them into view.
-            self.query_one("#own-check").scroll_visible(animate=False)
-            return
         super().show_problems(problems)
+        lines = self.field_lines()
+        if problems and problems[0] in self.own_problems and not any(
+                p.field in lines for p in problems):
+            # Shown beside the files' check (once is enough): bring it into view.
+            self.query_one("#own-check").scroll_visible(animate=False)
 
 
 class _Waiting:

@@ -50,8 +50,9 @@ class DnsScreen(WizardScreen):
         with Horizontal(classes="buttons", id="nat-buttons"):
             yield Button("Use the detected mapping", id="use-nat", compact=True)
         yield Field("Public address", placeholder="only behind NAT: the name's public IPv4",
-                    id="public")
-        yield Field("Local address", placeholder="e.g. 192.168.1.10", id="local")
+                    id="public", key="host.public_address")
+        yield Field("Local address", placeholder="e.g. 192.168.1.10", id="local",
+                    key="host.local_address")
         yield Static("", id="nat-problems", classes="check-line")
 
     def on_mount(self) -> None:

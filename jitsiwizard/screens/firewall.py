@@ -60,7 +60,7 @@ class FirewallScreen(WizardScreen):
         yield Static("Managed firewall", classes="section")
         yield Tick("Let the wizard manage ufw (SSH first, then Jitsi's ports)",
                        id="manage", compact=True)
-        yield Field("SSH port", id="ssh-port", type="integer")
+        yield Field("SSH port", id="ssh-port", type="integer", key="firewall.ssh_port")
         yield Static("", id="ssh-note", classes="note")
         yield Static("", id="firewall-problems", classes="check-line")
         yield Static("From outside (optional)", classes="section")
@@ -231,10 +231,6 @@ class FirewallScreen(WizardScreen):
         return self.form.problems("firewall")
 
     PROBLEMS_BOX = "#firewall-problems"
-
-    def show_problems(self, problems) -> None:
-        super().show_problems(problems)
-        self.query_one("#ssh-port", Input).focus()
 
     def warning_before_next(self) -> str:
         if self.accepted_for == self.key() or self.results is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from textual.containers import Horizontal
+from textual.containers import Container
 from textual.content import Content
+from textual.widget import Widget
 from textual.widgets import Checkbox, Input, RadioButton, Static
 
 HINT_WORDS = ("e.g.", "(unchanged", "optional", "only ")
@@ -31,14 +32,37 @@ class FieldInput(Input):
             handler(self)
 
 
-class Field(Horizontal):
-    """A label and a one-line input on one row. The input keeps its text when it gets the
-    focus (no select-all: fixing a typo in a pre-filled value must not erase it)."""
+class FieldError(Static):
+    """The problems of one answers key (`key`, e.g. "host.email"), on the line right under
+    the widget that edits it (`target`, focused when the admin must fix it); hidden when
+    there are none. The screen fills it in (WizardScreen.place_problems)."""
 
-    def __init__(self, label: str, *, field_id: str | None = None, **input_options):
+    def __init__(self, key: str, target: Widget):
+        super().__init__("", classes="field-error")
+        self.key = key
+        self.target = target
+        self.display = False
+
+    def show(self, text) -> None:
+        if text != self.content:  # called on every key press: lay out only a change
+            self.update(text)
+            self.display = bool(text)
+
+
+class Field(Container):
+    """A label and a one-line input on one row and, under the input, the error line of the
+    answers key it edits (`key`), if any: a grid (steps.tcss), so the input is no deeper in
+    the tree than in a plain row (a key bubbles through every level before its binding runs,
+    and a deeper one lets a Backspace fall behind the next letter of a burst). The input
+    keeps its text when it gets the focus (no select-all: fixing a typo in a pre-filled
+    value must not erase it)."""
+
+    def __init__(self, label: str, *, field_id: str | None = None, key: str = "",
+                 **input_options):
         self.input = FieldInput(compact=True, select_on_focus=False, **input_options)
-        super().__init__(Static(label, classes="field-label"), self.input, classes="field",
-                         id=field_id)
+        self.error = FieldError(key, self.input) if key else None
+        super().__init__(Static(label, classes="field-label"), self.input,
+                         *([self.error] if self.error else []), classes="field", id=field_id)
 
 
 class Choice(RadioButton):
@@ -52,7 +76,12 @@ class Choice(RadioButton):
 
 class Tick(Checkbox):
     """A check box whose state reads without colour: [ ] and [x], [-] when disabled (the
-    grey of a disabled box is lost under NO_COLOR)."""
+    grey of a disabled box is lost under NO_COLOR). With an answers key, `error` is its error
+    line: the screen yields it right after the box."""
+
+    def __init__(self, *args, key: str = "", **kw):
+        super().__init__(*args, **kw)
+        self.error = FieldError(key, self) if key else None
 
     @property
     def _button(self) -> Content:
