@@ -236,6 +236,24 @@ async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
         assert "User base" not in str(app.screen.query_one("#ldap-results").render())
 
 
+async def test_a_step_opens_at_its_top_wherever_it_was_left(request):
+    """The LDAP form, left scrolled to its test button, opens again at its title."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await ldap_form(pilot)
+        await focus(pilot, app.screen.query_one("#ldap-test"), "the test button")
+        body = app.screen.query_one("#body")
+        await wait_until(pilot, lambda: body.scroll_y > 0, "the form scrolled to its end")
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        await wait_until(pilot, lambda: screen_text(app).splitlines()[2].strip()
+                         == "Authentication", "the title on the step's third line")
+        assert body.scroll_y == 0
+
+
 async def run_to_apply(pilot, users: int = 2) -> None:
     """Local users (a step each), then Review, Apply, until the run ends."""
     app = pilot.app
@@ -371,7 +389,7 @@ def test_the_demo_removes_its_tree_on_exit_unless_kept(tmp_path, monkeypatch, ca
 
     seen = []
 
-    def run_app(session, edit=None):  # the wizard itself, quitting at once
+    def run_app(session, edit=None, first_frame=None):  # the wizard, quitting at once
         seen.append(session.root.base)
         assert (session.root.base / "etc/jitsi").is_dir() and session.simulate
         return 1

@@ -274,6 +274,8 @@ class WizardScreen(Screen):
         self._problems_shown = False  # problems from an earlier visit may be fixed since
         self.refresh_from_form()
         self.update_problems()
+        # A step opens at its top (its title and what it is for), wherever it was left.
+        self.query_one("#body").scroll_home(animate=False, immediate=True)
         self.focus_first()
 
     def refresh_from_form(self) -> None:
