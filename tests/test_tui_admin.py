@@ -216,8 +216,9 @@ async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
         user = app.screen.query_one("#ldap-test-user", Input)
         await wait_until(pilot, lambda: user.has_focus, "the field at fault to take the focus")
         error = "error: Test user:"
-        await wait_until(pilot, lambda: error in words(app), "the error to come in view")
-        assert "is 300 characters long" in words(app)
+        await wait_until(pilot, lambda: error in words(app)
+                         and "is 300 characters long" in words(app),
+                         "the whole error to come in view")
         assert "Test user xxx" in words(app)  # the field too, its error right under it
         assert words(app).index("Test user xxx") < words(app).index(error)
         assert on(app, "auth")
@@ -234,6 +235,33 @@ async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
         assert app.screen.query_one("#ldap-base", Input).has_focus
         assert shown_lines(app) == [base]
         assert "User base" not in str(app.screen.query_one("#ldap-results").render())
+
+
+async def test_keys_typed_in_a_burst_land_in_order_corrections_included(request):
+    """Over SSH keys arrive together: each goes into the field in the order it was typed,
+    Backspace, the arrows and Delete included, before the keys behind it."""
+    from textual import events
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-letsencrypt").value = True
+        email = app.screen.query_one("#email", Input)
+        await type_into(pilot, "#email", "")
+        await focus(pilot, email, "the e-mail field")
+        burst = [*"adnim", "backspace", "backspace", "backspace", *"min@exampel",
+                 "left", "left", "delete", "right", "e", "end", *".org"]
+        for key in burst:  # all at once, as one read from the terminal
+            char = key if len(key) == 1 else None
+            event = events.Key(key, char)
+            event.set_sender(app)
+            app._driver.send_message(event)
+        await wait_until(pilot, lambda: email.value == "admin@example.org",
+                         "the burst to read admin@example.org")
+        await pilot.pause()
+        assert email.value == "admin@example.org"
 
 
 async def test_a_step_opens_at_its_top_wherever_it_was_left(request):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.containers import Container
 from textual.content import Content
 from textual.widget import Widget
@@ -23,6 +24,20 @@ class FieldInput(Input):
         if placeholder and not placeholder.startswith(HINT_WORDS):
             placeholder = f"e.g. {placeholder}"
         super().__init__(*args, placeholder=placeholder, **kw)
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Over SSH keys arrive in bursts. Textual runs an input's own keys (Backspace, Delete,
+        # the arrows, Ctrl+U, ...) only once the key has bubbled up to the app, after the
+        # letters typed behind it went into the field: "ab", Backspace, "c" read "abc", then
+        # "ab". Run them here, in the order they came (the app's priority keys, Ctrl+Q and
+        # Ctrl+C, never reach the field; Enter and Tab are taken by the app).
+        if event.is_printable:
+            return  # Input's own handler (called next) types it
+        bindings = self._bindings.key_to_bindings.get(event.key)
+        if bindings:
+            event.stop()
+            event.prevent_default()
+            await self.run_action(bindings[0].action)
 
     async def action_submit(self) -> None:
         handler = getattr(self.screen, "field_submitted", None)
