@@ -264,3 +264,36 @@ async def test_a_walk_on_a_bare_host_plans_what_replay_plans(request, tmp_path, 
 
 async def test_a_walk_on_a_bridge_host_plans_what_replay_plans(request, tmp_path, capsys):
     await check_walk(request, tmp_path, capsys, "bridge")
+
+
+async def test_a_meeting_server_is_not_offered_the_videobridge_role(request, tmp_path):
+    """A host with Jitsi Meet is the meeting server: the plan refuses the videobridge role
+    there, so Welcome says what the host is and how extra bridges are made, instead of a
+    choice that leads nowhere; the command it shows works as printed."""
+    from tests.test_tui_support import tui_root
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert not app.screen.query("#role-videobridge")
+        shown = screen_text(app)
+        assert "This host is the meeting server (Jitsi Meet is installed)" in shown
+        assert "jitsi-wizard bridge add --help" in [line.strip() for line in shown.splitlines()]
+        assert "Bridge" not in step_line(app) and "Auth" in step_line(app)
+    assert cli.main(["bridge", "add", "--help"]) == 0
+
+
+async def test_an_answers_file_to_edit_brings_the_choice_back(request, tmp_path, capsys,
+                                                               monkeypatch):
+    from tests.test_tui_support import tui_root
+
+    monkeypatch.setenv("ALICE_PASSWORD", "alice-password-1")
+    assert cli.main(["example-answers"]) == 0
+    answers = tmp_path / "answers.toml"
+    answers.write_text(capsys.readouterr().out)
+    answers.chmod(0o600)
+    app = make_app(tui_root(request), edit=str(answers))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.screen.query_one("#role-meeting-server").value
+        assert app.screen.query("#role-videobridge")

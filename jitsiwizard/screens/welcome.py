@@ -58,6 +58,11 @@ def facts_text(facts, simulated: bool, root) -> Text:
     return text
 
 
+MEETING_SERVER = ("This host is the meeting server (Jitsi Meet is installed). Extra "
+                  "videobridges run on hosts of their own; to prepare one, see\n"
+                  "  jitsi-wizard bridge add --help")
+
+
 class RollbackButton(Button):
     """Takes the focus once it is on screen: the rollback comes before anything else."""
 
@@ -78,7 +83,9 @@ class WelcomeScreen(WizardScreen):
             "Jitsi: its name, DNS, certificate and logins), or an extra videobridge that "
             "carries video for a main host (`jitsi-wizard bridge add NAME --address ADDR` on "
             "the main host gives its account; the steps are then Bridge, Firewall, Review). "
-            "A host that runs only the videobridge starts with the videobridge chosen.")
+            "The choice is offered on a host without Jitsi Meet; a host that runs only the "
+            "videobridge starts with the videobridge chosen. A host with Jitsi Meet is the "
+            "meeting server: its extra videobridges run on hosts of their own.")
     BINDINGS: ClassVar = [Binding("escape", "back", "Back", show=False)]  # nothing before
 
     _interrupted_shown: str | None = None  # the run whose rollback offer is on screen
@@ -88,9 +95,19 @@ class WelcomeScreen(WizardScreen):
         yield Static(facts_text(app.facts, app.simulate, app.root) if app.loaded_host else "",
                      id="facts")
         yield Static("", id="warnings", classes="warnings")
-        with RadioSet(id="role", compact=True):
-            for role, label in ROLES:
-                yield Choice(label, id=f"role-{role}", compact=True)
+        if self.offers_role():
+            with RadioSet(id="role", compact=True):
+                for role, label in ROLES:
+                    yield Choice(label, id=f"role-{role}", compact=True)
+        else:
+            yield Static(MEETING_SERVER, id="role-fact")
+
+    def offers_role(self) -> bool:
+        """Whether this host may still become either: a host with Jitsi Meet is the meeting
+        server (a videobridge host runs only the bridge, and the plan refuses one here), so
+        only an answers file given to --edit, which may say otherwise, brings the choice."""
+        app = self.app
+        return not (app.loaded_host and app.facts.jitsi_installed) or bool(app.edit_file)
 
     def refresh_from_form(self) -> None:
         app = self.app
@@ -99,9 +116,9 @@ class WelcomeScreen(WizardScreen):
             return
         if app.edit_file:
             app.form  # noqa: B018 - the answers file given to --edit says the role
-        choice = self.query_one(f"#role-{app.role}", Choice)
-        if not choice.value:
-            choice.value = True
+        for choice in self.query(f"#role-{app.role}").results(Choice):
+            if not choice.value:
+                choice.value = True
         self.query_one(StepLine).show()
         self.query_one("#facts", Static).update(facts_text(app.facts, app.simulate, app.root))
         warnings = Text()
