@@ -209,6 +209,7 @@ class WizardScreen(Screen):
     INTRO: ClassVar[str] = ""
     HELP: ClassVar[str] = ""
     NEXT_LABEL: ClassVar[str] = "Next >"
+    HAS_BACK: ClassVar[bool] = True  # a "< Back" button (the first and the last step have none)
 
     BINDINGS: ClassVar = [
         Binding("escape", "back", "Back"),
@@ -234,7 +235,8 @@ class WizardScreen(Screen):
             yield from self.compose_body()
         with Horizontal(id="nav"):
             yield Spinner(id="status")
-            yield Button("< Back", id="back", compact=True)
+            if self.HAS_BACK:
+                yield Button("< Back", id="back", compact=True)
             yield Button(self.NEXT_LABEL, id="next", compact=True, variant="primary")
         yield KeyHints()
 
@@ -248,8 +250,6 @@ class WizardScreen(Screen):
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        if self.NAME == "welcome":
-            self.query_one("#back", Button).display = False
         # Widgets nested a few levels deep are mounted after this event: arrive (fill them
         # in) once the screen has been laid out.
         self.call_after_refresh(self._mounted)

@@ -55,6 +55,7 @@ class DoneScreen(WizardScreen):
     TITLE = "Done"
     INTRO = INTRO
     NEXT_LABEL = "Quit"
+    HAS_BACK = False
     HELP = (INTRO + "\n\nThe answers used are saved (mode 0600, passwords as references to "
             "root-only files) so the same setup can be replayed on this or another host with "
             "`jitsi-wizard --answers FILE`, or changed with `jitsi-wizard --edit FILE`.\n\n"
@@ -66,10 +67,6 @@ class DoneScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="done-url", classes="url")
         yield Static("", id="done-summary")
-
-    def on_mount(self) -> None:
-        self.query_one("#back", Button).display = False
-        super().on_mount()
 
     def focus_first(self) -> None:
         self.query_one("#next", Button).focus()

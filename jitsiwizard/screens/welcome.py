@@ -72,6 +72,7 @@ class RollbackButton(Button):
 
 class WelcomeScreen(WizardScreen):
     CSS_PATH = None  # app.tcss has all it needs: the first screen parses no more
+    HAS_BACK = False
     NAME = "welcome"
     TITLE = "Welcome"
     INTRO = INTRO
