@@ -66,11 +66,9 @@ class FieldError(Static):
 
 class Field(Container):
     """A label and a one-line input on one row and, under the input, the error line of the
-    answers key it edits (`key`), if any: a grid (steps.tcss), so the input is no deeper in
-    the tree than in a plain row (a key bubbles through every level before its binding runs,
-    and a deeper one lets a Backspace fall behind the next letter of a burst). The input
-    keeps its text when it gets the focus (no select-all: fixing a typo in a pre-filled
-    value must not erase it)."""
+    answers key it edits (`key`), if any, laid out as a grid (steps.tcss). The input keeps
+    its text when it gets the focus (no select-all: fixing a typo in a pre-filled value must
+    not erase it)."""
 
     def __init__(self, label: str, *, field_id: str | None = None, key: str = "",
                  **input_options):
