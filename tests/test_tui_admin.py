@@ -237,11 +237,19 @@ async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
         assert "User base" not in str(app.screen.query_one("#ldap-results").render())
 
 
+def send_burst(app, keys: list[str]) -> None:
+    """The keys all at once, as one read from the terminal brings them."""
+    from textual import events
+
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
 async def test_keys_typed_in_a_burst_land_in_order_corrections_included(request):
     """Over SSH keys arrive together: each goes into the field in the order it was typed,
     Backspace, the arrows and Delete included, before the keys behind it."""
-    from textual import events
-
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
@@ -253,11 +261,7 @@ async def test_keys_typed_in_a_burst_land_in_order_corrections_included(request)
         await focus(pilot, email, "the e-mail field")
         burst = [*"adnim", "backspace", "backspace", "backspace", *"min@exampel",
                  "left", "left", "delete", "right", "e", "end", *".org"]
-        for key in burst:  # all at once, as one read from the terminal
-            char = key if len(key) == 1 else None
-            event = events.Key(key, char)
-            event.set_sender(app)
-            app._driver.send_message(event)
+        send_burst(app, burst)
         await wait_until(pilot, lambda: email.value == "admin@example.org",
                          "the burst to read admin@example.org")
         await pilot.pause()
