@@ -103,3 +103,28 @@ def test_apt_status_lines_drive_the_package_bar():
                                                                     "Retrieving file 1 of 9")
     assert apt_status("$ apt-get install -y jitsi-meet") is None
     assert str(bar_text("Packages", 50, 100)).count("#") == 20
+
+
+async def test_a_dialog_focuses_its_answer_even_if_it_is_mounted_late():
+    """A screen's on_mount can run before the widgets nested in its containers are mounted
+    (on a busy host): the focus waits for them instead of failing (the wizard stopped with
+    NoMatches on '#no' once)."""
+    from textual.app import App
+    from textual.screen import Screen
+    from textual.widgets import Button
+
+    from jitsiwizard.screens.base import focus_soon
+
+    class Late(Screen):
+        def on_mount(self) -> None:
+            focus_soon(self, "#no")
+            self.set_timer(0.05, lambda: self.mount(Button("No", id="no")))
+
+    class Host(App):
+        def on_mount(self) -> None:
+            self.push_screen(Late())
+
+    app = Host()
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.screen.query("#no")
+                         and app.screen.query_one("#no").has_focus, "the late button's focus")

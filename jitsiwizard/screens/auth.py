@@ -17,7 +17,7 @@ from textual.widgets.option_list import Option
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
-from jitsiwizard.screens.base import WizardScreen, plain_console, result_text
+from jitsiwizard.screens.base import WizardScreen, focus_soon, plain_console, result_text
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
@@ -431,7 +431,7 @@ class UserDialog(ModalScreen):
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        self.query(Input).first().focus()
+        focus_soon(self, "Input")
 
     def field_submitted(self, field: Input) -> None:
         if field.id == "again":

@@ -470,6 +470,17 @@ class WizardScreen(Screen):
         self.app.push_screen(HelpDialog(self.TITLE, self.HELP or self.INTRO))
 
 
+def focus_soon(screen, selector: str, tries: int = 100) -> None:
+    """Focus the first widget matching `selector` once it is there: a screen's on_mount can
+    run before the widgets nested in its containers are mounted (on a busy host), and a
+    query then would fail. Looks again every 10 ms, for a second at most."""
+    found = screen.query(selector)
+    if found:
+        found.first().focus()
+    elif tries > 0 and screen.is_attached:
+        screen.set_timer(0.01, lambda: focus_soon(screen, selector, tries - 1))
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """A question with two answers; Esc means no."""
 
@@ -496,7 +507,7 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        self.query_one("#no", Button).focus()
+        focus_soon(self, "#no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -528,7 +539,7 @@ class HelpDialog(ModalScreen[None]):
         if plain_console():
             self.add_class("plain")
         # The text has the focus, so arrows and Page Up/Down scroll it; Esc or F1 closes.
-        self.query_one(".help-body").focus()
+        focus_soon(self, ".help-body")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

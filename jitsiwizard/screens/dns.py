@@ -47,17 +47,14 @@ class DnsScreen(WizardScreen):
         yield Static("Videobridge behind NAT (leave empty when the host has a public "
                      "address)", classes="section")
         yield Static("", id="nat-detected", classes="note")
-        with Horizontal(classes="buttons", id="nat-buttons"):
+        with Horizontal(classes="buttons", id="nat-buttons") as nat:
+            nat.display = False  # until a mapping is detected
             yield Button("Use the detected mapping", id="use-nat", compact=True)
         yield Field("Public address", placeholder="only behind NAT: the name's public IPv4",
                     id="public", key="host.public_address")
         yield Field("Local address", placeholder="e.g. 192.168.1.10", id="local",
                     key="host.local_address")
         yield Static("", id="nat-problems", classes="check-line")
-
-    def on_mount(self) -> None:
-        self.query_one("#nat-buttons").display = False
-        super().on_mount()
 
     def refresh_from_form(self) -> None:
         host = self.form.answers.host

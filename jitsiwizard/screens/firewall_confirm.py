@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from jitsiwizard.screens.base import plain_console
+from jitsiwizard.screens.base import focus_soon, plain_console
 
 TICK = 0.2  # seconds between looks at the clock: the shown second changes on time
 
@@ -60,7 +60,7 @@ class FirewallDialog(ModalScreen[str]):
         if plain_console():
             self.add_class("plain")
         # Enter by habit must not keep a change nobody has tried: the focus is on Undo now.
-        self.query_one("#undo", Button).focus()
+        focus_soon(self, "#undo")
         self._tick()
         self._timer = self.set_interval(TICK, self._tick)
 

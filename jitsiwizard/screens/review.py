@@ -21,6 +21,7 @@ from jitsiwizard.screens.base import (
     ConfirmDialog,
     KeyHints,
     WizardScreen,
+    focus_soon,
     plain_console,
 )
 
@@ -328,7 +329,7 @@ class TextDialog(ModalScreen[None]):
     def on_mount(self) -> None:
         if plain_console():
             self.add_class("plain")
-        self.query_one("#viewer-body").focus()
+        focus_soon(self, "#viewer-body")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
