@@ -97,6 +97,20 @@ FIREWALL_WORDS = {
 }
 
 
+class StepsBox(VerticalScroll):
+    """The steps, scrolled to keep the one it follows in view, also when its height changes
+    (when the run ends the outcome below takes room, and the last step slid out of view)."""
+
+    follow_y = 0
+
+    def follow(self, y: int) -> None:
+        self.follow_y = y
+        self.call_after_refresh(self.scroll_to, y=y, animate=False)
+
+    def on_resize(self) -> None:
+        self.follow(self.follow_y)
+
+
 class ApplyScreen(WizardScreen):
     NAME = "apply"
     TITLE = "Apply"
@@ -126,7 +140,7 @@ class ApplyScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="apply-bar")
         yield Static("", id="package-bar")
-        with VerticalScroll(id="apply-steps-box"):
+        with StepsBox(id="apply-steps-box"):
             yield Static("", id="apply-steps", classes="steps")
         yield Static("", id="apply-outcome", classes="outcome")
         # min_width: wrap to the log's own width (the default, 78, scrolls sideways at 80x24)
@@ -253,8 +267,7 @@ class ApplyScreen(WizardScreen):
         current = [n for n, m in self.marks.items() if m in ("run", "failed")]
         if not current:
             current = [n for n, m in self.marks.items() if m != "todo"] or [1]
-        self.call_after_refresh(self.query_one("#apply-steps-box").scroll_to,
-                                y=max(0, current[-1] - 3), animate=False)
+        self.query_one(StepsBox).follow(max(0, current[-1] - 3))
 
     def on_apply_finished(self, message: ApplyFinished) -> None:
         app = self.app
