@@ -200,10 +200,14 @@ class WizardApp(App):
             if handler is not None:
                 handler(self.focused)
                 return
-        # Tab likewise: routed the usual way (to the focused field, then up to the screen's
-        # binding), a key typed right behind it would still reach the field it leaves.
+        # Tab likewise, from a field: routed the usual way (to the field, then up to the
+        # screen's binding), a key typed right behind it would still reach the field it
+        # leaves. From anything else Tab goes the usual way, behind the keys before it
+        # (which bubble up to their bindings too): taken here, it overtook them, and Down
+        # Down Enter Tab on a choice pressed Enter on the widget after it (Next: Review).
         if (isinstance(event, events.Key) and event.key in ("tab", "shift+tab")
-                and not event.is_forwarded and self.focused is not None):
+                and not event.is_forwarded
+                and getattr(self.focused, "submits_to_screen", False)):
             if event.key == "tab":
                 self.screen.focus_next()
             else:
