@@ -171,7 +171,8 @@ async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
         assert shown.startswith("error: E-mail: ")  # reads without colour
         assert "host.email" not in shown and "[host]" not in shown and " = " not in shown
         assert "Let's Encrypt" in shown
-        assert email.has_focus  # Next took the admin to the field at fault
+        # Next takes the admin to the field at fault (the focus moves just after the drawing).
+        await wait_until(pilot, lambda: email.has_focus, "the e-mail field to take the focus")
         # Once, beside its field: not again in the step's box.
         box = app.screen.query_one("#cert-problems")
         assert "E-mail" not in str(box.render())
@@ -232,7 +233,8 @@ async def test_next_takes_the_admin_to_the_first_field_at_fault(request):
         base = line_under(app, "#ldap-base")
         await wait_until(pilot, lambda: "User base: is missing" in str(base.render()),
                          "the test to show the problem under its field")
-        assert app.screen.query_one("#ldap-base", Input).has_focus
+        base_field = app.screen.query_one("#ldap-base", Input)
+        await wait_until(pilot, lambda: base_field.has_focus, "User base to take the focus")
         assert shown_lines(app) == [base]
         assert "User base" not in str(app.screen.query_one("#ldap-results").render())
 
@@ -266,6 +268,25 @@ async def test_keys_typed_in_a_burst_land_in_order_corrections_included(request)
                          "the burst to read admin@example.org")
         await pilot.pause()
         assert email.value == "admin@example.org"
+
+
+async def test_keys_typed_ahead_on_a_choice_stay_on_the_choice(request):
+    """Down Down Enter Tab in one burst on Authentication's policy: LDAP is chosen and the
+    wizard stays on the step (the Tab overtook the keys before it, and the Enter then
+    pressed Next: on to Review)."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        await focus(pilot, app.screen.query_one("#policy"), "the policy choice")
+        send_burst(app, ["down", "down", "enter", "tab"])
+        await wait_until(pilot, lambda: on(app, "auth")
+                         and app.screen.query_one("#policy-ldap").value, "LDAP chosen")
+        await wait_idle(pilot)
+        for _ in range(3):  # until every key and what it set off is handled
+            await pilot.pause()
+        assert on(app, "auth") and app.form.answers.auth.policy == "ldap"
 
 
 async def test_a_step_opens_at_its_top_wherever_it_was_left(request):
@@ -312,13 +333,25 @@ async def test_the_apply_step_list_uses_the_height_and_follows_the_run(request):
             await run_to_apply(pilot, users=3)
             total = len(app.plan.steps)
             assert total >= 9
-            shown = screen_text(app)
-            listed = [n for n in range(1, total + 1) if f" {n:>2}. " in shown]
-            assert total in listed, shown  # the list followed the run to its end
+
+            # The list follows the run to its end (its last scroll may land a frame later).
+            await wait_until(pilot, lambda a=app, t=total: t in steps_listed(a, t),
+                             "the last step in view")
+            shown, listed = screen_text(app), steps_listed(app, total)
             if size == SIZE:
                 assert len(listed) >= 6, shown
+                # Less room (a smaller terminal, the outcome taking lines): still the end.
+                await pilot.resize_terminal(80, 20)
+                await wait_until(pilot, lambda a=app, t=total: t in steps_listed(a, t),
+                                 "the last step in view at 80x20")
             else:
                 assert listed == list(range(1, total + 1)), shown  # room for all of them
+
+
+def steps_listed(app, total: int) -> list[int]:
+    """The numbers of the Apply step's steps on screen."""
+    shown = screen_text(app)
+    return [n for n in range(1, total + 1) if f" {n:>2}. " in shown]
 
 
 def printed_command(shown: str, label: str) -> str:
