@@ -60,14 +60,20 @@ async def test_enter_visits_every_step_in_order_and_never_goes_back(request):
         assert not app.screen.query("#back") or not app.screen.query_one("#back").has_focus
 
 
+async def letsencrypt_step(pilot) -> None:
+    """The Certificate step with Let's Encrypt chosen (its e-mail field shown)."""
+    app = pilot.app
+    app.go("certificate")
+    await wait_screen(pilot, "certificate")
+    app.screen.query_one("#mode-letsencrypt").value = True
+
+
 async def test_a_hidden_field_does_not_block_next(request):
     """An e-mail half typed for Let's Encrypt, then self-signed chosen: Next goes on."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
-        app.screen.query_one("#mode-letsencrypt").value = True
+        await letsencrypt_step(pilot)
         await type_into(pilot, "#email", "admin@")
         app.screen.query_one("#mode-self-signed").value = True
         await wait_until(pilot, lambda: not app.screen.query_one("#acme").display,
@@ -158,9 +164,7 @@ async def test_errors_speak_the_screens_words_and_go_once_fixed(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
-        app.screen.query_one("#mode-letsencrypt").value = True
+        await letsencrypt_step(pilot)
         await type_into(pilot, "#email", "")
         await focus(pilot, app.screen.query_one("#mode"), "the choice above the fields")
         await press(pilot, "ctrl+n")
@@ -255,9 +259,7 @@ async def test_keys_typed_in_a_burst_land_in_order_corrections_included(request)
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
-        app.screen.query_one("#mode-letsencrypt").value = True
+        await letsencrypt_step(pilot)
         email = app.screen.query_one("#email", Input)
         await type_into(pilot, "#email", "")
         await focus(pilot, email, "the e-mail field")
