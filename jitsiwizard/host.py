@@ -54,6 +54,7 @@ class HostFacts:
     os_id: str = ""  # "debian" | "ubuntu" | ""
     os_version: str = ""  # "12", "20.04"
     os_codename: str = ""
+    os_name: str = ""  # PRETTY_NAME, as the system names itself: "Debian GNU/Linux 12 (bookworm)"
     packages: dict[str, str] = field(default_factory=dict)  # installed package -> version
 
     # Jitsi as configured
@@ -198,6 +199,8 @@ def read_facts(root: Root) -> HostFacts:
     facts.os_id = release.get("ID", "")
     facts.os_version = release.get("VERSION_ID", "")
     facts.os_codename = release.get("VERSION_CODENAME", "")
+    # Shown on screen: printable characters only, one line.
+    facts.os_name = "".join(c for c in release.get("PRETTY_NAME", "") if c.isprintable())[:80]
     facts.packages = parse_dpkg_status(root.read_text(DPKG_STATUS) or "")
     if (facts.os_id, facts.os_version) in LEGACY_RELEASES:
         facts.warnings.append(

@@ -260,3 +260,14 @@ def test_guest_host_gets_the_main_hosts_turn_module(make_root, tmp_path, generat
     guests = (root / "etc/prosody/conf.avail/jitsi-wizard-guests.cfg.lua").read_text()
     modules = lua.prosody_get(guests, f"guest.{HOST}", "modules_enabled")
     assert modules is not None and f'"{module}"' in modules
+
+
+def test_the_system_is_named_as_it_names_itself_and_only_in_printable_text(make_root):
+    base = make_root()
+    assert read_facts(Root(base)).os_name == "Debian GNU/Linux 12 (bookworm)"
+    release = base / "etc/os-release"
+    release.write_text(release.read_text().replace(
+        'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"',
+        'PRETTY_NAME="Debian\x1b[2J\x07 12' + "x" * 200 + '"'))
+    name = read_facts(Root(base)).os_name
+    assert name.startswith("Debian[2J 12x") and len(name) == 80

@@ -25,7 +25,7 @@ ROLES = (("meeting-server", "This host is the meeting server (the whole Jitsi)")
 
 
 def facts_text(facts, simulated: bool, root) -> Text:
-    rows = [("System", facts.release or "unknown")]
+    rows = [("System", facts.os_name or facts.release or "unknown")]
     if facts.jitsi_installed:
         jitsi = f"installed ({facts.generation} configuration files)"
         version = facts.packages.get("jitsi-meet") or facts.packages.get("jitsi-meet-web")
