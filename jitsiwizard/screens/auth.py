@@ -17,7 +17,13 @@ from textual.widgets.option_list import Option
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.form import typed
 from jitsiwizard.model import LocalUser
-from jitsiwizard.screens.base import WizardScreen, focus_soon, plain_console, result_text
+from jitsiwizard.screens.base import (
+    WizardScreen,
+    focus_soon,
+    plain_console,
+    result_text,
+    text_width,
+)
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
@@ -351,7 +357,8 @@ class AuthScreen(WizardScreen):
                 head.append(f": {counts[0]} users match the base and filter")
             self.status.stop("LDAP test passed")
         head.append("\n")
-        head.append_text(result_text(results))
+        head.append_text(result_text(results, width=text_width(
+            self.query_one("#ldap-results", Static))))
         if not current:  # shown, but it does not count for the settings as they are now
             head.append("\nThe settings changed while it ran: test again.", "bold")
         self.query_one("#ldap-results", Static).update(head)

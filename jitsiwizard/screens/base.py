@@ -46,22 +46,44 @@ def plain_console() -> bool:
     return os.environ.get("TERM", "") in ("linux", "vt100", "vt220", "dumb")
 
 
-def result_text(results, *, evidence: bool = True) -> Text:
-    """Check results as text: a status mark and the summary, then what was seen and the fix."""
+def result_text(results, *, evidence: bool = True, width: int = 0) -> Text:
+    """Check results as text: a status mark and the summary, then what was seen and the fix.
+    With `width` (the widget's), a long line wraps under its own text, not back to the first
+    column."""
     text = Text()
     for number, result in enumerate(results):
         if number:
             text.append("\n")
-        text.append(f"[{STATUS_MARK.get(result.status, result.status)}]",
-                    STATUS_STYLE.get(result.status, ""))
-        text.append(f" {result.summary}")
+        mark = f"[{STATUS_MARK.get(result.status, result.status)}] "
+        _hanging(text, mark, STATUS_STYLE.get(result.status, ""), result.summary, "", width)
         if evidence:
             for line in result.evidence:
-                text.append(f"\n       saw: {line}", "dim")
+                text.append("\n")
+                _hanging(text, "       saw: ", "dim", line, "dim", width)
         if result.fix and result.status != "ok":
-            text.append("\n       fix: ", "bold")
-            text.append(result.fix)
+            text.append("\n")
+            _hanging(text, "       fix: ", "bold", result.fix, "", width)
     return text
+
+
+def _hanging(text: Text, label: str, label_style: str, body: str, style: str,
+             width: int) -> None:
+    """`label` then `body`, wrapped to `width` with the lines after the first indented under
+    the body (words are kept whole, --options too; only a word longer than a line breaks)."""
+    import textwrap
+
+    room = width - len(label)
+    lines = (textwrap.wrap(body, room, break_on_hyphens=False) if room >= 20 else []) or [body]
+    text.append(label, label_style)
+    text.append(lines[0], style)
+    for line in lines[1:]:
+        text.append("\n" + " " * len(label) + line, style)
+
+
+def text_width(widget) -> int:
+    """The width a Static has for its text: its own once laid out, else the screen's less
+    the body's padding and scroll bar."""
+    return widget.content_region.width or max(widget.app.size.width - 4, 0)
 
 
 def problems_text(problems, *, tint: bool = False) -> Text:

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text, text_width
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("Browsers, the certificate authority and the apps find this server through DNS: "
@@ -128,7 +128,8 @@ class DnsScreen(WizardScreen):
     def show_results(self) -> None:
         if self.results is None:
             return
-        self.query_one("#dns-results", Static).update(result_text(self.results))
+        box = self.query_one("#dns-results", Static)
+        box.update(result_text(self.results, width=text_width(box)))
         mapping = self.nat_mapping()
         self.query_one("#nat-buttons").display = mapping is not None
         detected = self.query_one("#nat-detected", Static)

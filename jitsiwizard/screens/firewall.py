@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, HorizontalScroll
 from textual.widgets import Button, Checkbox, Input, Static
 
-from jitsiwizard.screens.base import WizardScreen, result_text
+from jitsiwizard.screens.base import WizardScreen, result_text, text_width
 from jitsiwizard.screens.widgets import Field, Tick
 
 INTRO = ("Jitsi needs 80/tcp (certificates), 443/tcp (web) and 10000/udp (media) open from "
@@ -141,7 +141,8 @@ class FirewallScreen(WizardScreen):
             return
         self.results = results
         self.status.stop("port check done")
-        self.query_one("#port-results", Static).update(result_text(results))
+        box = self.query_one("#port-results", Static)
+        box.update(result_text(results, width=text_width(box)))
 
     # -- the probe from outside ------------------------------------------------------------
 
