@@ -55,19 +55,19 @@ def result_text(results, *, evidence: bool = True, width: int = 0) -> Text:
         if number:
             text.append("\n")
         mark = f"[{STATUS_MARK.get(result.status, result.status)}] "
-        _hanging(text, mark, STATUS_STYLE.get(result.status, ""), result.summary, "", width)
+        hanging(text, mark, STATUS_STYLE.get(result.status, ""), result.summary, "", width)
         if evidence:
             for line in result.evidence:
                 text.append("\n")
-                _hanging(text, "       saw: ", "dim", line, "dim", width)
+                hanging(text, "       saw: ", "dim", line, "dim", width)
         if result.fix and result.status != "ok":
             text.append("\n")
-            _hanging(text, "       fix: ", "bold", result.fix, "", width)
+            hanging(text, "       fix: ", "bold", result.fix, "", width)
     return text
 
 
-def _hanging(text: Text, label: str, label_style: str, body: str, style: str,
-             width: int) -> None:
+def hanging(text: Text, label: str, label_style: str, body: str, style: str,
+            width: int) -> None:
     """`label` then `body`, wrapped to `width` with the lines after the first indented under
     the body (words are kept whole, --options too; only a word longer than a line breaks)."""
     import textwrap

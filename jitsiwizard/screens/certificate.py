@@ -13,7 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 from jitsiwizard.model import ACME_SERVERS
-from jitsiwizard.screens.base import WizardScreen, problems_text
+from jitsiwizard.screens.base import WizardScreen, hanging, problems_text, text_width
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "How the web server gets its TLS certificate. Browsers and the apps need a trusted one."
@@ -107,8 +107,8 @@ class CertificateScreen(WizardScreen):
         route = self.query_one("#route", Static)
         cert = self.form.answers.cert
         if cert.mode == "own" and not (cert.cert_file and cert.key_file):
-            route.update(Text.assemble(("Route: ", "bold"), "your files: give the certificate "
-                                       "and its key above; nginx will serve them"))
+            self.show_route_text(route, "your files: give the certificate and its key above; "
+                                 "nginx will serve them")
             return
         try:
             chosen, reason = self.app.session.certificate_route(self.form.answers)
@@ -118,8 +118,13 @@ class CertificateScreen(WizardScreen):
         words = {"keep": "nothing to change", "helper": "Jitsi's helper script",
                  "certbot": "certbot", "own": "your files", "self-signed": "a new "
                  "self-signed certificate"}
-        route.update(Text.assemble(("Route: ", "bold"), f"{words.get(chosen, chosen)}: "
-                                   f"{reason}"))
+        self.show_route_text(route, f"{words.get(chosen, chosen)}: {reason}")
+
+    @staticmethod
+    def show_route_text(route: Static, text: str) -> None:
+        shown = Text()
+        hanging(shown, "Route: ", "bold", text, "", text_width(route))
+        route.update(shown)
 
     # -- edits -----------------------------------------------------------------------------
 
