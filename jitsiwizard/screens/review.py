@@ -22,7 +22,9 @@ from jitsiwizard.screens.base import (
     KeyHints,
     WizardScreen,
     focus_soon,
+    hanging,
     plain_console,
+    text_width,
 )
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
@@ -159,12 +161,11 @@ class ReviewScreen(WizardScreen):
         self.status.stop("")
         notes = Text()
         warnings = [p.message for p in planned.warnings]
+        notes_box = self.query_one("#plan-notes", Static)
         for number, note in enumerate(plan.notes + warnings):
             if number:
                 notes.append("\n")
-            notes.append("note: ", "bold yellow")
-            notes.append(redact(note))
-        notes_box = self.query_one("#plan-notes", Static)
+            hanging(notes, "note: ", "bold yellow", redact(note), "", text_width(notes_box))
         notes_box.update(notes)
         notes_box.display = bool(plan.notes or warnings)
         steps = self.query_one("#steps-list", StepsList)
@@ -178,9 +179,12 @@ class ReviewScreen(WizardScreen):
         files = len(plan.file_steps())
         summary.update(f"{len(plan.steps)} steps, {files} file change(s). Enter on a step "
                        "shows its diff; D shows the whole plan.")
+        # A step a line, or several under its own text (not back at the number's column).
+        width = max(text_width(steps) - 2, 0)  # less the highlight's padding
         for number, step in enumerate(plan.steps, 1):
-            steps.add_option(Option(Text(redact(f"{number:>2}. {step.describe()}")),
-                                    id=str(number)))
+            prompt = Text()
+            hanging(prompt, f"{number:>2}. ", "", redact(step.describe()), "", width)
+            steps.add_option(Option(prompt, id=str(number)))
         steps.highlighted = 0
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
