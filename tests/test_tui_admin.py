@@ -704,3 +704,16 @@ async def test_the_demo_says_its_tree_goes_when_it_ends(request, kept):
         await wait_screen(pilot, "done")
         summary = str(app.screen.query_one("#done-summary").render())
         assert ("--keep-demo" in summary) == (not kept), summary
+
+
+def test_a_long_path_on_done_breaks_after_a_slash_never_mid_name():
+    from jitsiwizard.screens.done import path_lines
+
+    path = "/tmp/jw-demo-aluqqmck/var/lib/jitsi-wizard/runs/20261129-124841-ed7e/run.log"
+    lines = path_lines(path, 74)
+    assert "".join(lines) == path and len(lines) == 2
+    assert lines[0].endswith("/") and lines[1] == "run.log"
+    assert path_lines("/var/lib/jitsi-wizard/answers.toml", 74) == [
+        "/var/lib/jitsi-wizard/answers.toml"]
+    long_name = "/" + "a" * 100 + "/b"
+    assert path_lines(long_name, 74) == ["/" + "a" * 100 + "/", "b"]  # too long: whole

@@ -45,9 +45,29 @@ def _line(text: Text, label: str, value: str, width: int = 78, *,
         text.append(f"{value}\n")
         return
     text.append("\n")
-    lines = shell_lines(value, width - 2) if command else [value]
-    for line in lines:
-        text.append(f"  {line}\n")
+    lines = shell_lines(value, width - 2) if command else path_lines(value, width - 2)
+    for number, line in enumerate(lines):
+        text.append(f"{'  ' if number == 0 or command else '    '}{line}\n")
+
+
+def path_lines(path: str, width: int) -> list[str]:
+    """A path in lines of at most `width`, broken after a slash (the lines after the first
+    are indented two more), so that a part never breaks mid-name; a part longer than a line
+    stays whole."""
+    if len(path) <= width:
+        return [path]
+    parts = [part + "/" for part in path.split("/")]
+    parts[-1] = parts[-1][:-1]
+    lines, line = [], ""
+    for part in parts:
+        room = width if not lines else width - 2
+        if line not in ("", "/") and len(line) + len(part) > room:
+            lines.append(line)
+            line = part
+        else:
+            line += part
+    lines.append(line)
+    return lines
 
 
 class DoneScreen(WizardScreen):
