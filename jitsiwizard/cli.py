@@ -291,10 +291,10 @@ def run_demo(args) -> int:
 def run_tui(args, edit: str | None) -> int:
     session = _session(args)
     session.prefetch_host()  # read while the screens are imported
+    from jitsiwizard import collector
     from jitsiwizard.app import run_app
-    from jitsiwizard.start import release_collector
 
-    return run_app(session, edit=edit, first_frame=release_collector)
+    return run_app(session, edit=edit, first_frame=collector.release)
 
 
 def run_replay(args) -> int:
@@ -565,9 +565,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: 2 for usage errors, 0 for --help
         return int(exc.code or 0)
     if args.func is not cmd_main or args.answers:
-        from jitsiwizard.start import release_collector
+        from jitsiwizard import collector
 
-        release_collector()  # only the wizard's first screen waits for it (see start.py)
+        collector.release()  # only the wizard's first screen waits for it (collector.py)
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -1,31 +1,16 @@
-"""The command's entry point. Holds the garbage collector off while the program starts: the
-imports and the first screen allocate tens of thousands of objects that live as long as the
-program, and collecting them as they are made costs about 10 ms of a 0.2 s start (measured
-with scripts/bench). The collector is back on, with those objects set aside (gc.freeze), as
-soon as the first screen is drawn or a command other than the wizard starts."""
+"""The command's entry point: holds the garbage collector off before anything is imported
+(see collector.py), then runs the command line."""
 
 from __future__ import annotations
 
-import gc
-
-
-def hold_collector() -> None:
-    gc.disable()
-
-
-def release_collector() -> None:
-    """Idempotent: the objects made so far stay for the program's life, so later collections
-    need not walk them."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
+from jitsiwizard import collector
 
 
 def main() -> int:
-    hold_collector()
+    collector.hold()
     try:
         from jitsiwizard.cli import main as cli_main
 
         return cli_main()
     finally:
-        release_collector()
+        collector.release()

@@ -8,14 +8,14 @@ import gc
 
 import pytest
 
-from jitsiwizard import start
+from jitsiwizard import collector, start
 from jitsiwizard.app import WizardApp
 from jitsiwizard.rootfs import Root
 from tests.test_tui_support import SIZE, FixedChecks, loaded
 
 
 @pytest.fixture(autouse=True)
-def collector():
+def collector_back_on():
     yield
     gc.unfreeze()
     gc.enable()
@@ -38,12 +38,12 @@ def test_bad_arguments_leave_the_collector_on(monkeypatch, capsys):
 
 
 async def test_the_wizard_turns_it_on_once_its_first_screen_is_drawn(make_root):
-    start.hold_collector()
+    collector.hold()
     calls = []
 
     def first_frame():
         calls.append(app.screen.NAME if hasattr(app.screen, "NAME") else None)
-        start.release_collector()
+        collector.release()
 
     app = WizardApp(FixedChecks(Root(make_root())), first_frame=first_frame)
     async with app.run_test(size=SIZE) as pilot:
