@@ -23,6 +23,7 @@ from jitsiwizard.paths import (
     PROSODY_DATA,
     SAVED_ANSWERS,
 )
+from jitsiwizard.prosody_auth import password_stdin, register_argv, unregister_argv
 
 if TYPE_CHECKING:
     from jitsiwizard.health import Endpoints
@@ -327,9 +328,9 @@ def plan_add(session: Session, name: str, address: str) -> BridgeRun:
     redact.add(password)
     plan = Plan()
     jid = f"{name}@auth.{host}"
-    plan.steps.append(Command(["prosodyctl", "adduser", jid], f"create {jid}, the bridge's "
-                              "own account", stdin=Secret("generated",
-                                                          f"{password}\n{password}\n"),
+    plan.steps.append(Command(register_argv(name, f"auth.{host}"), f"create {jid}, the "
+                              "bridge's own account",
+                              stdin=password_stdin(Secret("generated", password)),
                               snapshot=(accounts,), timeout=60))
     firewall = wizard_manages_firewall(session.root)
     if firewall:
@@ -343,10 +344,10 @@ def plan_add(session: Session, name: str, address: str) -> BridgeRun:
     if session.root.read_text(CHECKER_SECRET) is None:
         checker = random.token_urlsafe(32)
         redact.add(checker)
-        plan.steps.append(Command(["prosodyctl", "adduser", f"{CHECKER}@auth.{host}"],
+        plan.steps.append(Command(register_argv(CHECKER, f"auth.{host}"),
                                   "an account that only looks who is in the brewery (for "
-                                  "`bridge list`)", stdin=Secret("generated",
-                                                                 f"{checker}\n{checker}\n"),
+                                  "`bridge list`)",
+                                  stdin=password_stdin(Secret("generated", checker)),
                                   snapshot=(accounts,), timeout=60))
         plan.steps.append(FileChange(CHECKER_SECRET, checker + "\n", "its password",
                                      None, 0o600, secret=True))
@@ -383,8 +384,8 @@ def plan_remove(session: Session, name: str) -> BridgeRun:
     host = facts.hostname
     jid = f"{name}@auth.{host}"
     plan = Plan()
-    plan.steps.append(Command(["prosodyctl", "deluser", jid], f"delete {jid}: the bridge "
-                              "can no longer log in", snapshot=(account_dir(host),),
+    plan.steps.append(Command(unregister_argv(name, f"auth.{host}"), f"delete {jid}: the "
+                              "bridge can no longer log in", snapshot=(account_dir(host),),
                               timeout=60))
     address = str(entry.get("address", ""))
     if entry.get("firewall") and address:

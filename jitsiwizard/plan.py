@@ -17,7 +17,13 @@ import unicodedata
 from jitsiwizard import prosody_auth
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import configjs, hocon, lua, properties
-from jitsiwizard.host import LEGACY_AUTH_KEY, HostFacts, ScramRecord, prosody_data_dir
+from jitsiwizard.host import (
+    LEGACY_AUTH_KEY,
+    HostFacts,
+    ScramRecord,
+    prosody_data_dir,
+    version_tuple,
+)
 from jitsiwizard.model import Answers
 from jitsiwizard.paths import (
     DEBCONF_PRESEED,
@@ -41,24 +47,11 @@ from jitsiwizard.planning import (
 )
 from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
-from jitsiwizard.secrets import Secret
 from jitsiwizard.steps import FileChange, Plan, RemovePath, Service, TargetPath
 
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
 
-
-
-def version_tuple(version: str) -> tuple[int, ...]:
-    """'0.12.3-1' -> (0, 12, 3); an epoch ('1:0.12') is dropped."""
-    head = version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0].split("~", 1)[0]
-    parts = []
-    for piece in head.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
 
 
 def password_matches(record: ScramRecord, password: str) -> bool:
@@ -250,7 +243,7 @@ def _user_steps(b: Builder, answers: Answers) -> None:
         exists = user.name in b.facts.users
         if user.remove:
             if exists:
-                b.command(["prosodyctl", "deluser", jid], f"delete user {jid}",
+                b.command(prosody_auth.unregister_argv(user.name, host), f"delete user {jid}",
                           snapshot=snapshot, timeout=60)
             continue
         if not exists:
@@ -258,18 +251,16 @@ def _user_steps(b: Builder, answers: Answers) -> None:
                 raise UserError(f"user {user.name} does not exist yet and has no password",
                                 "add password = \"env:NAME\" (or file:PATH) to that user",
                                 field="auth.users")
-            b.command(["prosodyctl", "adduser", jid], f"create user {jid}",
-                      stdin=_twice(user.password), snapshot=snapshot, timeout=60)
+            b.command(prosody_auth.register_argv(user.name, host), f"create user {jid}",
+                      stdin=prosody_auth.password_stdin(user.password), snapshot=snapshot,
+                      timeout=60)
         elif user.password is not None:
             record = b.facts.users.get(user.name)
             if record is None or not password_matches(record, user.password.value):
-                b.command(["prosodyctl", "passwd", jid], f"set the password of {jid}",
-                          stdin=_twice(user.password), snapshot=snapshot, timeout=60)
-
-
-def _twice(secret: Secret) -> Secret:
-    """prosodyctl asks for a new password and its confirmation on standard input."""
-    return Secret(secret.ref, f"{secret.value}\n{secret.value}\n")
+                b.command(prosody_auth.register_argv(user.name, host),
+                          f"set the password of {jid}",
+                          stdin=prosody_auth.password_stdin(user.password), snapshot=snapshot,
+                          timeout=60)
 
 
 # --- videobridge behind NAT -----------------------------------------------------------------

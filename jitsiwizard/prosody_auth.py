@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from jitsiwizard.model import LdapAnswers
+from jitsiwizard.secrets import Secret
 
 ANONYMOUS_MODULES = ("anonymous", "jitsi-anonymous")
 LOCAL_MODULES = ("internal_hashed", "internal_plain")
@@ -40,12 +41,9 @@ def policy_of(module: str | None) -> str:
 # --- mod_auth_ldap options ----------------------------------------------------------------
 
 def server_option(ldap: LdapAnswers) -> str:
-    """`ldap_server`: space-separated; host:port for ldap://, whole URIs for ldaps://."""
-    servers = []
-    for url in ldap.urls:
-        scheme, _, rest = url.partition("://")
-        servers.append(url.rstrip("/") if scheme.lower() == "ldaps" else rest.rstrip("/"))
-    return " ".join(servers)
+    """`ldap_server`: whole URIs, space-separated. lua-ldap 1.2 (Debian 11) cannot read a
+    list of bare host:port entries (it makes only the first a URI), and 1.3 reads both."""
+    return " ".join(url.rstrip("/") for url in ldap.urls)
 
 
 def filter_option(ldap: LdapAnswers) -> str:
@@ -93,3 +91,31 @@ def expand(option: str, host: str, username: str | None = None) -> str:
 def search_filter(ldap: LdapAnswers, host: str, username: str | None = None) -> str:
     """What the live check searches: exactly Prosody's login filter, substituted."""
     return expand(filter_option(ldap), host, username)
+
+
+# --- accounts -------------------------------------------------------------------------------
+# `prosodyctl register` and `unregister` write Prosody's account store themselves on every
+# release the wizard supports (0.11, 0.12 and 13). From 13 on, `adduser`, `passwd` and
+# `deluser` go through the running server's admin shell instead, and when the plan runs
+# that server still has the old configuration (an anonymous main host cannot create users).
+
+def register_argv(name: str, host: str) -> list[str]:
+    """Create the account NAME@HOST or replace its password. The password goes on standard
+    input, twice (`password_stdin`), so it never shows on the process list."""
+    return ["prosodyctl", "register", name, host]
+
+
+def unregister_argv(name: str, host: str) -> list[str]:
+    return ["prosodyctl", "unregister", name, host]
+
+
+def registered_name(argv: list[str]) -> str | None:
+    """The user name a `register_argv` command sets a password for; None for anything else."""
+    if len(argv) == 4 and argv[0] == "prosodyctl" and argv[1] == "register":
+        return argv[2]
+    return None
+
+
+def password_stdin(secret: Secret) -> Secret:
+    """prosodyctl asks for the new password and its confirmation, one line each."""
+    return Secret(secret.ref, f"{secret.value}\n{secret.value}\n")

@@ -109,7 +109,8 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         assert session.apply_plan(run.plan, run.redact, on_event=lambda *a: None).status \
             == "applied"
         assert run_prosodyctl(prosody, run.plan) == [
-            ["adduser", f"bridge2@auth.{HOST}"], ["adduser", f"jitsi-wizard-check@auth.{HOST}"]]
+            ["register", "bridge2", f"auth.{HOST}"],
+            ["register", "jitsi-wizard-check", f"auth.{HOST}"]]
         ufw = [s.argv for s in run.plan.steps if s.kind == "command" and s.argv[0] == "ufw"]
         assert ufw == [["ufw", "allow", "from", link.outside_address, "to", "any", "port",
                         "5222", "proto", "tcp"]]
@@ -177,7 +178,7 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         gone = session.bridge_remove("bridge2")
         assert session.apply_plan(gone.plan, gone.redact, on_event=lambda *a: None).status \
             == "applied"
-        assert run_prosodyctl(prosody, gone.plan) == [["deluser", f"bridge2@auth.{HOST}"]]
+        assert run_prosodyctl(prosody, gone.plan) == [["unregister", "bridge2", f"auth.{HOST}"]]
         assert [s.argv[:3] for s in gone.plan.steps if s.kind == "command"
                 and s.argv[0] == "ufw"] == [["ufw", "delete", "allow"]]
         nft_for(link, port, [])

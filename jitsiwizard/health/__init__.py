@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets as _random
 from typing import TYPE_CHECKING
 
+from jitsiwizard import prosody_auth
 from jitsiwizard.health.report import Endpoints, Expectation, Finding, Login, Report, verify
 
 if TYPE_CHECKING:
@@ -47,11 +48,8 @@ def _ldap_logins(answers: Answers) -> tuple[list[Login], str]:
 
 
 def _local_logins(answers: Answers, plan: Plan) -> tuple[list[Login], str]:
-    touched = set()
-    for step in plan.steps:
-        argv = [str(a) for a in getattr(step, "argv", [])]
-        if len(argv) >= 3 and argv[0] == "prosodyctl" and argv[1] in ("adduser", "passwd"):
-            touched.add(argv[2].split("@", 1)[0])
+    touched = {prosody_auth.registered_name([str(a) for a in getattr(step, "argv", [])])
+               for step in plan.steps} - {None}
     for user in answers.auth.users:
         if user.name in touched and user.password is not None and not user.remove:
             return [Login(user.name, user.password.value, True,
