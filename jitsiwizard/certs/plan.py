@@ -16,6 +16,7 @@ Building steps is pure: the host's files are read through a FileView, nothing is
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import nginx, turnserver
@@ -394,11 +395,18 @@ def _helper_steps(answers: Answers, facts: HostFacts, files: FileView, host: str
     return steps
 
 
+# Read by `openssl req` instead of the system's openssl.cnf: a path of the installed wizard on
+# the machine that runs the commands, so the printed command works when pasted.
+SELF_SIGNED_CONFIG = str(Path(__file__).resolve().parent.parent / "data"
+                         / "openssl-self-signed.cnf")
+
+
 def _self_signed_steps(facts: HostFacts, files: FileView, host: str) -> list[Step]:
     crt, key = jitsi_cert_paths(host)
     make = Command(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "730",
-         "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+        ["openssl", "req", "-x509", "-config", SELF_SIGNED_CONFIG, "-newkey", "rsa:2048",
+         "-nodes", "-sha256", "-days", "730", "-subj", f"/CN={host}",
+         "-addext", f"subjectAltName=DNS:{host}",
          "-addext", "basicConstraints=critical,CA:FALSE",
          "-addext", "extendedKeyUsage=serverAuth",
          "-keyout", TargetPath(key), "-out", TargetPath(crt)],
