@@ -264,9 +264,12 @@ async def _authoritative(res, name: str, deadline: float, port: int
     import dns.rcode
 
     try:
-        zone = await dns.asyncresolver.zone_for_name(name, resolver=res,
-                                                     lifetime=_remaining(deadline))
+        # zone_for_name takes no lifetime before dnspython 2.8 (Python 3.10+): bound it here.
+        zone = await asyncio.wait_for(dns.asyncresolver.zone_for_name(name, resolver=res),
+                                      _remaining(deadline))
         ns_answer = await res.resolve(zone, "NS", lifetime=_remaining(deadline))
+    except asyncio.TimeoutError:
+        return {}, [f"authoritative servers: not found ({NO_ANSWER})"]
     except dns.exception.DNSException as exc:
         return {}, [f"authoritative servers: not found ({exc.__class__.__name__})"]
     ns_names = sorted(r.target.to_text(omit_final_dot=True) for r in ns_answer)
