@@ -241,6 +241,7 @@ def read_facts(root: Root) -> HostFacts:
             if raw and path != host_file:
                 auth = lua.lua_unquote(raw)
     facts.main_auth = auth
+    _check_room_owners(facts, prosody_files)
     facts.turn_modules = [m for m in _modules_enabled(host_text, host) if m in TURN_MODULES]
     facts.config_js = f"/etc/jitsi/meet/{host}-config.js"
     facts.anonymousdomain = configjs.configjs_get(root.read_text(facts.config_js) or "",
@@ -284,6 +285,39 @@ def read_facts(root: Root) -> HostFacts:
         facts.cert_file = certs[0] if certs else None
         facts.key_file = keys[0] if keys else None
     return facts
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'0.12.3-1' -> (0, 12, 3); an epoch ('1:0.12') is dropped."""
+    head = version.split(":", 1)[-1].split("-", 1)[0].split("+", 1)[0].split("~", 1)[0]
+    parts = []
+    for piece in head.split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def _check_room_owners(facts: HostFacts, prosody_files: dict[str, str]) -> None:
+    """Prosody 13 no longer makes component admins (jicofo) owners of the rooms they join
+    unless `component_admins_as_room_owners = true`; jitsi-meet-prosody's upgrade writes it
+    at the top of the host file. Without it no meeting starts."""
+    from jitsiwizard.formats import lua
+
+    version = facts.packages.get("prosody", "")
+    if not version or version_tuple(version) < (13,):
+        return
+    for text in prosody_files.values():
+        raw = lua.prosody_get(text, None, "component_admins_as_room_owners")
+        if raw is not None and raw.strip() == "true":
+            return
+    facts.warnings.append(
+        f"Prosody {version} makes jicofo a room owner only with "
+        "component_admins_as_room_owners = true, which this host's Prosody files do not "
+        "set: meetings cannot start. Upgrading jitsi-meet-prosody adds it (apt-get install "
+        f"--only-upgrade jitsi-meet-prosody), or add that line at the top of "
+        f"{facts.prosody_host_file}")
 
 
 def _read_policy(facts: HostFacts, prosody_files: dict[str, str]) -> None:

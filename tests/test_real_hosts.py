@@ -271,3 +271,16 @@ def test_the_system_is_named_as_it_names_itself_and_only_in_printable_text(make_
         'PRETTY_NAME="Debian\x1b[2J\x07 12' + "x" * 200 + '"'))
     name = read_facts(Root(base)).os_name
     assert name.startswith("Debian[2J 12x") and len(name) == 80
+
+
+def test_prosody_13_without_room_owners_is_reported(make_root):
+    """Prosody 13 makes jicofo a room owner only with component_admins_as_room_owners; the
+    current packages write it, a 2020 tree upgraded to Prosody 13 alone has none."""
+    prosody_13 = {"prosody": "13.0.1-1"}
+    current = read_facts(Root(make_root(extra_packages=prosody_13)))
+    assert not any("component_admins_as_room_owners" in w for w in current.warnings)
+    legacy = read_facts(Root(make_root("legacy", extra_packages=prosody_13)))
+    (warning,) = [w for w in legacy.warnings if "component_admins_as_room_owners" in w]
+    assert "meetings cannot start" in warning and legacy.prosody_host_file in warning
+    on_0_12 = read_facts(Root(make_root("legacy")))
+    assert not any("component_admins_as_room_owners" in w for w in on_0_12.warnings)
