@@ -30,7 +30,7 @@ from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
 from jitsiwizard.steps import Command, FileChange, Plan, Service, TargetPath, Verify
 from tests.apply_support import fake_systemctl
-from tests.lab.ca import CA
+from tests.lab.ca import CA, self_signed
 
 from .conftest import snapshot
 
@@ -407,12 +407,9 @@ def pki(tmp_path_factory):
     ca = CA(base / "ca")
     good = ca.issue(HOST)
     other = ca.issue("other.example.org")
-    expired = ca.issue("expired", sans=[HOST], days=-1)
+    expired = ca.issue("expired", sans=[HOST], expired=True)
     self_key, self_crt = base / "self.key", base / "self.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(self_key), "-out",
-                    str(self_crt), "-days", "30", "-subj", f"/CN={HOST}", "-addext",
-                    f"subjectAltName=DNS:{HOST}"], check=True, capture_output=True, timeout=30)
+    self_signed(self_crt, self_key, HOST)
     garbage = base / "garbage.pem"
     garbage.write_bytes(os.urandom(700))
     reversed_chain = base / "reversed.pem"

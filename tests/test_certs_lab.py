@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -28,6 +27,7 @@ from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
 from jitsiwizard.steps import Plan
 from tests.apply_support import fake_systemctl
+from tests.lab.ca import self_signed
 from tests.lab.dns import Dnsmasq
 from tests.lab.nginx import Nginx
 from tests.lab.pebble import Pebble
@@ -67,12 +67,7 @@ class Lab:
     def __init__(self, tmp_path: Path, acme, monkeypatch):
         self.root = host_root(tmp_path)
         # A real self-signed pair where the package puts it, so nginx can start with it.
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
-                        f"/CN={HOST}", "-addext", f"subjectAltName=DNS:{HOST}",
-                        "-keyout", str(self.root.path(JITSI_KEY)),
-                        "-out", str(self.root.path(JITSI_CRT))],
-                       check=True, capture_output=True, timeout=30)
+        self_signed(Path(self.root.path(JITSI_CRT)), Path(self.root.path(JITSI_KEY)), HOST)
         self.acme = acme
         self.http_port = acme.pebble.http_port
         self.tls_port = free_port()
