@@ -9,7 +9,7 @@ import pytest
 
 from jitsiwizard.checks.dnscheck import check_dns, is_public, parse_resolver
 from jitsiwizard.errors import UserError
-from tests.lab.dns import Dnsmasq, SilentDns
+from tests.lab.dns import Dnsmasq, RefusingDns, SilentDns
 
 pytestmark = pytest.mark.lab
 
@@ -116,9 +116,9 @@ async def test_aaaa_pointing_elsewhere_fails(zone):
 
 
 async def test_resolver_error_answer(zone):
-    # The lab server refuses names outside its zone, as a broken resolver would.
-    results = await check_dns("meet.elsewhere.test", resolver=zone.resolver, timeout=3,
-                              host_addresses=[HERE_V4], authoritative_port=zone.port)
+    with RefusingDns() as refusing:
+        results = await check_dns("meet.elsewhere.test", resolver=refusing.resolver, timeout=3,
+                                  host_addresses=[HERE_V4], authoritative_port=zone.port)
     result = by_name(results)["dns.ipv4"]
     assert (result.status, result.data["reason"]) == ("fail", "resolver_failure")
     assert "REFUSED" in result.summary

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 from pathlib import Path
 
 from tests.lab.proc import Proc, wait_for
@@ -107,7 +109,7 @@ class Dnsmasq:
         return f"{self.address}:{self.port}"
 
     def __enter__(self) -> Dnsmasq:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
@@ -140,6 +142,58 @@ class SilentDns:
         return f"{self.address}:{self.port}"
 
     def __enter__(self) -> SilentDns:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class RefusingDns:
+    """A resolver that answers every query over UDP with REFUSED, as a broken or
+    restricted resolver does. (dnsmasq refuses names outside its zone only from 2.86 on:
+    Debian 11's answers them with an empty NOERROR.)"""
+
+    def __init__(self, address: str = "127.0.0.1"):
+        self.address = address
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind((address, 0))
+        self.port = self.udp.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        import dns.exception
+        import dns.message
+        import dns.rcode
+
+        while True:
+            try:
+                data, peer = self.udp.recvfrom(4096)
+            except OSError:  # closed by stop()
+                return
+            try:
+                reply = dns.message.make_response(dns.message.from_wire(data))
+            except dns.exception.DNSException:
+                continue
+            reply.set_rcode(dns.rcode.REFUSED)
+            with contextlib.suppress(OSError):
+                self.udp.sendto(reply.to_wire(), peer)
+
+    def start(self) -> RefusingDns:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        # shutdown() wakes the thread blocked in recvfrom; close() alone may not.
+        with contextlib.suppress(OSError):
+            self.udp.shutdown(socket.SHUT_RDWR)
+        self.udp.close()
+        self.thread.join(timeout=5)
+
+    @property
+    def resolver(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    def __enter__(self) -> RefusingDns:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
