@@ -17,7 +17,8 @@ What the test configuration adds or adjusts, and nothing else:
     127.0.0.1; modules_disabled = { "s2s" }; network_settings = { nagle = false };
   - paths: pidfile, data_path, a file log (debug level) in the work directory; run_as_root,
     since the work directory (pytest's tmp_path) is not readable by the prosody user;
-    plugin_paths = { tests/lab/prosody_plugins } instead of Jitsi's plugin directory, which
+    plugin_paths = { tests/lab/prosody_plugins } (and its prosody-0.11/ on Prosody 0.11)
+    instead of Jitsi's plugin directory, which
     holds stand-ins for the Jitsi-only modules (see its README);
   - cross_domain_bosh is unset: the Jitsi template writes it, Prosody 0.12 ignores it as
     obsolete, and `prosodyctl check config` fails on it (on a real Jitsi host too);
@@ -46,9 +47,20 @@ from tests.lab.ca import CA
 from tests.lab.proc import Proc, free_port, wait_for
 
 PLUGINS_DIR = Path(__file__).resolve().parent / "prosody_plugins"
+# What Jitsi's packages added for a Prosody that lacks a module (see prosody_plugins/README.md).
+PROSODY_MODULES = Path("/usr/lib/prosody/modules")
+BACKPORTS_DIR = PLUGINS_DIR / "prosody-0.11"
 PROSODY = "/usr/bin/prosody"
 PROSODYCTL = "/usr/bin/prosodyctl"
 HOST_LINE = re.compile(r"""^\s*(?:VirtualHost|Host)\s*\(?\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+def plugin_paths() -> list[Path]:
+    """The stand-ins for Jitsi's modules, and the ones its packages carried for an older
+    Prosody where this Prosody lacks them."""
+    extra = [BACKPORTS_DIR] if any(not (PROSODY_MODULES / m.name).exists()
+                                   for m in BACKPORTS_DIR.glob("mod_*.lua")) else []
+    return [PLUGINS_DIR, *extra]
 
 
 def _resolve_in_root(root: Path, path: Path, limit: int = 8) -> Path:
@@ -128,7 +140,7 @@ class Prosody:
             f"data_path = {lua_string(str(self.data_dir))}",
             f"log = {{ {{ levels = {{ min = \"debug\" }}, to = \"file\", "
             f"filename = {lua_string(str(self.log_path))} }} }}",
-            f"plugin_paths = {{ {lua_string(str(PLUGINS_DIR))} }}",
+            "plugin_paths = { " + ", ".join(lua_string(str(p)) for p in plugin_paths()) + " }",
             'modules_disabled = { "s2s" }',
             f"c2s_ports = {{ {self.port} }}",
             "c2s_interfaces = { " + ", ".join(lua_string(a) for a in self.interfaces) + " }",
@@ -230,7 +242,8 @@ class Prosody:
         return self.start()
 
     def __enter__(self) -> Prosody:
-        return self.start()
+        # `with prosody.start():` must not start a second server beside the first.
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

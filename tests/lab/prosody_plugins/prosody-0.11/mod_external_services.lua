@@ -1,0 +1,3 @@
+-- Stand-in for the mod_external_services that Jitsi's packages carried in their plugin
+-- directory for Prosody 0.11, which lacks it (0.12 and later have their own): loads and does
+-- nothing. tests/lab/prosody.py adds this folder only where Prosody has no such module.
