@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -100,3 +101,59 @@ def ufw(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("JW_UFW_STATE", str(state))
     monkeypatch.delenv("SSH_CONNECTION", raising=False)
     return state
+
+
+# --- the suite leaves nothing running ------------------------------------------------------
+
+def _servers_left(basetemp: str) -> list[str]:
+    """Servers the tests started that are still alive: those started through tests/lab's
+    Proc, and any other process whose command line names this run's temporary directory
+    (every lab server's configuration lives there)."""
+    from tests.lab.proc import is_gone, still_running
+
+    left = still_running()
+    mine = {os.getpid(), os.getppid()}
+    here = os.stat("/proc/self/root")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in mine or is_gone(int(entry)):
+            continue
+        try:
+            there = os.stat(f"/proc/{entry}/root")
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read(4096).replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if (there.st_dev, there.st_ino) != (here.st_dev, here.st_ino):
+            continue  # another root filesystem's suite, whose temporary paths look the same
+        if basetemp in argv and not any(line.startswith(f"pid {entry}:") for line in left):
+            left.append(f"pid {entry}: {argv[:160]}")
+    return left
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when a server a test started outlives the suite (and stop it)."""
+    import signal
+    import time
+
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or getattr(session.config, "workerinput", None) is not None:
+        return
+    basetemp = str(factory.getbasetemp())
+    deadline = time.monotonic() + 5.0  # a server stopped a moment ago may still be exiting
+    left = _servers_left(basetemp)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = _servers_left(basetemp)
+    if not left:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"servers the tests started are still running ({len(left)}); "
+                            "stopping them:", red=True)
+        for line in left:
+            reporter.write_line(f"  {line}", red=True)
+    for line in left:
+        pid = int(line.split()[1].rstrip(":"))
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -74,7 +74,7 @@ class NetnsPair:
         self.started = False
 
     def __enter__(self) -> NetnsPair:
-        return self.start()
+        return self if self.started else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -51,6 +51,15 @@ def is_gone(pid: int) -> bool:
         return True
 
 
+# Every server a test started, so the suite can prove at its end that none outlives it.
+STARTED: list[Proc] = []
+
+
+def still_running() -> list[str]:
+    """The servers started by tests that are still alive (zombies count as stopped)."""
+    return [f"pid {p.pid}: {' '.join(p.argv)[:160]}" for p in STARTED if not is_gone(p.pid)]
+
+
 class Proc:
     """A server process started by a test, stopped by its PID."""
 
@@ -64,6 +73,7 @@ class Proc:
         self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, env=full_env, cwd=cwd,
                                       start_new_session=True)
+        STARTED.append(self)
 
     @property
     def pid(self) -> int:

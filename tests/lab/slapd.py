@@ -127,7 +127,7 @@ class Slapd:
             self.proc = None
 
     def __enter__(self) -> Slapd:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
