@@ -25,7 +25,7 @@ from tests.lab.prosody import Prosody
 from tests.lab.slapd import Slapd
 from tests.lab.xmpp import StreamError, login
 
-from .conftest import CANARY, HOST, answers_toml
+from .conftest import CANARY, HOST, answers_toml, snapshot
 
 pytestmark = pytest.mark.lab
 
@@ -48,21 +48,30 @@ def slapd(tmp_path_factory, ca):
     server.stop()
 
 
-def configure(root, tmp_path, monkeypatch, slapd, ca, policy, guests):
+LDAP_CA = "/etc/ssl/jitsi-wizard-test/ldap-ca.pem"
+
+
+def place_ldap_ca(root, ca) -> None:
+    """The directory's CA, placed on the "host" where the answers say."""
+    (root / LDAP_CA.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ca.cert, root / LDAP_CA.lstrip("/"))
+
+
+def configure(root, tmp_path, monkeypatch, slapd, ca, policy, guests, *, place_ca=True):
     """Run the wizard on a fixture tree; return the answers file it used."""
     monkeypatch.setenv("JW_ALICE_PW", ALICE_LOCAL_PW)
     users = '[[auth.users]]\nname = "alice"\npassword = "env:JW_ALICE_PW"\n'
     text = answers_toml(policy, guests, users=users)
     if policy == "ldap":
-        # The directory's CA, placed on the "host" where the answers say.
-        ca_target = "/etc/ssl/jitsi-wizard-test/ldap-ca.pem"
-        (root / ca_target.lstrip("/")).parent.mkdir(parents=True)
-        shutil.copy(ca.cert, root / ca_target.lstrip("/"))
+        if place_ca:
+            place_ldap_ca(root, ca)
+        ca_target = LDAP_CA
         text = text.replace('url = "ldap://ldap.example.org"',
                             f'url = "{slapd.name_url}"\nstarttls = true\n'
                             f'ca_file = "{ca_target}"')
         text = text.replace("cn=jitsi,ou=services,dc=example,dc=org", slapd.service_dn)
         text = text.replace("ou=people,dc=example,dc=org", slapd.people_base)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "answers.toml"
     path.write_text(text)
     path.chmod(0o600)
@@ -114,28 +123,65 @@ def test_policy_logins(make_root, tmp_path, monkeypatch, slapd, ca, generation, 
     assert ok, output
     run_user_commands(prosody, root, answers)
     with prosody.start():
-        assert prosody.load_errors() == []
-        main_anonymous = attempt(prosody, HOST)
-        guest_anonymous = attempt(prosody, f"guest.{HOST}")
-        if policy == "open":
-            assert main_anonymous == "success"
-        else:
-            assert main_anonymous != "success"
-        assert (guest_anonymous == "success") == guests
+        assert_logins(prosody, slapd, policy, guests)
 
-        if policy == "local":
-            assert attempt(prosody, HOST, username="alice",
-                           password=ALICE_LOCAL_PW) == "success"
-            assert attempt(prosody, HOST, username="alice",
-                           password=ALICE_LOCAL_PW + "x") == "not-authorized"
-        if policy == "ldap":
-            alice_pw = slapd.users["alice"]
-            assert attempt(prosody, HOST, username="alice", password=alice_pw) == "success"
-            assert attempt(prosody, HOST, username="alice",
-                           password="wrong") == "not-authorized"
-            for name in TRICKY_NAMES:
-                assert attempt(prosody, HOST, username=name,
-                               password=alice_pw) != "success", name
+
+def assert_logins(prosody: Prosody, slapd, policy: str, guests: bool) -> None:
+    """What each policy lets in, and what it must refuse, on the running Prosody."""
+    assert prosody.load_errors() == []
+    main_anonymous = attempt(prosody, HOST)
+    guest_anonymous = attempt(prosody, f"guest.{HOST}")
+    if policy == "open":
+        assert main_anonymous == "success"
+    else:
+        assert main_anonymous != "success"
+    assert (guest_anonymous == "success") == guests
+
+    if policy == "local":
+        assert attempt(prosody, HOST, username="alice",
+                       password=ALICE_LOCAL_PW) == "success"
+        assert attempt(prosody, HOST, username="alice",
+                       password=ALICE_LOCAL_PW + "x") == "not-authorized"
+    if policy == "ldap":
+        alice_pw = slapd.users["alice"]
+        assert attempt(prosody, HOST, username="alice", password=alice_pw) == "success"
+        assert attempt(prosody, HOST, username="alice",
+                       password="wrong") == "not-authorized"
+        for name in TRICKY_NAMES:
+            assert attempt(prosody, HOST, username=name,
+                           password=alice_pw) != "success", name
+
+
+CYCLE = [("open", False), ("local", True), ("ldap", False), ("open", False)]
+
+
+def test_open_local_ldap_open_with_logins_then_each_run_rolled_back(make_root, tmp_path,
+                                                                      monkeypatch, slapd, ca):
+    """On this release's own Prosody: one host switched open -> local with guests -> LDAP
+    -> open, each with real logins; then each run rolled back, last first, byte for byte.
+    (The package leaves the host open, so the first run only proves it changes nothing.)"""
+    root = make_root()
+    place_ldap_ca(root, ca)
+    prosody = Prosody(root, HOST, tmp_path / "prosody")
+    before = []
+    for step, (policy, guests) in enumerate(CYCLE):
+        state = snapshot(root)
+        answers = configure(root, tmp_path / f"run{step}", monkeypatch, slapd, ca, policy,
+                            guests, place_ca=False)
+        if step == 0:
+            assert snapshot(root) == state
+        else:
+            before.append(state)
+        prosody.env = lab_env(root)
+        ok, output = prosody.check_config()
+        assert ok, output
+        run_user_commands(prosody, root, answers)
+        with prosody.start():
+            assert_logins(prosody, slapd, policy, guests)
+    assert len(before) == 3
+    for state in reversed(before):
+        assert main(["rollback", "--root", str(root), "--simulate"]) == 0
+        assert snapshot(root) == state
 
 
 def test_ldap_without_the_ca_refuses_instead_of_trusting_blindly(make_root, tmp_path,
