@@ -354,7 +354,8 @@ def run_replay(args) -> int:
 
 
 def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
-    """Ask on the terminal, until the deadline, to keep the firewall change."""
+    """Ask on the terminal, until the deadline, to keep the firewall change; watch the guard
+    meanwhile (if it dies, this process undoes the change itself at the deadline)."""
     import select
     import time
 
@@ -362,10 +363,15 @@ def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
           f"open a NEW SSH connection to this host; then type yes and Enter here within "
           f"{max(0, round(deadline - time.time()))} s to keep it. Otherwise it is undone "
           "(the rest of the run stays applied).", flush=True)
+    guard_lost = False
     while time.time() < deadline:
-        ready, _, _ = select.select([sys.stdin], [], [], max(0.0, deadline - time.time()))
+        if not guard_lost and not session.firewall_guard_alive(run_id):
+            guard_lost = True
+            _guard_lost(session, run_id)
+        wait = max(0.0, min(1.0, deadline - time.time()))  # a look at the guard each second
+        ready, _, _ = select.select([sys.stdin], [], [], wait)
         if not ready:
-            break
+            continue
         answer = sys.stdin.readline()
         if not answer:
             break  # end of input: no one can confirm
@@ -383,8 +389,18 @@ def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
     else:
         state = outcome or "still running"
         print(f"not confirmed, and undoing the firewall change did not finish ({state}): "
-              "check `ufw status` and the run log", file=sys.stderr)
+              "check `ufw status` and the run log; these commands undo it:", file=sys.stderr)
+        for command in session.firewall_undo_commands(run_id):
+            print(f"  {command}", file=sys.stderr)
     return False
+
+
+def _guard_lost(session: Session, run_id: str) -> None:
+    print("\nWARNING: the firewall guard stopped before a decision. This wizard undoes the "
+          "change itself at the deadline unless you type yes; if this session ends first, "
+          "nothing will. These commands undo it:", file=sys.stderr, flush=True)
+    for command in session.firewall_undo_commands(run_id):
+        print(f"  {command}", file=sys.stderr, flush=True)
 
 
 def _print_verification(doc: dict | None, out=None) -> None:
@@ -489,7 +505,14 @@ def cmd_status(args) -> int:
         print(f"INTERRUPTED run {doc['interrupted_run']}: undo it with "
               f"`{session.command('rollback ' + doc['interrupted_run'])}`")
     if doc["last_run"]:
-        print(f"last run:    {doc['last_run']} ({doc['last_run_status']})")
+        firewall = doc["last_run_firewall"]
+        print(f"last run:    {doc['last_run']} ({doc['last_run_status']}"
+              + (f"; firewall change {firewall}" if firewall else "") + ")")
+        if firewall in ("unknown", "undo failed"):
+            print(f"warning: the firewall change of run {doc['last_run']} is {firewall}: "
+                  "check `ufw status`; these commands undo it:")
+            for command in session.firewall_undo_commands(doc["last_run"]):
+                print(f"  {command}")
     checked = doc["last_verification"]
     if checked:
         said = "healthy" if checked["ok"] else "FAILED: " + "; ".join(checked["failed"])
@@ -535,7 +558,8 @@ def cmd_runs(args) -> int:
     elif not runs:
         print("no runs yet")
     for r in runs if not args.json else []:
-        print(f"{r.run_id}  {r.status:<12} {r.summary}")
+        firewall = f" [firewall change {r.firewall}]" if r.firewall else ""
+        print(f"{r.run_id}  {r.status:<12} {r.summary}{firewall}")
     return EXIT_OK
 
 

@@ -398,8 +398,12 @@ class Session(LiveChecks, RunGuards):
 
     def runs(self) -> list:
         from jitsiwizard.apply import list_runs
+        from jitsiwizard.apply.firewall_guard import firewall_state
 
-        return list_runs(self.root)
+        runs = list_runs(self.root)
+        for run in runs:
+            run.firewall = firewall_state(self.root, run.run_id)
+        return runs
 
     def status(self) -> dict:
         """What the host has now, as data both faces show."""
@@ -427,6 +431,7 @@ class Session(LiveChecks, RunGuards):
             "warnings": facts.warnings,
             "last_run": runs[-1].run_id if runs else None,
             "last_run_status": runs[-1].status if runs else None,
+            "last_run_firewall": runs[-1].firewall if runs else None,
             "interrupted_run": interrupted.run_id if interrupted else None,
             "last_verification": self._verification_line(),
         }

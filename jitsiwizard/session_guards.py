@@ -86,6 +86,11 @@ class RunGuards:
         def configs(services: set) -> list:
             return check_configs(services, self.root, checker, endpoints)
 
+        def guard_firewall(run_id: str) -> None:
+            from jitsiwizard.apply import firewall_guard
+
+            firewall_guard.arm(self.root, run_id, self.firewall_window)
+
         def after(restarted: list) -> Report:
             if planned.answers.is_bridge:
                 from jitsiwizard.bridges import verify_bridge
@@ -96,7 +101,9 @@ class RunGuards:
             expect.cert_file = self.read_host().cert_file
             return verify(expect, endpoints, self.root, units)
 
-        return Phases(configs, after, self.keep_on_failure)
+        guarded = not self.simulate and self.confirm_firewall != "skip"
+        return Phases(configs, after, self.keep_on_failure,
+                      guard_firewall if guarded else None)
 
     def meetings(self, planned: Planned) -> MeetingsCheck:
         """Whether applying would drop meetings: jicofo's /stats, asked only when the plan
@@ -172,15 +179,26 @@ class RunGuards:
                    for s in planned.plan.steps)
 
     def arm_firewall_revert(self, outcome) -> float | None:
-        """After an applied run that changed the firewall: start the guard that undoes the
-        change unless confirm_firewall_change() comes first. Returns the deadline
+        """After an applied run whose firewall change a guard watches (the run started it
+        before its first firewall command): start the admin's window. Returns the deadline
         (time.time()), or None when there is nothing to confirm."""
         from jitsiwizard.apply import firewall_guard
 
         if (outcome.status != "applied" or self.confirm_firewall == "skip" or self.simulate
-                or not firewall_guard.changed_firewall(self.root, outcome.run_id)):
+                or firewall_guard.guard_alive(self.root, outcome.run_id) is None):
             return None
-        return firewall_guard.arm(self.root, outcome.run_id, self.firewall_window)
+        return firewall_guard.start_countdown(self.root, outcome.run_id, self.firewall_window)
+
+    def firewall_guard_alive(self, run_id: str) -> bool:
+        from jitsiwizard.apply import firewall_guard
+
+        return bool(firewall_guard.guard_alive(self.root, run_id))
+
+    def firewall_undo_commands(self, run_id: str) -> list[str]:
+        """The commands that undo the run's firewall change, ready to paste."""
+        from jitsiwizard.apply import firewall_guard
+
+        return firewall_guard.undo_commands(self.root, run_id)
 
     def confirm_firewall_change(self, run_id: str) -> bool:
         """Keep the firewall change; False when the guard already undid it."""
@@ -205,6 +223,20 @@ class RunGuards:
         end = time.monotonic() + timeout
         while True:
             outcome = firewall_guard.guard_outcome(self.root, run_id)
-            if outcome is not None or time.monotonic() >= end:
+            if outcome is not None:
                 return outcome
+            if firewall_guard.guard_alive(self.root, run_id) is False:
+                # The guard died before a decision: this process undoes the change itself.
+                return self._undo_firewall_here(run_id)
+            if time.monotonic() >= end:
+                return None
             time.sleep(0.2)  # another process's file: nothing to wait on but the file
+
+    def _undo_firewall_here(self, run_id: str) -> str:
+        from jitsiwizard.apply import firewall_guard
+        from jitsiwizard.errors import UserError
+
+        try:
+            return firewall_guard.revert_unless_confirmed(self.root, run_id)
+        except UserError:  # the state lock stayed taken
+            return "failed"

@@ -122,9 +122,9 @@ async def test_a_simulation_says_jicofo_was_not_asked(request):
 
 
 class RealFirewallRun(FixedChecks):
-    """Commands run for real (the plan holds only ufw's, which is the stand-in). The
-    verification after the run is left out: it has tests of its own, and here it would
-    probe this machine's Prosody."""
+    """Commands run for real (the plan holds only ufw's, which is the stand-in), with the
+    firewall guard the session starts. The verification after the run is left out: it has
+    tests of its own, and here it would probe this machine's Prosody."""
 
     def __init__(self, root: Root, window: float):
         super().__init__(root)
@@ -132,7 +132,7 @@ class RealFirewallRun(FixedChecks):
         self.firewall_window = window
 
     def _phases(self, planned, redact, log):
-        return Phases()
+        return Phases(guard_firewall=super()._phases(planned, redact, log).guard_firewall)
 
 
 async def firewall_dialog(pilot) -> FirewallDialog:

@@ -62,6 +62,14 @@ class SignalGuard:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self.runner.reset_abort()
+        # A hang-up or SIGTERM that came too late to roll the run back (it is recorded as
+        # applied) still ends the process, as it would have without the guard: a firewall
+        # change then falls to its guard, which undoes it. Ctrl+C there only leads on to
+        # the question, where the admin decides.
+        late = self.received
+        if late in (signal.SIGHUP, signal.SIGTERM) and not self.rolling_back and \
+                self.installed:
+            signal.raise_signal(late)
 
 
 def kill_point() -> tuple[str, int] | None:

@@ -17,6 +17,8 @@ class RunInfo:
     status: str  # "applying" | "applied" | "rolled-back" | "rolling-back"
     started: str
     summary: str
+    # What became of a firewall change the run guarded (firewall_guard.firewall_state).
+    firewall: str | None = None
 
 
 def runs_dir(root: Root) -> Path:

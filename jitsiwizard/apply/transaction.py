@@ -57,11 +57,19 @@ class Phases:
     `verify(services)` runs after the last step with the services the run restarted and
     returns a report (.ok, .summary(), .render(), .to_dict()). A failed report rolls the
     run back (files, then the services restarted as they were), unless `keep_on_failure`.
+    `guard_firewall(run_id)` runs once, before the run's first firewall command: it starts
+    the guard that undoes the firewall change unless the admin confirms it (firewall_guard).
     """
 
     check_configs: Callable[[set], list] | None = None
     verify: Callable[[list], object] | None = None
     keep_on_failure: bool = False
+    guard_firewall: Callable[[str], object] | None = None
+
+
+def _is_firewall(step) -> bool:
+    argv = getattr(step, "argv", None)
+    return getattr(step, "kind", "") == "command" and bool(argv) and str(argv[0]) == "ufw"
 
 
 class CheckFailed(StepFailed):
@@ -130,6 +138,16 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
     number = 0
     current: int | None = None  # the top-level step being done
     stage = "finishing the run"  # what is being done between steps
+
+    def do_step(step, number: int) -> None:
+        nonlocal guarded
+        if not guarded and phases.guard_firewall is not None and _is_firewall(step):
+            phases.guard_firewall(journal.state["run_id"])
+            journal.say("firewall guard started: the change is undone unless confirmed")
+            guarded = True
+        ex.do_step(step, number, str(number))
+
+    guarded = False
     try:
         # The install part runs up to the last install-phase step: the files its commands
         # need (apt sources, debconf answers) have no phase of their own.
@@ -139,7 +157,7 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
             for step in install:
                 number += 1
                 current = number
-                ex.do_step(step, number, str(number))
+                do_step(step, number)
             current = None
             stage = "planning the configuration after the install steps"
             journal.say("packages installed: planning the configuration again")
@@ -159,7 +177,7 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
                 checked = True
                 _check_configs(ex, phases, steps[index:], number)
             current = number
-            ex.do_step(step, number, str(number))
+            do_step(step, number)
         current = None
         stage = "finishing the run"
         ex.check_interrupt()
