@@ -331,6 +331,9 @@ def choose_policy(term: Terminal, policy: str, ldap_url: str = "") -> None:
     elif policy == "ldap":
         term.keys("Down", "Down", "Enter")
         term.wait_for("(*) ldap")
+        # Keys typed ahead of the LDAP fields' arrival can still skip them (issue: every
+        # key lands where it was typed); this walk waits for the fields.
+        term.wait_for("Bind password")
         term.keys("Tab", "Tab")  # past the guests box, into the server URL
         term.type(ldap_url)
         term.keys("Tab")
