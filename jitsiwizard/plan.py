@@ -96,8 +96,10 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
     _user_steps(b, answers)
 
     if b.hand_edited:
-        # What the run would do to each: the admin's edit is on the "-" side.
-        diffs = "".join(step.diff() for step in b.plan.steps
+        # What the run would do to each: the admin's edit is on the "-" side. A change only
+        # in a secret line redacts alike on both sides: say so rather than show nothing.
+        diffs = "".join(step.diff() or f"{step.path}: the difference is in a secret value "
+                        "(not shown)\n" for step in b.plan.steps
                         if isinstance(step, (FileChange, RemovePath))
                         and step.path in b.hand_edited)
         raise UserError(

@@ -72,3 +72,21 @@ def test_planning_over_a_hand_edit_shows_the_diff(make_root, tmp_path, capsys):
     assert "changed by hand" in err and "-" + EDIT.strip() in err
     assert CANARY not in err
     assert snapshot(root, include_state=True) == before
+
+
+def test_a_hand_edit_of_a_secret_line_is_named_not_shown(make_root, tmp_path, capsys):
+    """Both sides of a changed password line redact alike: the refusal says the difference
+    is in a secret value instead of showing an empty diff."""
+    root = make_root()
+    assert _replay(root, tmp_path, "ldap") == 0
+    owned = root / OWNED
+    text = owned.read_text()
+    assert "ldap_password" in text
+    lines = [('ldap_password = "typed-by-hand-77"' if line.lstrip().startswith("ldap_password")
+              else line) for line in text.splitlines()]
+    owned.write_text("\n".join(lines) + "\n")
+    capsys.readouterr()
+    assert _replay(root, tmp_path, "ldap") == 2
+    err = capsys.readouterr().err
+    assert f"/{OWNED}: the difference is in a secret value (not shown)" in err
+    assert "typed-by-hand-77" not in err and CANARY not in err

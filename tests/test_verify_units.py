@@ -44,3 +44,16 @@ def test_a_simulated_run_says_the_units_were_not_checked(tmp_path):
     expect = Expectation("meet.example.org", "open", False, units=["prosody"])
     [finding] = _units(expect, Runner(Root(str(tmp_path)), simulate=True))
     assert finding.ok is None and "not checked" in finding.evidence
+
+
+def test_a_later_check_does_not_speak_of_a_restart(tmp_path, monkeypatch):
+    """`verify` on a host nobody just restarted: a unit is "not active", not "not active
+    after the restart"."""
+    script = tmp_path / "systemctl.py"
+    script.write_text(SYSTEMCTL)
+    monkeypatch.setenv("JW_ACTIVE_UNITS", "")
+    runner = Runner(Root(str(tmp_path)))
+    runner.systemctl = (sys.executable, str(script))
+    expect = Expectation("meet.example.org", "open", False, units=["jicofo"], restarted=False)
+    [finding] = _units(expect, runner)
+    assert (finding.ok, finding.evidence) == (False, "not active")

@@ -76,7 +76,7 @@ def expectation_for_host(facts: HostFacts) -> Expectation:
     policy = facts.policy or "open"
     expect = Expectation(facts.hostname or "", policy, bool(facts.guests),
                          units=["prosody", "jicofo", "jitsi-videobridge2", "nginx"],
-                         cert_file=facts.cert_file)
+                         restarted=False, cert_file=facts.cert_file)
     if policy == "ldap":
         expect.logins = [Login("*", _random.token_urlsafe(12), False,
                                "the user name `*` must be refused")]
