@@ -45,6 +45,7 @@ from jitsiwizard.validate import (
     check_dn,
     check_email,
     check_filter,
+    check_host_address,
     check_hostname,
     check_ldap_url,
     check_password,
@@ -54,6 +55,7 @@ from jitsiwizard.validate import (
     check_text,
     check_user_password,
     check_username,
+    control_character,
 )
 
 if sys.version_info >= (3, 11):
@@ -174,7 +176,11 @@ def _unknown(table: dict, spec_name: str, out: _Collector, prefix: str) -> None:
             out.error(f"{prefix}.{_key(key)}", "is not a known key", _suggest(key, allowed))
 
 
-def _get(table: dict, key: str, kind: str, out: _Collector, path: str, default: Any) -> Any:
+def _get(table: dict, key: str, kind: str, out: _Collector, path: str, default: Any, *,
+         secret: bool = False, edges: bool = True) -> Any:
+    """The value under `key` when it has the type `kind`, else a problem and `default`. A
+    `secret` is never quoted. With `edges`, a string with a line break or another control
+    character at either end is refused: callers strip white space, which would hide it."""
     if key not in table:
         return default
     value = table[key]
@@ -183,11 +189,60 @@ def _get(table: dict, key: str, kind: str, out: _Collector, path: str, default: 
         BOOL: isinstance(value, bool),
         INT: isinstance(value, int) and not isinstance(value, bool),
     }.get(kind, True)
+    if not ok and secret:
+        out.error(path, f"must be text (env:NAME, file:PATH or the password itself in double "
+                  f"quotes), not {_type_name(value)}; the value is not shown",
+                  'write it as "env:NAME", "file:/root/NAME.secret" or "the password"')
+        return default
     if not ok:
         example = {STR: '"text"', BOOL: "true or false", INT: "a whole number"}[kind]
         out.error(path, f"must be a {kind}, not {type(value).__name__} {shown(value)}",
                   f"write it as {example}")
         return default
+    err = _edge(value, controls_only=True) if kind == STR and edges and not secret else None
+    if err:
+        out.error(path, f"{shown(value)} {err}", "remove it: a value is one line, with nothing "
+                  "before or after it")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a floating-point number"
+    if isinstance(value, (dict, list)):
+        return f"a {'table' if isinstance(value, dict) else 'list'}"
+    return f"a {type(value).__name__}"
+
+
+_EDGE_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
+def _edge(value: str, controls_only: bool = False) -> str | None:
+    """What is wrong when white space (with `controls_only`: a line break or another control
+    character) comes before or after `value`, else None."""
+    head = value[:len(value) - len(value.lstrip())]
+    tail = value[len(value.rstrip()):]
+    for where, cut in (("starts", head), ("ends", tail[::-1])):
+        for ch in cut:
+            if not controls_only or control_character(ch):
+                return f"{where} with {_EDGE_NAMES.get(ch) or f'U+{ord(ch):04X}'}"
+    return None
+
+
+def _name(table: dict, key: str, out: _Collector, path: str) -> str | None:
+    """A host or user name as written, or None after a problem. White space or a line break
+    around it is refused, not trimmed: a hand-edited file may hide a line break there, and
+    the name trimmed is not the one written."""
+    value = _get(table, key, STR, out, path, "", edges=False)
+    err = _edge(value)
+    if err:
+        out.error(path, f"{shown(value)} {err}", "write the name alone between the "
+                  "quotes, without spaces or line breaks around it")
+        return None
     return value
 
 
@@ -196,7 +251,7 @@ def _secret(table: dict, key: str, out: _Collector, path: str,
     """The secret under `key`, resolved and checked as a password whatever its source (an
     empty environment variable or /dev/null is as empty as ""); None when absent (or, for
     an `optional` one, written as "")."""
-    value = _get(table, key, STR, out, path, None)
+    value = _get(table, key, STR, out, path, None, secret=True)
     if value is None or (optional and value == ""):
         return None
     try:
@@ -299,31 +354,31 @@ def _parse_bridge_host(data: dict, answers: Answers, out: _Collector,
         return
     _unknown(t, "bridge", out, "bridge")
     b = answers.bridge = BridgeAnswers()
-    main = _get(t, "main", STR, out, "bridge.main", "")
-    if not main:
+    main = _name(t, "main", out, "bridge.main")
+    if main == "":
         out.error("bridge.main", "is missing", 'add main = "meet.example.org" under [bridge]')
-    else:
+    elif main is not None:
         b.main, err = check_hostname(main)
         if err:
             out.error("bridge.main", f"{main!r} {err}", "give the main host's name, the one "
                       "its meetings are served under (its XMPP domain)")
     address = _get(t, "main_address", STR, out, "bridge.main_address", "").strip()
     if address:
-        try:
-            b.main_address = str(ipaddress.ip_address(address))
-        except ValueError:
-            out.error("bridge.main_address", f"{address!r} is not an IP address",
+        # One host's address, as `bridge add` takes the bridge's (or a tunnel's end).
+        b.main_address, err = check_host_address(address, loopback=True)
+        if err:
+            out.error("bridge.main_address", f"{shown(address)} {err}",
                       "give the main host's address, or leave it out to use its name")
-    name = _get(t, "username", STR, out, "bridge.username", "").strip()
-    if not name:
+    name = _name(t, "username", out, "bridge.username")
+    if name == "":
         out.error("bridge.username", "is missing", 'add username = "bridge2" under [bridge]')
-    elif check_username(name):
-        out.error("bridge.username", f"{name!r} {check_username(name)}",
-                  'use the name `jitsi-wizard bridge add` gave this bridge')
-    elif name in RESERVED_BRIDGE_USERS:
-        out.error("bridge.username", f"{name!r} is an account of the main host's own "
+    elif name is not None and name.lower() in RESERVED_BRIDGE_USERS:
+        out.error("bridge.username", f"{shown(name)} is an account of the main host's own "
                   "services", "use the name `jitsi-wizard bridge add` gave this bridge")
-    b.username = name
+    elif name is not None and check_username(name):
+        out.error("bridge.username", f"{shown(name)} {check_username(name)}",
+                  'use the name `jitsi-wizard bridge add` gave this bridge')
+    b.username = name or ""
     b.password = _secret(t, "password", out, "bridge.password", source_path)
     if b.password is None and not any(p.field == "bridge.password" for p in out.errors):
         out.error("bridge.password", "is missing",
@@ -338,12 +393,12 @@ def _parse_bridge_host(data: dict, answers: Answers, out: _Collector,
 
 def _parse_host(t: dict, host: HostAnswers, out: _Collector, need_name: bool = True) -> None:
     _unknown(t, "host", out, "host")
-    name = _get(t, "hostname", STR, out, "host.hostname", "")
-    if not name:
+    name = _name(t, "hostname", out, "host.hostname")
+    if name == "":
         if need_name:
             out.error("host.hostname", "is missing",
                       'add hostname = "meet.example.org" under [host]')
-    else:
+    elif name is not None:
         host.hostname, err = check_hostname(name)
         if err:
             out.error("host.hostname", f"{shown(name)} {err}", "use the name whose DNS A record "
@@ -438,16 +493,17 @@ def _parse_auth(t: dict, auth: AuthAnswers, out: _Collector, source_path: str) -
     for i, u in enumerate(users):
         path = f"auth.users[{i}]"
         _unknown(u, "auth.users", out, path)
-        name = _get(u, "name", STR, out, f"{path}.name", "").strip()
-        if not name:
+        name = _name(u, "name", out, f"{path}.name")
+        if name == "":
             out.error(f"{path}.name", "is missing", 'add name = "alice"')
             continue
-        err = check_username(name)
+        err = check_username(name) if name is not None else None
+        name = name or ""
         if err:
             out.error(f"{path}.name", f"{shown(name)} {err.split(':')[0]}",
                       "use lower-case letters, digits, '.', '_' or '-', starting with a "
                       "letter or digit (no @, no spaces)")
-        if name in seen:
+        if name and name in seen:
             out.error(f"{path}.name", f"user {name!r} is listed twice", "keep one entry")
         seen.add(name)
         remove = _get(u, "remove", BOOL, out, f"{path}.remove", False)

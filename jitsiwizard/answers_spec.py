@@ -68,8 +68,13 @@ SPEC: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 TOP_LEVEL = ("host", "cert", "auth", "firewall", "role", "bridge")
-# Accounts of auth.HOST that belong to the main host's own services, never to a bridge.
-RESERVED_BRIDGE_USERS = ("focus", "jvb", "jibri", "recorder", "transcriber")
+# The main host's account of auth.HOST that looks into the brewery (`bridge list`).
+CHECKER_ACCOUNT = "jitsi-wizard-check"
+# Accounts of auth.HOST that belong to the main host's own services (those Jitsi's packages
+# register, and the wizard's checker), never to a bridge; compared case-insensitively, as
+# Prosody folds the localpart.
+RESERVED_BRIDGE_USERS = ("focus", "jvb", "jibri", "jigasi", "recorder", "transcriber",
+                         CHECKER_ACCOUNT)
 
 
 def json_schema() -> dict:

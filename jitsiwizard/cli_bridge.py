@@ -53,6 +53,7 @@ def _finish(outcome, session) -> int:
 def cmd_bridge_add(args) -> int:
     session = args.make_session(args)
     session.require_permission()
+    session.refuse_if_interrupted()  # reported (exit 4) before anything about NAME or ADDR
     run = session.bridge_add(args.name, args.address)
     print(run.plan.render(run.redact), end="")
     outcome = session.apply_plan(run.plan, run.redact, on_event=_event(run.redact))
@@ -69,6 +70,7 @@ def cmd_bridge_add(args) -> int:
 def cmd_bridge_remove(args) -> int:
     session = args.make_session(args)
     session.require_permission()
+    session.refuse_if_interrupted()  # before NAME: the interrupted run may be its `add`
     run = session.bridge_remove(args.name)
     print(run.plan.render(run.redact), end="")
     return _finish(session.apply_plan(run.plan, run.redact, on_event=_event(run.redact)),

@@ -121,15 +121,18 @@ def check_user_name(value: str) -> str | None:
 
 
 def check_hostname(value: str) -> tuple[str, str | None]:
-    """Normalise a hostname (lower case, IDNA to ASCII). Returns (name, error or None)."""
-    name = value.strip().rstrip(".")
+    """Normalise a hostname (lower case, IDNA to ASCII, one trailing dot, the DNS root,
+    dropped). Returns (name, error or None). Spaces around it are the screens' to trim (an
+    answers file refuses them, answers.py); line breaks are refused wherever they are."""
+    if len(value) > 1000:
+        return value[:20], f"is {len(value)} characters long; at most 253 are allowed"
+    err = control_character(value)
+    if err:
+        return value.strip(), err
+    name = value.strip()
+    name = name[:-1] if name.endswith(".") else name  # `..` stays: an empty label
     if not name:
         return name, "is empty"
-    if len(name) > 1000:
-        return name[:20], f"is {len(name)} characters long; at most 253 are allowed"
-    err = control_character(name)
-    if err:
-        return name, err
     try:
         ipaddress.ip_address(name)
         return name, "is an IP address; Jitsi needs a DNS name (certificates are issued to names)"
@@ -255,6 +258,41 @@ def check_acme_server(value: str) -> str | None:
     if len(value) <= 1000 and re.fullmatch(r"https://[A-Za-z0-9.:\[\]-]+(/[!-~]*)?", value):
         return None
     return "is not production, staging, or an https:// ACME directory URL"
+
+
+def check_host_address(value: str, zone_ok=None, loopback: bool = False
+                       ) -> tuple[str, str | None]:
+    """One host's unicast IP address, as firewall rules and commands take it. Returns (the
+    address written plainly, error or None). Refused: unspecified (0.0.0.0, ::), broadcast,
+    multicast, reserved and, unless `loopback`, loopback addresses. An IPv4-mapped IPv6
+    address is the IPv4 address it is (ufw and ssh treat it so). A %zone only goes with a
+    link-local IPv6 address, and only when `zone_ok(zone)` (an interface of the host that
+    connects; without `zone_ok` none is taken): never text passed on unchecked."""
+    base, percent, zone = value.partition("%")
+    try:
+        ip = ipaddress.ip_address(base)
+    except ValueError:
+        return value, "is not an IP address"
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    why = ("is the unspecified address (any host)" if ip.is_unspecified
+           else "is the broadcast address" if ip == ipaddress.IPv4Address("255.255.255.255")
+           else "is a multicast address" if ip.is_multicast
+           else "is a loopback address (this host itself)" if ip.is_loopback and not loopback
+           else "is a reserved address" if ip.is_reserved or (ip.version == 4
+                                                              and ip.packed[0] == 0)
+           else "")
+    if why:
+        return str(ip), why + ", not one host's address"
+    if not percent:
+        return str(ip), None
+    if zone_ok is None:
+        return str(ip), "has a %zone; give the address without it"
+    if ip.version != 6 or not ip.is_link_local:
+        return str(ip), "has a %zone, which only a link-local IPv6 address (fe80::...) takes"
+    if not zone_ok(zone):
+        named = repr(zone) if len(zone) <= 40 else f"a {len(zone)}-character name"
+        return str(ip), f"names {named}, which is not a network interface of this host"
+    return f"{ip}%{zone}", None
 
 
 def check_sha256(value: str) -> tuple[str, str | None]:

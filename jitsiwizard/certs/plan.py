@@ -42,14 +42,15 @@ from jitsiwizard.render import render
 from jitsiwizard.rootfs import FileView
 from jitsiwizard.steps import Command, FileChange, Service, Step, TargetPath, Verify
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+# Matched whole (fullmatch): `$` would also match before a final newline.
+_HOSTNAME = re.compile(r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
 
 
 def cert_hostname(answers: Answers, facts: HostFacts) -> str:
     """The answers' host name (else the host's), refused unless a CA could issue for it."""
     host = answers.host.hostname or facts.hostname or ""
-    if not _HOSTNAME.match(host):
+    if not _HOSTNAME.fullmatch(host):
         raise UserError(f"{host!r} is not a host name a certificate can be issued for",
                         'set hostname = "meet.example.org" (a DNS name) under [host]',
                         field="host.hostname")

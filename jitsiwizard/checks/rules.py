@@ -423,7 +423,7 @@ def _iptables_exprs(words: list[str], builtin: set[str]) -> list[dict]:
             if target is None and arg in ("LOG", "NFLOG", "ULOG"):
                 i += 2
                 continue
-            if target is None and re.match(r"^[A-Z_]+$", arg) and arg not in builtin:
+            if target is None and re.fullmatch(r"[A-Z_]+", arg) and arg not in builtin:
                 target = {"xt": {"type": "target", "name": arg}}
             if target is None:
                 target = {"jump" if word in ("-j", "--jump") else "goto": {"target": arg}}
