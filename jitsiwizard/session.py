@@ -241,11 +241,13 @@ class Session(LiveChecks, RunGuards):
 
             attach_main_certificate(self, answers, self.main_certificate_file)
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
-        plan = build(answers, facts, self.root, force=self.force, ssh_port_in_use=ssh_port)
+        plan = self._store_secrets(build(answers, facts, self.root, force=self.force,
+                                         ssh_port_in_use=ssh_port), answers)
+        self.preview_phases(plan, answers)
         redact = self.redactor(answers)
         for value in facts.secrets:  # found in the host's files: masked like the answers'
             redact.add_value(value)
-        return Planned(loaded, facts, self._store_secrets(plan, answers), redact, warnings)
+        return Planned(loaded, facts, plan, redact, warnings)
 
     def _store_secrets(self, plan: Plan, answers: Answers) -> Plan:
         """Passwords typed in the wizard go to root-only files under SECRETS_DIR, which the

@@ -105,6 +105,37 @@ class RunGuards:
         return Phases(configs, after, self.keep_on_failure,
                       guard_firewall if guarded else None)
 
+    def preview_phases(self, plan, answers) -> None:
+        """Put on the plan what the run will check before its first restart and verify
+        after its last step, as _phases() will do it, so the preview shows every phase."""
+        from jitsiwizard.health import (
+            describe_checks,
+            describe_verification,
+            expectation_for_run,
+        )
+
+        endpoints = self.the_endpoints()
+        services = [s for s in plan.steps if s.kind == "service"]
+        if not services:
+            return
+        plan.checks = describe_checks({s.name for s in services}, endpoints, self.simulate)
+        if answers.is_bridge:
+            bridge = answers.bridge
+            plan.verification = [
+                f"login as {bridge.username}@{bridge.domain} on the main host, over TLS with "
+                "the pinned certificate" + (" (not asked: --simulate)" if self.simulate
+                                            and not endpoints.given else ""),
+                "whether the bridge sits in the brewery is seen from the main host: "
+                "`jitsi-wizard bridge list` there"]
+        else:
+            expect = expectation_for_run(answers, plan)
+            expect.units = sorted({s.name for s in services})
+            plan.verification = describe_verification(expect, endpoints, self.simulate)
+        if self.keep_on_failure:
+            plan.verification.append("a failure keeps the changes (--keep-on-failure)")
+        else:
+            plan.verification.append("a failure rolls the whole run back")
+
     def meetings(self, planned: Planned) -> MeetingsCheck:
         """Whether applying would drop meetings: jicofo's /stats, asked only when the plan
         restarts Prosody, jicofo or the bridge."""

@@ -221,6 +221,16 @@ Step = Union[FileChange, RemovePath, Symlink, Command, Service, Verify]
 class Plan:
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # warnings and facts worth reading first
+    # What the run checks around its restarts, as the session will (the preview shows
+    # them where apply prints [check] and [verify]): `checks` before the first restart,
+    # `verification` after the last step.
+    checks: list[str] = field(default_factory=list)
+    verification: list[str] = field(default_factory=list)
+
+    @property
+    def checks_before(self) -> int | None:
+        """The number of the first restart or reload, before which apply runs the checks."""
+        return next((n for n, s in enumerate(self.steps, 1) if s.kind == "service"), None)
 
     def file_steps(self) -> list[Step]:
         return [s for s in self.steps if isinstance(s, (FileChange, RemovePath, Symlink))]
@@ -244,17 +254,25 @@ class Plan:
         if not self.changes_files:
             out.append("No file changes.")
         for number, step in enumerate(self.steps, 1):
+            if number == self.checks_before and self.checks:
+                out.append("     [check] before the first restart (a refusal stops the run there):")
+                out.extend(f"       - {line}" for line in self.checks)
             out.append(f"{number:>3}. {step.describe()}")
             diff = getattr(step, "diff", None)
             if diff:
                 text = diff()
                 if text:
                     out.extend("       " + line for line in text.rstrip("\n").split("\n"))
+        if self.verification:
+            out.append("     [verify] after the last step:")
+            out.extend(f"       - {line}" for line in self.verification)
         return redact("\n".join(out) + "\n")
 
     def to_json(self, redact=lambda text: text) -> str:
         doc = {"notes": self.notes, "changes_files": self.changes_files,
-               "steps": [s.to_json() for s in self.steps]}
+               "steps": [s.to_json() for s in self.steps],
+               "checks": {"before_step": self.checks_before, "what": self.checks},
+               "verification": self.verification}
         # Each string first (a secret as it is), then the text (a secret as JSON spells it).
         return redact(json.dumps(_redact_strings(doc, redact), indent=2))
 

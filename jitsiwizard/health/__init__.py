@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from jitsiwizard.model import Answers
     from jitsiwizard.steps import Plan
 
-__all__ = ["Endpoints", "Expectation", "Finding", "Login", "Report", "expectation_for_host",
-           "expectation_for_run", "verify"]
+__all__ = ["Endpoints", "Expectation", "Finding", "Login", "Report", "describe_checks",
+           "describe_verification", "expectation_for_host", "expectation_for_run", "verify"]
 
 # Restarting these drops every meeting in progress.
 DISRUPTIVE = ("prosody", "jicofo", "jitsi-videobridge2")
@@ -83,3 +83,55 @@ def expectation_for_host(facts: HostFacts) -> Expectation:
     elif policy == "local":
         expect.skipped_logins = "no login tried: no password is known outside a run"
     return expect
+
+
+# --- the preview: what a run will check, in the words of the checks themselves ---------------
+
+def describe_checks(services: set[str], endpoints: Endpoints, simulate: bool) -> list[str]:
+    """What check_configs will run before the first restart of `services`."""
+    from jitsiwizard.paths import JICOFO_CONF, JVB_CONF, PROSODY_CFG
+
+    lines = []
+    if "prosody" in services:
+        config = endpoints.prosody_config or PROSODY_CFG
+        lines.append(f"`{' '.join(endpoints.prosodyctl)} --config {config} check config` "
+                     "accepts the new Prosody files"
+                     + (" (not run: --simulate)" if simulate and not endpoints.prosody_config
+                        else ""))
+    for service, path in (("jicofo", JICOFO_CONF), ("jitsi-videobridge2", JVB_CONF)):
+        if service in services:
+            lines.append(f"{path} parses as HOCON, as {service} reads it")
+    return lines
+
+
+def describe_verification(expect: Expectation, endpoints: Endpoints, simulate: bool
+                          ) -> list[str]:
+    """What verify() will try after the last step, for `expect`."""
+    from jitsiwizard.health.report import SASL_EXPECTED
+
+    live = endpoints.given or not simulate
+    lines = []
+    if expect.units:
+        lines.append(f"units {', '.join(expect.units)} are active"
+                     + (" (not checked: --simulate)" if simulate else ""))
+    if not live:
+        return lines + ["the services are not probed: this run only records its commands "
+                        "(--simulate)"]
+    needed, refused = SASL_EXPECTED[expect.policy]
+    where = f"{endpoints.c2s_host}:{endpoints.c2s_port}"
+    lines.append(f"XMPP on {where}: {expect.hostname} offers STARTTLS with a certificate it "
+                 f"proves, and SASL {' and '.join(needed)}"
+                 + (f", not {' or '.join(refused)}" if refused else ""))
+    lines.append(f"guest.{expect.hostname} " + ("accepts anonymous guests" if expect.guests
+                                                else "does not exist"))
+    for login in expect.logins:
+        lines.append(f"login as {login.user}@{expect.hostname} "
+                     + ("succeeds" if login.expect else "is refused") + f" ({login.why})")
+    if not expect.logins and expect.skipped_logins:
+        lines.append(expect.skipped_logins)
+    lines.append(f"jicofo answers {endpoints.jicofo_url}/about/health")
+    lines.append(f"the videobridge answers {endpoints.bridge_url}/about/health")
+    lines.append(f"https on {endpoints.https_host}:{endpoints.https_port} serves a "
+                 f"certificate for {expect.hostname}"
+                 + (f" ({expect.cert_file})" if expect.cert_file else ""))
+    return lines

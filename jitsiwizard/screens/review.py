@@ -182,9 +182,13 @@ class ReviewScreen(WizardScreen):
         # A step a line, or several under its own text (not back at the number's column).
         width = max(text_width(steps) - 2, 0)  # less the highlight's padding
         for number, step in enumerate(plan.steps, 1):
+            if number == plan.checks_before and plan.checks:
+                steps.add_option(_phase_option("check", PHASES["check"][0], width))
             prompt = Text()
             hanging(prompt, f"{number:>2}. ", "", redact(step.describe()), "", width)
             steps.add_option(Option(prompt, id=str(number)))
+        if plan.verification:
+            steps.add_option(_phase_option("verify", PHASES["verify"][0], width))
         steps.highlighted = 0
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
@@ -192,9 +196,15 @@ class ReviewScreen(WizardScreen):
         if plan is None or not event.option.id:
             return
         event.stop()
+        redact = self.app.redact
+        if event.option.id in PHASES:
+            title, lines = PHASES[event.option.id][1], (
+                plan.checks if event.option.id == "check" else plan.verification)
+            self.app.push_screen(TextDialog(title, Text(
+                "\n".join(f"- {redact(line)}" for line in lines))))
+            return
         number = int(event.option.id)
         step = plan.steps[number - 1]
-        redact = self.app.redact
         diff = getattr(step, "diff", None)
         body = diff() if diff else ""
         text = Text(redact(step.describe()) + "\n\n", "bold")
@@ -341,3 +351,18 @@ class TextDialog(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+# The checks around the restarts, listed among the steps where the run does them:
+# (the line in the list, the title of what Enter shows).
+PHASES = {
+    "check": ("check the new configuration before the first restart",
+              "Checked before the first restart"),
+    "verify": ("verify that Jitsi works, after the last step", "Verified after the last step"),
+}
+
+
+def _phase_option(kind: str, text: str, width: int) -> Option:
+    prompt = Text()
+    hanging(prompt, f"[{kind}] ", "bold", text, "", width)
+    return Option(prompt, id=kind)
