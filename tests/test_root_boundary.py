@@ -132,3 +132,29 @@ def test_a_host_config_file_that_is_a_fifo_is_refused_at_once(make_root, tmp_pat
     err = capsys.readouterr().err
     assert code == 2 and "meet.example.org-config.js" in err and "FIFO" in err
     assert "Traceback" not in err
+
+
+def test_file_secrets_are_read_where_the_answers_give_them_not_under_the_root(
+        make_root, tmp_path, capsys):
+    """--root DIR stands for the host's files; the answers file and the `file:` secrets it
+    names are the admin's inputs, read at the paths given (as `bridge add`'s printed
+    commands put them: /root/bridge-NAME.secret on the machine that runs the wizard)."""
+    root = make_root()
+    outside = tmp_path / "inputs" / "ldap.secret"
+    outside.parent.mkdir()
+    outside.write_text("from-the-real-path\n")
+    outside.chmod(0o600)
+    inside_only = "/etc/jitsi-wizard-test-only-under-root.secret"
+    (root / inside_only.lstrip("/")).write_text("from-under-the-root\n")
+    assert not os.path.exists(inside_only)
+    for ref, code, said in ((f"file:{outside}", 0, None),
+                            (f"file:{inside_only}", 2, f"secret file {inside_only} does "
+                                                       "not exist")):
+        answers = tmp_path / "answers.toml"
+        answers.write_text(answers_toml("ldap", ldap_password=ref))
+        answers.chmod(0o600)
+        capsys.readouterr()
+        assert main(["plan", "--answers", str(answers), "--root", str(root)]) == code
+        err = capsys.readouterr().err
+        if said:
+            assert said in err and "bind_password" in err
