@@ -4,6 +4,7 @@ import contextlib
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,27 +106,35 @@ def ufw(tmp_path, monkeypatch) -> Path:
 
 # --- the suite leaves nothing running ------------------------------------------------------
 
-def _servers_left(basetemp: str) -> list[str]:
+# Every process the tests start inherits this from the environment; the end of the session
+# looks for it, so a suite running beside this one (another root, or the same root in
+# another mount namespace) is never taken for this one's.
+SESSION_MARK = "JW_TEST_SESSION"
+
+
+def pytest_configure(config):
+    os.environ[SESSION_MARK] = f"{os.getpid()}-{time.time_ns()}"
+
+
+def _servers_left() -> list[str]:
     """Servers the tests started that are still alive: those started through tests/lab's
-    Proc, and any other process whose command line names this run's temporary directory
-    (every lab server's configuration lives there)."""
+    Proc, and any other process that carries this session's mark in its environment."""
     from tests.lab.proc import is_gone, still_running
 
     left = still_running()
-    mine = {os.getpid(), os.getppid()}
-    here = os.stat("/proc/self/root")
+    mark = f"{SESSION_MARK}={os.environ.get(SESSION_MARK, '')}".encode()
+    mine = {os.getpid()}
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or int(entry) in mine or is_gone(int(entry)):
             continue
         try:
-            there = os.stat(f"/proc/{entry}/root")
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                environ = fh.read(1 << 20).split(b"\0")
             with open(f"/proc/{entry}/cmdline", "rb") as fh:
                 argv = fh.read(4096).replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        if (there.st_dev, there.st_ino) != (here.st_dev, here.st_ino):
-            continue  # another root filesystem's suite, whose temporary paths look the same
-        if basetemp in argv and not any(line.startswith(f"pid {entry}:") for line in left):
+        if mark in environ and not any(line.startswith(f"pid {entry}:") for line in left):
             left.append(f"pid {entry}: {argv[:160]}")
     return left
 
@@ -133,17 +142,14 @@ def _servers_left(basetemp: str) -> list[str]:
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run when a server a test started outlives the suite (and stop it)."""
     import signal
-    import time
 
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    if factory is None or getattr(session.config, "workerinput", None) is not None:
+    if getattr(session.config, "workerinput", None) is not None:
         return
-    basetemp = str(factory.getbasetemp())
     deadline = time.monotonic() + 5.0  # a server stopped a moment ago may still be exiting
-    left = _servers_left(basetemp)
+    left = _servers_left()
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
-        left = _servers_left(basetemp)
+        left = _servers_left()
     if not left:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
