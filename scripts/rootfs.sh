@@ -104,12 +104,33 @@ rootfs_run() {
   ' rootfs-run "$dir" "$REPO" "$@"
 }
 
-# rootfs_venv DIR: the wizard and its test tools installed into the tree's own Python at
-# /opt/jw-venv (again whenever pyproject.toml changes).
+# The oldest release runs the oldest versions pyproject.toml allows (its floors), so the
+# floors are proven to install and pass on Python 3.9; the others run the newest.
+FLOORS_RELEASE=bullseye
+
+# rootfs_venv_dir NAME: where NAME's tree has the wizard installed.
+rootfs_venv_dir() {
+  if [ "$1" = "$FLOORS_RELEASE" ]; then echo /opt/jw-venv-floors; else echo /opt/jw-venv; fi
+}
+
+# floors: pyproject.toml's `name>=version` requirements as `name==version` constraints
+# (the linters excepted: they check the code, whatever their version).
+floors() {
+  sed -nE 's/^ *"([A-Za-z0-9_.-]+)>=([0-9.]+)("|;).*/\1==\2/p' "$REPO/pyproject.toml" |
+    grep -vE '^(ruff|vermin)=='
+}
+
+# rootfs_venv NAME DIR: the wizard and its test tools installed into the tree's own Python
+# (again whenever pyproject.toml changes).
 rootfs_venv() {
-  local dir=$1
+  local name=$1 dir=$2 venv constraints=()
+  venv=$(rootfs_venv_dir "$name")
   # pip reaches the package index with this host's trust store (and index, if one is set).
   cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$dir/etc/jw-host-ca.crt"
+  if [ "$name" = "$FLOORS_RELEASE" ]; then
+    floors > "$dir/opt/jw-floors.txt"
+    constraints=(-c /opt/jw-floors.txt)
+  fi
   rootfs_run "$dir" bash -c 'cd /src && REPO=/src && . scripts/lib.sh &&
-    ensure_venv /opt/jw-venv -e "/src[test]"'
+    ensure_venv "$0" "$@" -e "/src[test]"' "$venv" "${constraints[@]}"
 }
