@@ -8,6 +8,7 @@ is (expectation_for_host, for `jitsi-wizard verify`).
 
     xmpp       a small c2s client: STARTTLS, the SASL mechanisms offered, a PLAIN login
     probes     bounded HTTP GETs, jicofo's meeting counts, the certificate served for a name
+    deadline   one deadline for a whole exchange (lookup, connect, TLS, every send and recv)
     report     Endpoints, Expectation, Finding, Report; verify()
     preflight  prosodyctl check config, a HOCON parse of jicofo.conf and jvb.conf
 """

@@ -6,8 +6,10 @@ extension, the target hosts run 3.9; and what the verification must see (the mec
 offered before login, a host-unknown stream error for a host that must not exist) sits
 below the events slixmpp exposes. The client does exactly these few exchanges.
 
-Bounded: one deadline for the whole exchange, at most MAX_BYTES read, and no DTD (XMPP
-forbids them; refusing them keeps entity expansion out of the parser).
+Bounded: one deadline for the whole exchange (deadline.py: the lookup, the connection, the
+TLS handshake, every read), at most MAX_BYTES read (a stream header or stanza that never
+ends included), and no DTD (XMPP forbids them; refusing them keeps entity expansion out of
+the parser).
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ import contextlib
 import hashlib
 import socket
 import ssl
-import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
+
+from jitsiwizard.health.deadline import Deadline, Expired
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -32,7 +35,14 @@ MAX_BYTES = 256 * 1024
 
 
 class XmppError(Exception):
-    """The exchange could not go on: what was seen, in words for the admin."""
+    """The exchange could not go on: what was seen, in words for the admin. `answered`: the
+    server had sent something (so something listens there, XMPP or not)."""
+
+    answered = False
+
+
+class Unreachable(XmppError):
+    """No connection: nothing listens, or a firewall refuses or drops it."""
 
 
 class PinMismatch(XmppError):
@@ -67,27 +77,31 @@ def _local(tag: str) -> str:
 class _Stream:
     def __init__(self, host: str, port: int, domain: str, timeout: float):
         self.domain = domain
-        self.deadline = time.monotonic() + timeout
+        self.deadline = Deadline(timeout)
         self.timeout = timeout
         self.received = 0
+        self.tail = b""  # the last byte read, so that a "<!" split over two reads is seen
         try:
-            self.sock: socket.socket = socket.create_connection((host, port),
-                                                                timeout=self._left())
+            self.sock: socket.socket = self.deadline.connect(host, port)
         except socket.timeout:
-            raise XmppError(f"no connection to {host}:{port} within {timeout:g}s") from None
+            raise Unreachable(f"no connection to {host}:{port} within {timeout:g}s") from None
         except OSError as exc:
-            raise XmppError(f"cannot connect to {host}:{port}: "
-                            f"{exc.strerror or exc}") from None
+            raise Unreachable(f"cannot connect to {host}:{port}: "
+                              f"{exc.strerror or exc}") from None
         self.parser: ET.XMLPullParser | None = None
         self.depth = 0
         self.ready: list[ET.Element] = []
         self.certificate = b""  # DER, once TLS is up
 
     def _left(self) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise XmppError(f"the XMPP exchange took longer than {self.timeout:g}s")
-        return left
+        try:
+            return self.deadline.left()
+        except Expired:
+            raise XmppError(f"the XMPP exchange took longer than {self.timeout:g}s"
+                            + self._came()) from None
+
+    def _came(self) -> str:
+        return f" ({self.received} bytes came)" if self.received else ""
 
     def send(self, text: str) -> None:
         self.sock.settimeout(self._left())
@@ -113,8 +127,8 @@ class _Stream:
             try:
                 data = self.sock.recv(16384)
             except socket.timeout:
-                raise XmppError(f"no answer from the XMPP server within "
-                                f"{self.timeout:g}s") from None
+                raise XmppError(f"no answer from the XMPP server within {self.timeout:g}s"
+                                + self._came()) from None
             except OSError as exc:
                 raise XmppError(f"reading from the XMPP server failed: {exc}") from None
             if not data:
@@ -122,8 +136,9 @@ class _Stream:
             self.received += len(data)
             if self.received > MAX_BYTES:
                 raise XmppError(f"the XMPP server sent more than {MAX_BYTES} bytes")
-            if b"<!" in data:
+            if b"<!" in self.tail + data:
                 raise XmppError("the XMPP server sent a DTD or comment, which XMPP forbids")
+            self.tail = data[-1:]
             try:
                 self.parser.feed(data)
                 events = list(self.parser.read_events())
@@ -192,7 +207,11 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
     exactly that one instead of chaining to `ca`. With `room` and a login: join it as `nick`
     (`joined`; `while_joined()` is then called before the session ends), or with
     `list_room` only read its occupants (`occupants`). Raises XmppError
-    (StreamError for a stream error such as host-unknown) with what was seen."""
+    (StreamError for a stream error such as host-unknown) with what was seen.
+    A password goes only to a verified server: pin="" (any certificate) refuses a login."""
+    if username is not None and pin == "":
+        raise XmppError("no certificate to check the server against: the password was not "
+                        "sent")
     stream = _Stream(host, port, domain, timeout)
     try:
         features = stream.open()
@@ -229,6 +248,9 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
                 if result.joined == "joined" and while_joined is not None:
                     while_joined()
         return result
+    except XmppError as exc:
+        exc.answered = stream.received > 0
+        raise
     finally:
         stream.close()
 
@@ -244,6 +266,9 @@ def fetch_certificate(host: str, port: int, domain: str, *, timeout: float,
             raise XmppError(f"{domain} does not offer STARTTLS on {host}:{port}")
         seen = stream.starttls(None, pin)
         return ssl.DER_cert_to_PEM_cert(stream.certificate), seen
+    except XmppError as exc:
+        exc.answered = stream.received > 0
+        raise
     finally:
         stream.close()
 
