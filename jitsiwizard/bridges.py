@@ -13,8 +13,10 @@ import re
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from shlex import quote
+from typing import TYPE_CHECKING, Callable, Protocol
 
+from jitsiwizard.answers_spec import CHECKER_ACCOUNT, RESERVED_BRIDGE_USERS
 from jitsiwizard.errors import UserError
 from jitsiwizard.paths import (
     BRIDGE_TRUST_PEM,
@@ -24,6 +26,7 @@ from jitsiwizard.paths import (
     SAVED_ANSWERS,
 )
 from jitsiwizard.prosody_auth import password_stdin, register_argv, unregister_argv
+from jitsiwizard.validate import control_character
 
 if TYPE_CHECKING:
     from jitsiwizard.health import Endpoints
@@ -47,7 +50,7 @@ class Session(Protocol):
     def command(self, words: str) -> str: ...
 
 XMPP_PORT = 5222
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # always fullmatch: `$` allows a final "\n"
 
 
 # --- on the bridge host ----------------------------------------------------------------------
@@ -105,11 +108,27 @@ def attach_main_certificate(session: Session, answers: Answers,
                         field="bridge.main_certificate_sha256") from None
     except XmppError as exc:
         raise UserError(f"cannot fetch the main host's certificate from {host}:{port}: {exc}",
-                        f"check that {bridge.main} resolves here and lets this host reach "
-                        f"{port}/tcp (`jitsi-wizard bridge add` opens it), or give the "
+                        reach_fix(exc, host, port, bridge.domain) + ", or give the "
                         "certificate with --main-certificate FILE",
                         field="bridge.main") from None
     bridge.main_certificate_pem = pem
+
+
+def reach_fix(exc: Exception, host: str, port: int, domain: str) -> str:
+    """The fix for an XMPP exchange that failed, after what was seen: no connection (the
+    firewall or the service), an XMPP server without `domain`, or a port that answered but
+    not as Prosody does (something else listens there)."""
+    from jitsiwizard.health.xmpp import StreamError, Unreachable
+
+    if isinstance(exc, Unreachable):
+        return (f"the main host's firewall must let this host reach {port}/tcp (`jitsi-wizard "
+                "bridge add NAME --address THIS-HOST` opens it), and Prosody must run there")
+    if isinstance(exc, StreamError):
+        return (f"the XMPP server on {host}:{port} does not serve {domain}: is bridge.main the "
+                "main host's name?")
+    said = "answered" if getattr(exc, "answered", False) else "accepted the connection"
+    return (f"{host}:{port} {said} but not as the main host's Prosody does: something else "
+            "listens on that port, or bridge.main_address (--xmpp) names the wrong host")
 
 
 @dataclass
@@ -127,15 +146,16 @@ class Check:
 def preflight(session: Session, answers: Answers) -> list[Check]:
     """Before planning a bridge host: the main host resolves, its 5222/tcp answers with TLS
     and the pinned certificate, and the bridge's account logs in."""
+    from jitsiwizard.health.deadline import Deadline
     from jitsiwizard.health.xmpp import PinMismatch, XmppError, probe
 
     bridge = answers.bridge
     host, port = main_endpoint(session, bridge)
     checks: list[Check] = []
     try:
-        addresses = sorted({info[4][0] for info in socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM)})
-    except (OSError, UnicodeError) as exc:
+        addresses = sorted({info[4][0] for info in Deadline(session.check_timeout).resolve(
+            host, port)})
+    except OSError as exc:
         checks.append(Check("main host resolves", False, f"{host}: {exc}",
                             f"give bridge.main_address = \"ADDR\" (the main host's address), "
                             f"or make {host} resolve on this host"))
@@ -152,8 +172,7 @@ def preflight(session: Session, answers: Answers) -> list[Check]:
         return checks
     except XmppError as exc:
         checks.append(Check(f"TLS on {host}:{port}", False, str(exc),
-                            f"the main host's firewall must let this host reach {port}/tcp: "
-                            "`jitsi-wizard bridge add NAME --address THIS-HOST` opens it"))
+                            reach_fix(exc, host, port, bridge.domain)))
         return checks
     checks.append(Check(f"TLS on {host}:{port}", True,
                         f"STARTTLS with the pinned certificate {seen.certificate_sha256[:16]}..."))
@@ -167,22 +186,41 @@ def preflight(session: Session, answers: Answers) -> list[Check]:
 
 def in_brewery(host: str, port: int, bridge: BridgeAnswers, nick: str,
                timeout: float) -> tuple[bool | None, str]:
-    """Whether an occupant `nick` is in the brewery now, asked with the account in `bridge`
-    (which must not be the bridge's own: Prosody shows a second session of an occupant's
-    account nobody else): (answer or None when unknown, evidence)."""
-    from jitsiwizard.health.xmpp import XmppError, probe
+    """Whether an occupant `nick` is in the brewery now (see brewery_occupants): (answer or
+    None when unknown, evidence)."""
+    occupants, why = brewery_occupants(host, port, bridge, timeout)
+    if occupants is None:
+        return None, why
+    there = nick in occupants
+    return there, ("in " if there else "not in ") + bridge.brewery
 
+
+def brewery_occupants(host: str, port: int, bridge: BridgeAnswers, timeout: float,
+                      expected: str = "the pinned one") -> tuple[list[str] | None, str]:
+    """Who is in the brewery now, asked with the account in `bridge` (which must not be a
+    bridge's own: Prosody shows a second session of an occupant's account nobody else), over
+    TLS with exactly the certificate bridge.main_certificate_sha256 (`expected` says which
+    that is): (nicknames, "") or (None, why unknown). Without that certificate, or with
+    another one, the password is not sent."""
+    from jitsiwizard.health.xmpp import PinMismatch, XmppError, probe
+
+    pin = bridge.main_certificate_sha256
+    if not pin:
+        return None, "not asked: no certificate to check the server against"
     try:
-        seen = probe(host, port, bridge.domain, ca=None, timeout=timeout,
-                     pin=bridge.main_certificate_sha256 or "", username=bridge.username,
+        seen = probe(host, port, bridge.domain, ca=None, timeout=timeout, pin=pin,
+                     username=bridge.username,
                      password=bridge.password.value if bridge.password else "",
                      room=bridge.brewery, list_room=True)
+    except PinMismatch as exc:
+        return None, (f"{host}:{port} presents a certificate with SHA-256 {exc.seen[:16]}... "
+                      f"for {bridge.domain}, not {expected} ({pin[:16]}...): nothing was sent; "
+                      "is Prosody the one listening there?")
     except XmppError as exc:
         return None, str(exc)
     if seen.login != "success":
-        return False, f"its account does not log in ({seen.login})"
-    there = nick in seen.occupants
-    return there, ("in " if there else "not in ") + bridge.brewery
+        return None, f"the {bridge.username} account does not log in ({seen.login})"
+    return seen.occupants, ""
 
 
 # --- on the main host --------------------------------------------------------------------------
@@ -212,7 +250,7 @@ def wizard_manages_firewall(root) -> bool:
     return isinstance(firewall, dict) and firewall.get("manage") is True
 
 
-CHECKER = "jitsi-wizard-check"  # the main host's account that looks into the brewery
+CHECKER = CHECKER_ACCOUNT  # the main host's account that looks into the brewery
 CHECKER_SECRET = f"{BRIDGES_DIR}/{CHECKER}.secret"
 
 
@@ -229,30 +267,64 @@ def account_dir(main: str) -> str:
 
 
 def ufw_rule(address: str) -> list[str]:
-    return ["from", address, "to", "any", "port", str(XMPP_PORT), "proto", "tcp"]
+    """The ufw rule words for `address` as check_address wrote it; ufw takes no %zone, so a
+    link-local address's zone becomes the interface the rule holds for."""
+    base, _, zone = address.partition("%")
+    on = ["in", "on", zone] if zone else []
+    return [*on, "from", base, "to", "any", "port", str(XMPP_PORT), "proto", "tcp"]
+
+
+def _shown(value: str) -> str:
+    text = repr(value)  # escapes line breaks and control characters
+    return text if len(text) <= 60 else text[:55] + "...'"
 
 
 def check_name(name: str) -> None:
-    from jitsiwizard.answers_spec import RESERVED_BRIDGE_USERS
-
-    if not NAME.match(name):
-        raise UserError(f"bridge name {name!r} is not valid", "use lower-case letters, "
-                        "digits, '.', '_' or '-' (it becomes an account of auth.HOST)",
+    fix = ("use lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, "
+           "at most 64 (it becomes an account of auth.HOST), e.g. bridge2")
+    if not name:
+        raise UserError("the bridge name is empty", fix, field="NAME")
+    if len(name) > 64:
+        raise UserError(f"bridge name {_shown(name)} is {len(name)} characters long", fix,
                         field="NAME")
-    if name in RESERVED_BRIDGE_USERS:
-        raise UserError(f"{name!r} is an account of the main host's own services",
+    if name.lower() in RESERVED_BRIDGE_USERS:
+        raise UserError(f"{_shown(name)} is an account of the main host's own services "
+                        f"(reserved: {', '.join(RESERVED_BRIDGE_USERS)})",
                         "choose another name, e.g. bridge2", field="NAME")
+    if not NAME.fullmatch(name):
+        why = control_character(name) or "is not valid"
+        raise UserError(f"bridge name {_shown(name)} {why}", fix, field="NAME")
 
 
-def check_address(address: str) -> str:
-    import ipaddress
-
+def interface_names() -> set[str]:
+    """This system's network interfaces, which a %zone must name: the running host's even
+    under --root (the bridge is reached from here). Tests replace it."""
     try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        raise UserError(f"--address {address!r} is not an IP address",
-                        "give the new bridge host's address as the main host sees it",
-                        field="--address") from None
+        return {name for _, name in socket.if_nameindex()}
+    except OSError:
+        return set()
+
+
+# What Linux takes as an interface name (dev_valid_name): for a zone read back from the
+# registry, whose interface may be gone by the time the bridge is removed.
+_IFNAME = re.compile(r"(?!\.\.?\Z)[^/:\s%]{1,15}")
+
+
+def check_address(address: str, field: str = "--address",
+                  zone_ok: Callable[[str], bool] | None = None) -> str:
+    """The bridge host's address as rules and commands take it (validate.check_host_address),
+    a %zone naming an interface of this host (`zone_ok`, by default interface_names())."""
+    from jitsiwizard.validate import check_host_address
+
+    known = zone_ok or (lambda zone: zone in interface_names())
+    normal, err = check_host_address(address, zone_ok=known)
+    if err:
+        fix = ("give fe80::...%IFACE with IFACE from `ip -br link`" if "interface" in err
+               else "give the address without its %zone" if "%zone" in err
+               else "give the new bridge host's own address as this host reaches it, e.g. "
+               "192.0.2.20")
+        raise UserError(f"{_shown(address)} {err}", fix, field=field)
+    return normal
 
 
 def main_certificate(session: Session, host: str) -> tuple[str, str]:
@@ -272,13 +344,22 @@ def main_certificate(session: Session, host: str) -> tuple[str, str]:
                             f"{ends.c2s_host}:{ends.c2s_port}: {exc}", "start Prosody "
                             "(`systemctl start prosody`), or give its client port with "
                             "--xmpp ADDR:PORT", field="--xmpp") from None
-    path = f"/etc/prosody/certs/{domain}.crt"
-    pem = session.root.read_text(path) or ""
-    seen = pem_fingerprint(pem)
+    pem, seen, path = own_certificate(session.root, domain)
     if not seen:
         raise UserError(f"no certificate for {domain} at {path}", "give Prosody's client "
                         "port with --xmpp ADDR:PORT so the wizard can ask it", field="--xmpp")
     return pem, seen
+
+
+def own_certificate(root, domain: str) -> tuple[str, str, str]:
+    """(PEM, SHA-256 of its first certificate or "", path) of the certificate file this
+    host's Prosody serves for `domain`: the Jitsi packages' /etc/prosody/certs/DOMAIN.crt,
+    which auth.HOST's ssl block names."""
+    from jitsiwizard.health.probes import pem_sha256
+
+    path = f"/etc/prosody/certs/{domain}.crt"
+    pem = root.read_text(path) or ""
+    return pem, pem_sha256(pem) or "", path
 
 
 @dataclass
@@ -309,9 +390,9 @@ def plan_add(session: Session, name: str, address: str) -> BridgeRun:
     host = facts.hostname
     entries = read_registry(session.root)
     if any(e.get("name") == name for e in entries):
-        raise UserError(f"bridge {name} already exists", f"remove it first with "
-                        f"`{session.command(f'bridge remove {name}')}`, or choose another "
-                        "name", field="NAME")
+        again = session.command(f"bridge remove {quote(name)}")
+        raise UserError(f"bridge {name} already exists", f"remove it first with `{again}`, "
+                        "or choose another name", field="NAME")
     accounts = account_dir(host)
     if session.root.exists(f"{accounts}/accounts/{name}.dat"):
         raise UserError(f"auth.{host} already has an account {name}",
@@ -361,12 +442,18 @@ def plan_add(session: Session, name: str, address: str) -> BridgeRun:
                                  session.root.read_text(BRIDGES_FILE), 0o600))
     real_answers = str(session.root.path(answers_path))
     real_secret = str(session.root.path(secret_path))
-    target = f"[{address}]" if ":" in address else address
-    from shlex import quote
-
-    commands = (f"scp -p {quote(real_answers)} {quote(real_secret)} root@{target}:/root/",
-                f"ssh -t root@{address} jitsi-wizard --answers /root/bridge-{name}.toml")
+    target = f"[{address}]" if ":" in address else address  # scp reads host:path
+    scp = ["scp", "-p", real_answers, real_secret, f"root@{target}:/root/"]
+    # ssh hands the words after the host to the remote shell, joined: quoted once for it.
+    remote = [quote(word) for word in ("jitsi-wizard", "--answers", f"/root/bridge-{name}.toml")]
+    commands = (pasted(scp), pasted(["ssh", "-t", f"root@{address}", *remote]))
     return BridgeRun(plan, redact, real_answers, real_secret, commands)
+
+
+def pasted(words: list[str]) -> str:
+    """A command line as the admin pastes it: every word quoted for the shell, so a value
+    can only be the one word it is."""
+    return " ".join(quote(word) for word in words)
 
 
 def plan_remove(session: Session, name: str) -> BridgeRun:
@@ -389,7 +476,8 @@ def plan_remove(session: Session, name: str) -> BridgeRun:
                               timeout=60))
     address = str(entry.get("address", ""))
     if entry.get("firewall") and address:
-        rule = ufw_rule(check_address(address))
+        # As recorded by `bridge add`: the zone's interface may be gone since.
+        rule = ufw_rule(check_address(address, field=BRIDGES_FILE, zone_ok=_IFNAME.fullmatch))
         plan.steps.append(Command(["ufw", "delete", "allow", *rule], f"close {XMPP_PORT}/tcp "
                                   f"to {address}", timeout=30, undo=["ufw", "allow", *rule]))
     for path in bridge_paths(name):
@@ -403,28 +491,41 @@ def plan_remove(session: Session, name: str) -> BridgeRun:
 
 def list_bridges(session: Session) -> list[dict]:
     """The bridges `bridge add` made, each with whether it is in the brewery MUC now."""
+    entries = read_registry(session.root)
+    occupants, room, why = _brewery_now(session) if entries else (None, "", "")
+    found = []
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        there = None if occupants is None else name in occupants
+        found.append({"name": name, "address": entry.get("address", ""), "in_brewery": there,
+                      "evidence": why or ("in " if there else "not in ") + room})
+    return found
+
+
+def _brewery_now(session: Session) -> tuple[list[str] | None, str, str]:
+    """The brewery's occupants, asked once for every bridge with the checker account, and
+    only of a server that presents this host's own Prosody certificate for auth.HOST (the
+    password goes nowhere else): (nicknames, the room, "") or (None, "", why not known)."""
     from jitsiwizard.model import BridgeAnswers
     from jitsiwizard.secrets import Secret
 
     facts = session.read_host()
     ends = session.the_endpoints()
-    found = []
-    for entry in read_registry(session.root):
-        name = str(entry.get("name", ""))
-        row = {"name": name, "address": entry.get("address", ""), "in_brewery": None,
-               "evidence": ""}
-        password = (session.root.read_text(CHECKER_SECRET) or "").rstrip("\n")
-        if not password or facts.hostname is None:
-            row["evidence"] = f"the {CHECKER} account's password is not kept here: not asked"
-        elif session.simulate and not ends.given:
-            row["evidence"] = "not asked (--simulate without --xmpp)"
-        else:
-            bridge = BridgeAnswers(main=facts.hostname, username=CHECKER,
-                                   password=Secret("kept", password))
-            row["in_brewery"], row["evidence"] = in_brewery(
-                ends.c2s_host, ends.c2s_port, bridge, name, session.check_timeout)
-        found.append(row)
-    return found
+    password = (session.root.read_text(CHECKER_SECRET) or "").rstrip("\n")
+    if not password or facts.hostname is None:
+        return None, "", f"the {CHECKER} account's password is not kept here: not asked"
+    if session.simulate and not ends.given:
+        return None, "", "not asked (--simulate without --xmpp)"
+    domain = f"auth.{facts.hostname}"
+    _, pin, path = own_certificate(session.root, domain)
+    if not pin:
+        return None, "", (f"not asked: no certificate for {domain} at {path} to check "
+                          "Prosody against, so the password was not sent")
+    bridge = BridgeAnswers(main=facts.hostname, username=CHECKER,
+                           password=Secret("kept", password), main_certificate_sha256=pin)
+    occupants, why = brewery_occupants(ends.c2s_host, ends.c2s_port, bridge,
+                                       session.check_timeout, expected=f"this host's own {path}")
+    return occupants, bridge.brewery, why
 
 
 def verify_bridge(session: Session, answers: Answers, restarted: list, units) -> object:
