@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 import re
 import socket
 import ssl
@@ -483,9 +484,25 @@ def plan_remove(session: Session, name: str) -> BridgeRun:
     for path in bridge_paths(name):
         if session.root.exists(path):
             plan.steps.append(RemovePath(path, f"the bridge {name}'s file is no longer needed"))
+    folder = posixpath.dirname(bridge_paths(name)[0])
+    if session.root.exists(folder):
+        plan.steps.append(RemovePath(folder, f"the bridge {name}'s folder, now empty"))
     rest = [e for e in entries if e.get("name") != name]
-    plan.steps.append(FileChange(BRIDGES_FILE, registry_text(rest), f"forget bridge {name}",
-                                 session.root.read_text(BRIDGES_FILE), 0o600))
+    if rest:
+        plan.steps.append(FileChange(BRIDGES_FILE, registry_text(rest),
+                                     f"forget bridge {name}",
+                                     session.root.read_text(BRIDGES_FILE), 0o600))
+        return BridgeRun(plan, Redactor())
+    # The last bridge: what `bridge add` set up for all of them goes too.
+    plan.steps.append(RemovePath(BRIDGES_FILE, f"forget bridge {name}, the last one"))
+    if session.root.exists(CHECKER_SECRET):
+        plan.steps.append(Command(unregister_argv(CHECKER, f"auth.{host}"),
+                                  f"delete {CHECKER}@auth.{host}: with no bridge left, "
+                                  "`bridge list` has nothing to look for",
+                                  snapshot=(account_dir(host),), timeout=60))
+        plan.steps.append(RemovePath(CHECKER_SECRET, "its password"))
+    if session.root.exists(BRIDGES_DIR):
+        plan.steps.append(RemovePath(BRIDGES_DIR, "the bridges' folder, now empty"))
     return BridgeRun(plan, Redactor())
 
 

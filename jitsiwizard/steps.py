@@ -92,7 +92,7 @@ class FileChange:
 
 @dataclass
 class RemovePath:
-    """Remove a file or a symlink (never a directory tree)."""
+    """Remove a file, a symlink or an empty directory (never a directory tree)."""
 
     path: str
     summary: str

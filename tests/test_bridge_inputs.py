@@ -8,6 +8,7 @@ being shown, and names with white space or a line break around them, or `..`, ar
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -112,7 +113,9 @@ def test_every_reserved_account_is_in_the_corpus():
 
 
 def registry(root: Path) -> list[dict]:
-    return json.loads((root / "var/lib/jitsi-wizard/bridges.json").read_text())["bridges"]
+    """The bridges recorded; none once the last is removed (the file goes with it)."""
+    path = root / "var/lib/jitsi-wizard/bridges.json"
+    return json.loads(path.read_text())["bridges"] if path.exists() else []
 
 
 def printed_commands(root: Path, out: str) -> list[list[str]]:
@@ -299,3 +302,30 @@ def test_one_trailing_dot_is_the_dns_root_and_dropped():
     with pytest.raises(ProblemList) as caught:
         A.loads(answers_toml().replace(f'"{HOST}"', f'"{HOST}.."'))
     assert "empty label" in caught.value.problems[0].message
+
+
+def test_removing_every_bridge_leaves_the_state_as_before_the_first_add(host, capsys):
+    """bridge add twice, then bridge remove of both: the state directory holds what it held
+    before the first add (the run records apart), and the accounts the runs created or
+    deleted are the same, checker included."""
+    state = "var/lib/jitsi-wizard"
+
+    def kept(root):  # the run records (runs/ and the runs' lock) apart
+        return {k: v for k, v in snapshot(host, include_state=True).items()
+                if k.startswith(state) and not k.startswith(f"{state}/runs")
+                and k != f"{state}/lock"}
+
+    before = kept(host)
+    accounts: list[tuple[str, str, str]] = []
+    for words in (["add", "bridge2", "--address", ADDRESS],
+                  ["add", "bridge3", "--address", "192.0.2.30"],
+                  ["remove", "bridge2"], ["remove", "bridge3"]):
+        code, out, err = run(host, capsys, "bridge", *words)
+        assert code == 0, (out, err)
+        accounts += re.findall(r"run prosodyctl (register|unregister) (\S+) ([^\s:]+)", out)
+    assert not (host / state / "bridges").exists()
+    assert kept(host) == before
+    made = {(name, at) for verb, name, at in accounts if verb == "register"}
+    gone = {(name, at) for verb, name, at in accounts if verb == "unregister"}
+    assert made == gone == {("bridge2", f"auth.{HOST}"), ("bridge3", f"auth.{HOST}"),
+                            ("jitsi-wizard-check", f"auth.{HOST}")}

@@ -106,6 +106,7 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
     shutil.copy(prosody.certs_dir / f"{HOST}.crt", certs / f"auth.{HOST}.crt")
     before = snapshot(main_root)
     with prosody.start():
+        accounts_before = sorted(p.name for p in prosody.data_dir.rglob("accounts/*.dat"))
         port = prosody.port
         ends = Endpoints(c2s_host="127.0.0.1", c2s_port=port, given=True)
         session = Session(Root(main_root), simulate=True, endpoints=ends)
@@ -184,7 +185,13 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         gone = session.bridge_remove("bridge2")
         assert session.apply_plan(gone.plan, gone.redact, on_event=lambda *a: None).status \
             == "applied"
-        assert run_prosodyctl(prosody, gone.plan) == [["unregister", "bridge2", f"auth.{HOST}"]]
+        # The last bridge: the checker account goes too, so Prosody's accounts are as
+        # before the first `bridge add`.
+        assert run_prosodyctl(prosody, gone.plan) == [
+            ["unregister", "bridge2", f"auth.{HOST}"],
+            ["unregister", "jitsi-wizard-check", f"auth.{HOST}"]]
+        assert sorted(p.name for p in prosody.data_dir.rglob("accounts/*.dat")) \
+            == accounts_before
         assert [s.argv[:3] for s in gone.plan.steps if s.kind == "command"
                 and s.argv[0] == "ufw"] == [["ufw", "delete", "allow"]]
         nft_for(link, port, [])

@@ -227,7 +227,12 @@ class Executor:
         if st is None:
             self.journal.say(f"{step.path} is already absent")
         elif stat.S_ISDIR(st.st_mode):
-            raise StepFailed(f"{step.path} is a directory; only files and links are removed")
+            if any(os.scandir(real)):
+                raise StepFailed(f"{step.path} is a directory with files in it; only files, "
+                                 "links and empty directories are removed")
+            self.journal.record(target, label)  # rollback makes it again, mode and owner
+            os.rmdir(real)
+            fsync_dir(real.parent)
         else:
             if step.before is not None and stat.S_ISREG(st.st_mode):
                 current = self.root.read_text(target)

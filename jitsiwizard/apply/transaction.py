@@ -22,7 +22,7 @@ from jitsiwizard.paths import MANAGED_FILE
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
 from jitsiwizard.secrets import Redactor
-from jitsiwizard.steps import Plan
+from jitsiwizard.steps import Plan, RemovePath
 
 
 @dataclass
@@ -119,6 +119,11 @@ def _save_managed(ex: Executor) -> None:
     before = managed_checksums(ex.root)
     after = {p: s for p, s in before.items() if p not in ex.removed}
     after.update(ex.written)
+    if not after:
+        # Nothing of the wizard's is left (the last bridge removed): no empty record either.
+        if ex.root.exists(MANAGED_FILE):
+            ex.do_remove(RemovePath(MANAGED_FILE, "nothing is managed any more"), "managed")
+        return
     if after == before and ex.root.exists(MANAGED_FILE):
         return
     ex.journal.make_parents(MANAGED_FILE, "managed")
