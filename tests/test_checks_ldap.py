@@ -264,3 +264,23 @@ def test_parse_url():
     for bad in ("ldap.example.org", "ldap://h/dc=x", "ldap://h:99999"):
         with pytest.raises(ValueError):
             parse_url(bad)
+
+
+async def test_an_answer_ldap3_cannot_decode_is_named_not_an_error(directory, ca,
+                                                                  monkeypatch):
+    """A web server where the directory should be (its `HTTP/1.1 400` held open) made
+    ldap3's decoder raise KeyError((1, 20)): 'T' read as an application tag. The check says
+    the port answered but not as LDAP, not 'report this'. The decoder's error is injected
+    here: which one a given answer provokes depends on ldap3's version."""
+    import ldap3
+
+    def undecodable(self, *args, **kwargs):
+        raise KeyError((1, 20))
+
+    monkeypatch.setattr(ldap3.Connection, "bind", undecodable)
+    results = await check_ldap(answers(directory, ca), TIMEOUT)
+    result = failure(results)
+    by_name(results)  # each step reported once
+    assert (result.name, result.data["reason"]) == ("ldap.bind", "not_ldap"), result
+    assert "not as an LDAP server" in result.summary and "another service" in result.fix
+    assert "KeyError" in "".join(result.evidence)

@@ -397,11 +397,22 @@ def _connection(run: _Run, address: str, ldap: LdapAnswers, mode: str, deadline:
 def _check_server(run: _Run, ldap: LdapAnswers, timeout: float, resolver: str | None) -> None:
     deadline = time.monotonic() + timeout
     from ldap3.core.exceptions import LDAPException
+    from pyasn1.error import PyAsn1Error
 
     try:
         _steps(run, ldap, deadline, resolver)
     except _Stop as stop:
         run.results.append(stop.result)
+    except (KeyError, IndexError, ValueError, TypeError, PyAsn1Error) as exc:
+        # ldap3 decodes whatever comes back as LDAP; another service's answer (a web
+        # server's "HTTP/1.1 400") breaks its decoder with errors like these.
+        doing = _STEP_WORDS.get(run.step, run.step)
+        run.results.append(run.result(
+            _STEP_RESULT.get(run.step, "ldap.connect"), FAIL,
+            f"{run.server.where} answered, but not as an LDAP server",
+            [f"its answer could not be read as LDAP while {doing} ({exc.__class__.__name__})"],
+            "check the URL's host and port: another service (a web server?) listens there",
+            "not_ldap"))
     except LDAPException as exc:
         # An error the steps did not expect: name the step it happened in.
         step = _STEP_RESULT.get(run.step, "ldap.connect")
