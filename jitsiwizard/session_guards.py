@@ -118,19 +118,22 @@ class RunGuards:
         services = [s for s in plan.steps if s.kind == "service"]
         if not services:
             return
-        plan.checks = describe_checks({s.name for s in services}, endpoints, self.simulate)
+        # A run under --root only records its commands (it is refused otherwise): the
+        # preview of `plan --root` is of that run, as the wizard's under --root is.
+        simulate = self.simulate or not self.root.is_real
+        plan.checks = describe_checks({s.name for s in services}, endpoints, simulate)
         if answers.is_bridge:
             bridge = answers.bridge
             plan.verification = [
                 f"login as {bridge.username}@{bridge.domain} on the main host, over TLS with "
-                "the pinned certificate" + (" (not asked: --simulate)" if self.simulate
+                "the pinned certificate" + (" (not asked: --simulate)" if simulate
                                             and not endpoints.given else ""),
                 "whether the bridge sits in the brewery is seen from the main host: "
                 "`jitsi-wizard bridge list` there"]
         else:
             expect = expectation_for_run(answers, plan)
             expect.units = sorted({s.name for s in services})
-            plan.verification = describe_verification(expect, endpoints, self.simulate)
+            plan.verification = describe_verification(expect, endpoints, simulate)
         if self.keep_on_failure:
             plan.verification.append("a failure keeps the changes (--keep-on-failure)")
         else:

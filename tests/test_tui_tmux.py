@@ -78,6 +78,23 @@ class Terminal:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-l", text)
 
+    def wait_focus(self, label: str, timeout: float = 20.0) -> None:
+        """Wait until the text field on the line that starts with `label` has the focus:
+        Textual keeps the terminal's (hidden) cursor at the focused field's cursor, so its
+        row is the field's. Keys typed right behind a Tab from a tick or a choice can still
+        go to the widget the Tab leaves (the admin's-walk issue); text waits for this."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = [n for n, line in enumerate(self.screen().splitlines())
+                    if line.strip().startswith(label)]
+            cursor = self.tmux("display", "-p", "#{cursor_y}").stdout.strip()
+            if rows and cursor.isdigit() and int(cursor) in rows:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the field {label!r} did not get the focus within "
+                                     f"{timeout}s (cursor row {cursor}):\n{self.screen()}")
+            time.sleep(0.05)
+
     def exit_status(self, timeout: float = 20.0) -> int:
         deadline = time.monotonic() + timeout
         while True:
@@ -332,9 +349,10 @@ def choose_policy(term: Terminal, policy: str, ldap_url: str = "") -> None:
         term.keys("Down", "Down", "Enter")
         term.wait_for("(*) ldap")
         # Keys typed ahead of the LDAP fields' arrival can still skip them (issue: every
-        # key lands where it was typed); this walk waits for the fields.
+        # key lands where it was typed); this walk waits for the fields, and for the focus.
         term.wait_for("Bind password")
         term.keys("Tab", "Tab")  # past the guests box, into the server URL
+        term.wait_focus("Server URL(s)")
         term.type(ldap_url)
         term.keys("Tab")
         term.keys("Space")  # StartTLS off: this test directory has no certificate
@@ -343,6 +361,7 @@ def choose_policy(term: Terminal, policy: str, ldap_url: str = "") -> None:
         term.keys("Space")  # ... so clear text, as on a trusted LAN
         term.wait_for("[x] Allow clear-text")
         term.keys("Tab", "Tab")  # past the CA file, into the bind DN
+        term.wait_focus("Bind DN")
         term.type("cn=jitsi,ou=services,dc=example,dc=org")
         term.keys("Tab")
         term.type("service-secret")

@@ -154,7 +154,7 @@ def assert_replay_matches(tui_plan, saved: str, pristine: Path, capsys) -> None:
     configuration. (The wizard's plan also stores the passwords typed in it, which the saved
     file then refers to: a replay has nothing of the kind to store.)"""
     tui_plan = Plan([s for s in tui_plan.steps if not getattr(s, "secret", False)],
-                    list(tui_plan.notes))
+                    list(tui_plan.notes), list(tui_plan.checks), list(tui_plan.verification))
     replayed = build(load_file(saved).answers, read_facts(Root(pristine)), Root(pristine))
     assert replayed.steps == tui_plan.steps
     assert replayed.notes == tui_plan.notes
