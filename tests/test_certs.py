@@ -581,6 +581,17 @@ def test_the_self_signed_command_makes_what_it_promises(tmp_path):
                                       HOST))
     assert [p.message.split(" (")[0] for p in found] == [f"{root.path(JITSI_CRT)} is self-signed"]
     assert not certificate_issued(root, None, {"cert": JITSI_CRT, "hostname": HOST})[0]
+    # Exactly the extensions intended, on this release's OpenSSL (1.1.1's openssl.cnf would
+    # add a second basicConstraints), and GnuTLS reads it (it refuses a duplicate).
+    text = subprocess.run(["openssl", "x509", "-noout", "-text", "-in",
+                           str(root.path(JITSI_CRT))], capture_output=True, text=True,
+                          timeout=30, check=True).stdout
+    assert text.count("X509v3 Basic Constraints") == 1 and "CA:FALSE" in text
+    assert text.count("X509v3 Subject Alternative Name") == 1
+    gnutls = subprocess.run(["certtool", "-i", "--infile", str(root.path(JITSI_CRT))],
+                            capture_output=True, text=True, timeout=30)
+    assert gnutls.returncode == 0, gnutls.stderr
+    assert gnutls.stdout.count("Basic Constraints (critical)") == 1, gnutls.stdout
 
 
 # --- the renewal hook, run by sh ---------------------------------------------------------------
