@@ -560,7 +560,8 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
     elif schemes == {"ldap"} and not ldap.starttls and not ldap.allow_plaintext:
         out.error(f"{p}.starttls", "is false for an ldap:// URL: passwords would cross the "
                   "network in clear", "use ldaps://, or starttls = true, or (only on a "
-                  "trusted network) allow_plaintext = true")
+                  "trusted network) allow_plaintext = true (\"Allow clear-text passwords\" "
+                  "in the wizard)")
     ldap.ca_file = _path(t, "ca_file", out, f"{p}.ca_file", "the CA certificate (PEM)")
     ldap.bind_dn = _get(t, "bind_dn", STR, out, f"{p}.bind_dn", "").strip()
     ldap.bind_password = _secret(t, "bind_password", out, f"{p}.bind_password", source_path)

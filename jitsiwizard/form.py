@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from jitsiwizard import answers as answers_file
 from jitsiwizard.answers_save import to_data
-from jitsiwizard.errors import Problem, ProblemList
+from jitsiwizard.errors import Problem, ProblemList, UserError
 from jitsiwizard.host import HostFacts
 from jitsiwizard.model import (
     Answers,
@@ -24,7 +24,7 @@ from jitsiwizard.model import (
     LocalUser,
     secret_slots,
 )
-from jitsiwizard.paths import SECRETS_DIR
+from jitsiwizard.paths import SAVED_ANSWERS, SECRETS_DIR
 from jitsiwizard.rootfs import Root
 from jitsiwizard.secrets import Secret, SecretError, resolve
 
@@ -281,6 +281,7 @@ class WizardForm:
         from jitsiwizard.prefill import answers_from_facts
 
         answers = answers_from_facts(facts)
+        _keep_saved_ldap(answers, root)
         if facts.default_role == "videobridge":
             answers.role = "videobridge"
             answers.bridge = BridgeAnswers(main=bridge_of or "")
@@ -368,3 +369,23 @@ class WizardForm:
             if user.name == name:
                 return user
         return None
+
+
+def _keep_saved_ldap(answers, root: Root) -> None:
+    """What the host's files cannot say of its LDAP settings (the bind password's reference,
+    the CA file, the test user), from the answers the last run saved, when the host still
+    runs the directory those answers name."""
+    ldap = answers.auth.ldap
+    path = root.path(SAVED_ANSWERS)
+    if ldap is None or not path.is_file():
+        return
+    try:
+        saved = load_for_edit(str(path))[0].answers.auth.ldap
+    except (ProblemList, UserError, OSError, ValueError):
+        return  # a damaged or foreign file: the host's own settings are shown as they are
+    if saved is None or [u.rstrip("/") for u in saved.urls] != ldap.urls:
+        return
+    ldap.bind_password = saved.bind_password
+    ldap.ca_file = saved.ca_file
+    ldap.test_user = saved.test_user
+    ldap.allow_plaintext = ldap.allow_plaintext or saved.allow_plaintext

@@ -33,6 +33,9 @@ def answers_from_facts(facts: HostFacts) -> Answers:
         servers = facts.ldap.server.split()
         ldap.urls = [s if "://" in s else f"ldap://{s}" for s in servers]
         ldap.starttls = bool(facts.ldap.tls)
+        # Plain ldap:// without StartTLS is what the host runs: clear text was allowed.
+        ldap.allow_plaintext = not ldap.starttls and bool(ldap.urls) and all(
+            url.lower().startswith("ldap://") for url in ldap.urls)
         ldap.user_filter, ldap.username_attribute = prosody_auth.split_filter(facts.ldap.filter)
         answers.auth.ldap = ldap
     return answers

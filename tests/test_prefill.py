@@ -37,3 +37,31 @@ def test_prefill_on_fresh_install(make_root):
     pre = answers_from_facts(facts)
     assert pre.host.hostname == "meet.example.org"
     assert pre.auth.policy == "open" and pre.cert.mode == "self-signed"
+
+
+def test_a_rerun_on_a_plain_ldap_host_keeps_what_the_host_runs(make_root, tmp_path):
+    """LDAP applied with StartTLS off and clear text allowed: the rerun starts with both as
+    the host has them and the bind password the last run saved (by reference), so Next
+    finds nothing to fix on the Authentication step."""
+    from jitsiwizard.form import WizardForm
+    from jitsiwizard.secrets import Secret
+
+    root = make_root()
+    secret = tmp_path / "bind.secret"
+    secret.write_text("plain-bind-pw\n")
+    secret.chmod(0o600)
+    text = answers_toml("ldap", ldap_password=f"file:{secret}").replace(
+        'url = "ldap://ldap.example.org"',
+        'url = "ldap://ldap.example.org"\nstarttls = false\nallow_plaintext = true')
+    path = tmp_path / "a.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    assert main(["--answers", str(path), "--root", str(root), "--simulate",
+                 "--skip-checks"]) == 0
+    facts = read_facts(Root(root))
+    assert answers_from_facts(facts).auth.ldap.allow_plaintext  # the host alone says so
+    form = WizardForm.for_host(facts, Root(root))
+    ldap = form.answers.auth.ldap
+    assert (ldap.starttls, ldap.allow_plaintext) == (False, True)
+    assert ldap.bind_password == Secret(f"file:{secret}", "plain-bind-pw")
+    assert [p for p in form.problems("auth")] == []
