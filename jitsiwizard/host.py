@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from jitsiwizard import prosody_auth
@@ -13,11 +14,11 @@ from jitsiwizard.paths import (
     JVB_CONF,
     JVB_PROPS,
     LETSENCRYPT_SCRIPT,
-    MANAGED_FILE,
     OS_RELEASE,
     PLUGINS_DIR,
     PROSODY_AVAIL,
     PROSODY_ENABLED,
+    RUNS_DIR,
     TURNSERVER_CONF,
 )
 from jitsiwizard.rootfs import Root
@@ -86,6 +87,9 @@ class HostFacts:
 
     # the wizard's own records
     managed: dict[str, str] = field(default_factory=dict)  # path -> sha256 the wizard wrote
+    # path -> the wizard's own lines in a package's file it edits (formats/regions.py);
+    # a path not here is the wizard's whole
+    managed_own: dict[str, list] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # security problems and oddities found
     # Secret values assigned in the files read (for redaction only; never shown)
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -206,7 +210,7 @@ def read_facts(root: Root) -> HostFacts:
         facts.warnings.append(
             f"{facts.release} is a legacy release for Jitsi: it works, but new Jitsi packages "
             "target Debian 11+ and Ubuntu 22.04+; plan an upgrade")
-    facts.managed = _managed(root)
+    facts.managed, facts.managed_own = _managed(root)
 
     host = _find_hostname(root)
     if host is None:
@@ -215,7 +219,7 @@ def read_facts(root: Root) -> HostFacts:
     facts.letsencrypt_script = LETSENCRYPT_SCRIPT if root.exists(LETSENCRYPT_SCRIPT) else None
     facts.anonymous_module = ("jitsi-anonymous"
                               if root.exists(f"{PLUGINS_DIR}/mod_auth_jitsi-anonymous.lua")
-                              else "anonymous")
+                              else _first_anonymous_module(root, host) or "anonymous")
 
     host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
     host_text = root.read_text(host_file)
@@ -285,6 +289,46 @@ def read_facts(root: Root) -> HostFacts:
         facts.cert_file = certs[0] if certs else None
         facts.key_file = keys[0] if keys else None
     return facts
+
+
+def _first_anonymous_module(root: Root, host: str) -> str | None:
+    """The anonymous module the packages wrote on the main host's line, as the first run
+    that changed the host file kept it in its backup: a host switched away from open (and
+    whose plugin directory is not where the check above looks) goes back to that one."""
+    import json
+
+    from jitsiwizard.formats import lua
+
+    host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
+    runs = root.path(RUNS_DIR)
+    if not runs.is_dir():
+        return None
+    def seq(run) -> tuple:  # run ids of the same second sort at random: runs keep a seq
+        try:
+            state = json.loads(root.read_text(f"{RUNS_DIR}/{run.name}/state.json") or "{}")
+        except ValueError:
+            state = {}
+        return (state.get("seq", 0) if isinstance(state, dict) else 0, run.name)
+
+    for run in sorted(runs.iterdir(), key=seq):
+        journal = root.read_text(f"{RUNS_DIR}/{run.name}/journal.jsonl") or ""
+        for line in journal.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                break
+            prior = entry.get("prior") if isinstance(entry, dict) else None
+            if entry.get("op") != "path" or entry.get("path") != host_file or \
+                    not isinstance(prior, dict) or prior.get("type") != "file":
+                continue
+            name = str(prior.get("backup", ""))
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name.startswith("."):
+                return None
+            text = root.read_text(f"{RUNS_DIR}/{run.name}/backup/{name}")
+            raw = lua.prosody_get(text, host, "authentication") if text else None
+            module = lua.lua_unquote(raw) if raw else None
+            return module if module in prosody_auth.ANONYMOUS_MODULES else None
+    return None
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -430,12 +474,12 @@ def _read_users(facts: HostFacts, root: Root) -> None:
         facts.users[name] = record
 
 
-def _managed(root: Root) -> dict[str, str]:
-    import json
+def _managed(root: Root) -> tuple[dict[str, str], dict[str, list]]:
+    """managed.json: path -> sha256 of what the wizard last wrote, and path -> its own lines
+    in the files it shares with the packages."""
+    from jitsiwizard.apply.runs import managed_records, record_checksum, record_chunks
 
-    text = root.read_text(MANAGED_FILE)
-    try:
-        data = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    records = managed_records(root)
+    own = {path: record_chunks(r) for path, r in records.items()}
+    return ({path: record_checksum(r) for path, r in records.items()},
+            {path: chunks for path, chunks in own.items() if chunks is not None})

@@ -284,3 +284,21 @@ def test_prosody_13_without_room_owners_is_reported(make_root):
     assert "meetings cannot start" in warning and legacy.prosody_host_file in warning
     on_0_12 = read_facts(Root(make_root("legacy")))
     assert not any("component_admins_as_room_owners" in w for w in on_0_12.warnings)
+
+
+def test_ldap_then_open_restores_the_module_the_package_wrote(make_root, tmp_path):
+    """A current host whose Jitsi plugin directory is not where the wizard looks (here:
+    removed): after a switch to LDAP, going back to open writes the "jitsi-anonymous" its
+    package wrote, as the first run's backup of the host file holds it, not "anonymous"."""
+    root = make_root()
+    (root / "usr/share/jitsi-meet/prosody-plugins/mod_auth_jitsi-anonymous.lua").unlink()
+    host_file = root / f"etc/prosody/conf.avail/{HOST}.cfg.lua"
+    assert 'authentication = "jitsi-anonymous"' in host_file.read_text()
+    for policy in ("ldap", "open"):
+        path = tmp_path / f"{policy}.toml"
+        path.write_text(answers_toml(policy))
+        path.chmod(0o600)
+        assert main(["--answers", str(path), "--root", str(root), "--simulate",
+                     "--skip-checks"]) == 0
+    assert 'authentication = "jitsi-anonymous"' in host_file.read_text()
+    assert read_facts(Root(root)).anonymous_module == "jitsi-anonymous"
