@@ -270,6 +270,7 @@ def cmd_main(args) -> int:
 
 def run_demo(args) -> int:
     import shutil
+    import signal
     import tempfile
     from shlex import quote
 
@@ -277,10 +278,20 @@ def run_demo(args) -> int:
 
     base = tempfile.mkdtemp(prefix="jw-demo-")
     args.root, args.simulate = base, True
+
+    def hang_up(signum: int, frame: object) -> None:
+        # An SSH drop ends the demo through `finally`, so its tree goes too (a run being
+        # applied has handlers of its own meanwhile: it is rolled back first).
+        raise SystemExit(128 + signum)
+
+    previous = {signum: signal.signal(signum, hang_up)
+                for signum in (signal.SIGHUP, signal.SIGTERM)}
     try:
         fixtures.build(base)
         return run_tui(args, edit=args.edit)
     finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if getattr(args, "keep_demo", False):
             print(f"demo: its throwaway host stays in {quote(base)} for a look; remove it "
                   f"with: rm -rf {quote(base)}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -429,3 +430,19 @@ def test_every_policy_end_to_end_going_back_from_every_step(terminal, tmp_path, 
             server.stop()
     # The demo's throwaway host is gone (TMPDIR is this test's directory).
     assert not list(tmp_path.glob("jw-demo-*"))
+
+
+def test_a_hang_up_takes_the_demo_tree_with_it(terminal, tmp_path):
+    """An SSH drop (SIGHUP to the wizard) ends the demo, and its throwaway tree goes too."""
+    term = terminal("hangup")
+    term.wait_for("Files under")
+    trees = list(tmp_path.glob("jw-demo-*"))
+    assert len(trees) == 1 and trees[0].is_dir()
+    pid = term.tmux("display", "-p", "#{pane_pid}").stdout.strip()
+    wizard = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True,
+                            timeout=10).stdout.split()
+    assert wizard, "the wizard's process was not found"
+    for child in wizard:
+        os.kill(int(child), signal.SIGHUP)
+    assert term.exit_status() == 128 + signal.SIGHUP
+    assert not trees[0].exists()
