@@ -242,3 +242,26 @@ async def test_undo_now_has_the_guard_undo_it_before_the_deadline(request, ufw):
         await wait_until(pilot, lambda: apply.firewall == "undone", "the change undone", 30)
         assert ufw_state(ufw)["enabled"] is False
         assert app.exit_code == 1
+
+
+async def test_a_dead_guard_is_said_at_once_and_the_wizard_undoes_the_change(request, ufw):
+    """The guard is killed while the dialog counts down: the dialog says so at once, with
+    the commands that undo the change; Undo now then has the wizard undo it itself."""
+    import json
+    import os
+    import signal
+
+    app = firewall_app(request, window=120.0)
+    async with app.run_test(size=SIZE) as pilot:
+        dialog = await firewall_dialog(pilot)
+        run_dir = Path(app.session.root.path("/var/lib/jitsi-wizard/runs")) / \
+            app.outcome.run_id
+        armed = json.loads((run_dir / "firewall-guard-armed").read_text())
+        os.kill(armed["guard_pid"], signal.SIGKILL)
+        await wait_until(pilot, lambda: "guard stopped before a decision" in countdown(dialog),
+                         "the dialog to say the guard is gone", 10)
+        assert "ufw " in countdown(dialog)
+        await press(pilot, "enter")  # Undo now
+        apply = app.screen_named("apply")
+        await wait_until(pilot, lambda: apply.firewall == "undone", "the change undone", 30)
+        assert ufw_state(ufw)["enabled"] is False

@@ -333,8 +333,10 @@ class ApplyScreen(WizardScreen):
         self.query_one("#next", Button).disabled = True
         self.status.stop("the firewall change waits for Keep")
         self.show_applied()
-        self.app.push_screen(FirewallDialog(deadline),
-                             lambda choice: self.firewall_answered(choice, deadline))
+        session, run_id = self.app.session, self.app.outcome.run_id
+        dialog = FirewallDialog(deadline, guard_alive=lambda: session.firewall_guard_alive(run_id),
+                                undo_commands=lambda: session.firewall_undo_commands(run_id))
+        self.app.push_screen(dialog, lambda choice: self.firewall_answered(choice, deadline))
 
     def firewall_answered(self, choice: str | None, deadline: float) -> None:
         from jitsiwizard.screens.firewall_confirm import KEEP, UNDO

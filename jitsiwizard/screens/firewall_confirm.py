@@ -1,7 +1,7 @@
 """The firewall confirm-or-revert dialog, shown on the Apply step after a run that changed the
-firewall: a countdown to the deadline of the guard the session started, with Keep and Undo
-now. The dialog only reports the admin's choice; undoing is always the guard's (it outlives
-the wizard), so nothing here runs a firewall command."""
+firewall: a countdown to the deadline of the guard the run started, with Keep and Undo now.
+The dialog only reports the admin's choice, and says at once if the guard died (the session
+then undoes the change itself): nothing here runs a firewall command."""
 
 from __future__ import annotations
 
@@ -37,12 +37,18 @@ class FirewallDialog(ModalScreen[str]):
     BINDINGS: ClassVar = [Binding("left", "app.focus_previous", show=False),
                           Binding("right", "app.focus_next", show=False)]
 
-    def __init__(self, deadline: float, clock=time.time):
+    def __init__(self, deadline: float, clock=time.time, guard_alive=lambda: True,
+                 undo_commands=lambda: []):
         super().__init__()
         self.deadline = deadline
         self.clock = clock
         self.shown: int | None = None  # the seconds on screen
         self._timer = None
+        # The guard is watched: if it dies before a decision, the dialog says so at once
+        # (the wizard then undoes the change itself at the deadline).
+        self.guard_alive = guard_alive
+        self.undo_commands = undo_commands
+        self.guard_lost = False
 
     @property
     def remaining(self) -> int:
@@ -66,9 +72,19 @@ class FirewallDialog(ModalScreen[str]):
 
     def _tick(self) -> None:
         left = self.remaining
-        if left != self.shown:
+        lost = not self.guard_lost and not self.guard_alive()
+        if left != self.shown or lost:
             self.shown = left
-            self.query_one("#firewall-countdown", Static).update(Text(countdown_text(left)))
+            self.guard_lost = self.guard_lost or lost
+            text = Text(countdown_text(left))
+            if self.guard_lost:
+                text.append("\n\nThe firewall guard stopped before a decision: this wizard "
+                            "undoes the change itself at the deadline unless you keep it. If "
+                            "this session ends first, nothing will. These commands undo it:",
+                            "bold red")
+                for command in self.undo_commands():
+                    text.append(f"\n  {command}")
+            self.query_one("#firewall-countdown", Static).update(text)
         if left <= 0 and self.app.screen is self:  # (under the quit question: once it goes)
             self._end(EXPIRED)
 
