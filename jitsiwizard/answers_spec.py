@@ -17,7 +17,7 @@ SPEC: dict[str, dict[str, tuple[str, str]]] = {
         "local_address": (STR, "behind NAT: this host's private address (see `ip addr`)"),
     },
     "cert": {
-        "mode": (STR, "letsencrypt | certbot | own | self-signed"),
+        "mode": (STR, "keep | letsencrypt | certbot | own | self-signed"),
         "acme_server": (STR, "production | staging | an ACME directory URL (https://...)"),
         "agree_tos": (BOOL, "true to agree to the ACME server's terms of service"),
         "cert_file": (STR, "mode = own: the certificate (full chain, PEM)"),

@@ -7,7 +7,7 @@ from typing import Callable
 
 from jitsiwizard.secrets import Secret
 
-CERT_MODES = ("letsencrypt", "certbot", "own", "self-signed")
+CERT_MODES = ("keep", "letsencrypt", "certbot", "own", "self-signed")
 POLICIES = ("open", "local", "ldap")
 ROLES = ("meeting-server", "videobridge")  # what this host is: the whole Jitsi, or a bridge
 ACME_SERVERS = {

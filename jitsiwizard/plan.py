@@ -366,6 +366,10 @@ def _install_steps(b: Builder, answers: Answers) -> None:
         raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
                         "jitsi-wizard installs Jitsi on Debian 11-13 and Ubuntu 20.04-24.04",
                         field="host")
+    if answers.cert.mode == "keep":
+        raise UserError("there is no certificate to keep: Jitsi Meet is not installed yet",
+                        'choose how to get one: cert.mode = "letsencrypt", "certbot", "own" '
+                        'or "self-signed"', field="cert.mode")
     # The certificate helper refuses to install without crontab.
     prepare_apt(b, ("cron",) if answers.cert.mode == "letsencrypt" else ())
     prosody_version = facts.packages.get("prosody", "")

@@ -165,7 +165,18 @@ class Session(LiveChecks, RunGuards):
             from jitsiwizard.bridges import main_of_this_bridge
 
             bridge_of = main_of_this_bridge(self.root)
-        return WizardForm.for_host(facts, self.root, bridge_of)
+        form = WizardForm.for_host(facts, self.root, bridge_of)
+        if self.certificate_worth_keeping(facts):
+            form.answers.cert.mode = "keep"  # changing a working certificate is a choice
+        return form
+
+    def certificate_worth_keeping(self, facts) -> bool:
+        """Whether the certificate nginx serves covers the host and is not about to expire."""
+        from jitsiwizard.certs.files import still_good
+
+        if not (facts.jitsi_installed and facts.cert_file and facts.hostname):
+            return False
+        return still_good(self.root.read_text(facts.cert_file), facts.hostname)
 
     @staticmethod
     def check_hostname(value: str) -> tuple[str, str | None]:

@@ -293,3 +293,14 @@ def own_cert_problems(answers: Answers, facts: HostFacts, root: Root,
 
 
 # --- the host name a certificate is for --------------------------------------------------------
+
+
+def still_good(pem: str | None, hostname: str, days: int = 30) -> bool:
+    """Whether a certificate covers `hostname` and stays valid for more than `days` days:
+    worth keeping rather than replacing."""
+    info = read_cert(pem) if pem else None
+    if info is None:
+        return False
+    now = datetime.now(timezone.utc)
+    return (info.covers(hostname) and info.not_before <= now
+            and (info.not_after - now).days > days)

@@ -132,6 +132,12 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
     host = cert_hostname(answers, facts)
     cert = answers.cert
     mode = cert.mode
+    if mode == "keep":
+        if not facts.cert_file:
+            raise UserError("there is no certificate to keep: nginx serves none for "
+                            f"{host} yet", 'choose how to get one: cert.mode = "letsencrypt", '
+                            '"certbot", "own" or "self-signed"', field="cert.mode")
+        return "keep", f"the certificate nginx serves now is kept ({facts.cert_file})"
     if mode == "own":
         if _serves(facts, files, cert.cert_file, cert.key_file):
             return "keep", f"nginx already serves {cert.cert_file} and {cert.key_file}"
@@ -144,7 +150,8 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
         return "self-signed", f"a new self-signed certificate for {host} in {crt}"
     if mode not in ("letsencrypt", "certbot"):
         raise UserError(f"{mode!r} is not a certificate mode",
-                        "use letsencrypt, certbot, own or self-signed", field="cert.mode")
+                        "use keep, letsencrypt, certbot, own or self-signed",
+                        field="cert.mode")
 
     url = cert.acme_url
     live = letsencrypt_paths(host)

@@ -18,6 +18,7 @@ from jitsiwizard.screens.widgets import Choice, Field, Tick
 
 INTRO = "How the web server gets its TLS certificate. Browsers and the apps need a trusted one."
 MODES = (
+    ("keep", "The certificate nginx serves now, as it is (no change)"),
     ("letsencrypt", "Let's Encrypt, through Jitsi's own helper (renews itself)"),
     ("certbot", "Let's Encrypt or another ACME CA, through certbot"),
     ("own", "Your own certificate: full-chain and key files (PEM)"),
@@ -40,7 +41,10 @@ class CertificateScreen(WizardScreen):
             "files you already have: the certificate with its intermediates (full chain) and "
             "the unencrypted private key. They are checked as you type: readable, matching, "
             "naming this host, in date, chain complete.\nSelf-signed: a new certificate made "
-            f"here; browsers warn and the mobile apps refuse it.\n\nThe e-mail receives "
+            "here; browsers warn and the mobile apps refuse it.\nKeep: the certificate nginx "
+            "serves now stays as it is; chosen at first when it is valid for this host and "
+            "not about to expire, so that a certificate change is a choice.\n\n"
+            f"The e-mail receives "
             f"expiry warnings. Read the terms at {TOS_URL} before agreeing.")
 
     def __init__(self):
@@ -52,6 +56,8 @@ class CertificateScreen(WizardScreen):
     def compose_body(self) -> ComposeResult:
         with RadioSet(id="mode", compact=True):
             for mode, label in MODES:
+                if mode == "keep" and not self.form.facts.cert_file:
+                    continue  # nothing to keep on a host without Jitsi's site yet
                 yield Choice(f"{mode:<12}{label}", id=f"mode-{mode}", compact=True)
         with Vertical(id="acme"):
             yield Field("E-mail", placeholder="admin@example.org", id="email", key="host.email")
@@ -78,6 +84,8 @@ class CertificateScreen(WizardScreen):
 
     def refresh_from_form(self) -> None:
         cert, host = self.form.answers.cert, self.form.answers.host
+        if cert.mode == "keep" and not self.query(f"#mode-{cert.mode}"):
+            cert.mode = "self-signed"  # an answers file's "keep" on a host with nothing yet
         self.query_one(f"#mode-{cert.mode}", RadioButton).value = True
         server = cert.acme_server if cert.acme_server in ACME_SERVERS else "custom"
         self.query_one(f"#server-{server}", RadioButton).value = True
