@@ -100,7 +100,7 @@ rootfs_run() {
     mkdir -p "$dir/src" && mount --bind "$repo" "$dir/src"
     exec chroot "$dir" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
       HOME=/root LANG=C.UTF-8 TERM="${TERM:-xterm}" CI="${CI:-}" PIP_CERT=/etc/jw-host-ca.crt \
-      PIP_DISABLE_PIP_VERSION_CHECK=1 "$@"
+      PIP_DISABLE_PIP_VERSION_CHECK=1 JW_SUITE_RUN="${JW_SUITE_RUN:-}" "$@"
   ' rootfs-run "$dir" "$REPO" "$@"
 }
 
