@@ -189,7 +189,7 @@ def _auth_steps(b: Builder, answers: Answers) -> None:
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
         body = _jicofo_block(b, host, secured)
-        b.file(JICOFO_CONF, b.edit(JICOFO_CONF, hocon.hocon_managed_block, body),
+        b.file(JICOFO_CONF, b.edit(JICOFO_CONF, _jicofo_text, body),
                "jicofo requires login to start a meeting" if secured
                else "jicofo lets anyone start a meeting", services=jicofo)
     props = b.files.read_text(JICOFO_PROPS)
@@ -212,7 +212,9 @@ def _jicofo_block(b: Builder, host: str, secured: bool) -> str | None:
     the policy needs wherever else the file sets it. The secure-domain guide puts
     `authentication { ... }` inside the admin's own `jicofo { }` section: when that already
     says what the policy needs, no block is added (no duplicate); when it contradicts the
-    policy, the block (at the end, where HOCON's later setting wins) overrides it."""
+    policy, the block (at the end, where HOCON's later setting wins) overrides it. The block
+    is a dotted path, `jicofo.authentication { }`, so the packages' `hocon set` never writes
+    into it (templates/jicofo-auth.hocon.j2)."""
     without_ours = b.edit(JICOFO_CONF, hocon.hocon_managed_block, None)
     found = hocon.hocon_jicofo_auth(without_ours) or {}
     enabled = bool(found.get("enabled"))
@@ -221,6 +223,13 @@ def _jicofo_block(b: Builder, host: str, secured: bool) -> str | None:
     already = (enabled and (found.get("type") or "").strip().upper() == "XMPP"
                and (found.get("login_url") or "").strip().lower() == host.lower())
     return None if already else render("jicofo-auth.hocon.j2", hostname=host)
+
+
+def _jicofo_text(text: str, body: str | None) -> str:
+    """jicofo.conf with the wizard's block holding `body`; whatever else an old block held (a
+    package upgrade's login, see hocon_rescue_managed) stays in the file, above it."""
+    return hocon.hocon_managed_block(
+        hocon.hocon_rescue_managed(text, ("jicofo", "authentication")), body)
 
 
 def _owned_prosody_file(b: Builder, path: str, text: str | None, summary: str,

@@ -81,6 +81,63 @@ def hocon_managed_block(text: str, body: str | None) -> str:
     return text[:starts[begin + 1]] + new_body + text[starts[end]:]
 
 
+RESCUED_NOTE = ("# moved out of the jitsi-wizard block below, where a package upgrade "
+                "(ruby-hocon's `hocon set`) or an admin had written them")
+
+
+def _hocon_pairs(tree: object, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], object]]:
+    if isinstance(tree, dict):
+        return [pair for key, value in tree.items() for pair in _hocon_pairs(value, (*path, key))]
+    return [(path, tree)]
+
+
+def _hocon_value(value: object) -> str:
+    # Strings are written quoted: HOCON turns a quoted "10" or "true" into a number or a
+    # boolean where one is wanted, and an unquoted one could lose a password's leading zero.
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + ", ".join(_hocon_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_hocon_path_text((k,))} = {_hocon_value(v)}"
+                                for k, v in value.items()) + " }"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _hocon_path_text(path: tuple[str, ...]) -> str:
+    return ".".join(k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else json.dumps(k) for k in path)
+
+
+def hocon_rescue_managed(text: str, ours: tuple[str, ...]) -> str:
+    """Move what the managed block sets besides `ours` (the wizard's own setting, such as
+    jicofo.authentication) out of the block, as dotted settings just above it.
+
+    Earlier versions wrote jicofo's block as an object `jicofo { ... }`; the packages' upgrade
+    scripts (`hocon set jicofo.xmpp.client.password ...`) add keys to the last such object
+    of the file, so jicofo's login could end up inside the wizard's block. Rewriting the
+    block must never drop it."""
+    lines = split_lines(text)
+    span = _managed_lines(lines)
+    if span is None:
+        return text
+    tree = _HoconReader("".join(lines[span[0] + 1:span[1]])).read()
+    holder = _hocon_path(tree, *ours[:-1])
+    if isinstance(holder, dict):
+        holder.pop(ours[-1], None)
+    pairs = [(path, value) for path, value in _hocon_pairs(tree, ()) if value != {}]
+    if not pairs:
+        return text
+    nl = line_ending(lines[span[0]]) or "\n"
+    rescued = "".join(f"{_hocon_path_text(path)} = {_hocon_value(value)}{nl}"
+                      for path, value in pairs)
+    first = span[0] - 1 if span[0] > 0 and is_blank(lines[span[0] - 1]) else span[0]
+    at = line_starts(lines)[first]
+    before = text[:at]
+    if before and not before.endswith("\n"):
+        before += newline_after(before)
+    return before + RESCUED_NOTE + nl + rescued + text[at:]
+
+
 _HOCON_TOKEN = re.compile(r"""
     (?P<ws>[ \t\f\v\r\ufeff]+)
   | (?P<nl>\n)
