@@ -524,6 +524,7 @@ def cmd_status(args) -> int:
                   "check `ufw status`; these commands undo it:")
             for command in session.firewall_undo_commands(doc["last_run"]):
                 print(f"  {command}")
+    _print_changed_since(doc)
     checked = doc["last_verification"]
     if checked:
         said = "healthy" if checked["ok"] else "FAILED: " + "; ".join(checked["failed"])
@@ -531,6 +532,37 @@ def cmd_status(args) -> int:
     else:
         print(f"verified:    never (run `{session.command('verify')}`)")
     return EXIT_OK
+
+
+DIFF_LINES_SHOWN = 12  # a file's changed lines `status` shows
+
+
+def _print_changed_since(doc: dict) -> None:
+    """What changed since the last run: the packages upgraded, and each file jitsi-wizard
+    wrote that changed since (with its changed lines, secrets redacted)."""
+    if doc["upgraded_since_last_run"]:
+        print("upgraded since the last run: " + ", ".join(doc["upgraded_since_last_run"]))
+    if not doc["changed_since_last_run"]:
+        return
+    print("changed since the last run:")
+    for item in doc["changed_since_last_run"]:
+        if item["gone"]:
+            print(f"  {item['path']}: removed; the next run writes it again")
+        elif item["inside"] is None:
+            print(f"  {item['path']}: changed since an earlier version of jitsi-wizard wrote it, "
+                  "which did not record its own lines: the next run that changes this file "
+                  "refuses without --force, and shows the diff")
+        elif item["inside"]:
+            print(f"  {item['path']}: changed inside jitsi-wizard's lines (a hand edit): the "
+                  "next run that changes this file refuses without --force, and shows the diff")
+        else:
+            print(f"  {item['path']}: changed outside jitsi-wizard's lines (a package upgrade, "
+                  "or an admin): kept by the next run and by rollbacks")
+        shown = item["diff"][:DIFF_LINES_SHOWN]
+        for line in shown:
+            print(f"      {line}")
+        if len(item["diff"]) > len(shown):
+            print(f"      ... and {len(item['diff']) - len(shown)} more changed line(s)")
 
 
 def cmd_verify(args) -> int:
@@ -554,7 +586,13 @@ def cmd_rollback(args) -> int:
         for err in outcome.rollback_errors:
             print(f"  - {err}", file=sys.stderr)
         return EXIT_ROLLED_BACK
-    print(f"rolled back run {outcome.run_id}: files are as they were before it")
+    if outcome.merged:
+        print(f"rolled back run {outcome.run_id}: its changes are undone")
+        for path in outcome.merged:
+            print(f"  {path} changed since, outside the run's lines (a package upgrade, or an "
+                  "admin): those changes are kept")
+    else:
+        print(f"rolled back run {outcome.run_id}: files are as they were before it")
     for path, copy in outcome.kept:
         print(f"  {path} had been edited by hand: that version is kept in {copy}")
     return EXIT_OK

@@ -88,6 +88,9 @@ class HostFacts:
 
     # the wizard's own records
     managed: dict[str, str] = field(default_factory=dict)  # path -> sha256 the wizard wrote
+    # path -> the wizard's own lines in a package's file it edits (formats/regions.py);
+    # a path not here is the wizard's whole
+    managed_own: dict[str, list] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # security problems and oddities found
     # Secret values assigned in the files read (for redaction only; never shown)
     secrets: set[str] = field(default_factory=set, repr=False)
@@ -208,7 +211,7 @@ def read_facts(root: Root) -> HostFacts:
         facts.warnings.append(
             f"{facts.release} is a legacy release for Jitsi: it works, but new Jitsi packages "
             "target Debian 11+ and Ubuntu 22.04+; plan an upgrade")
-    facts.managed = _managed(root)
+    facts.managed, facts.managed_own = _managed(root)
 
     host = _find_hostname(root)
     if host is None:
@@ -472,12 +475,20 @@ def _read_users(facts: HostFacts, root: Root) -> None:
         facts.users[name] = record
 
 
-def _managed(root: Root) -> dict[str, str]:
+def _managed(root: Root) -> tuple[dict[str, str], dict[str, list]]:
+    """managed.json: path -> sha256 of what the wizard last wrote, and path -> its own lines
+    in the files it shares with the packages (formats/regions.py)."""
     import json
+
+    from jitsiwizard.formats.regions import record_checksum, record_chunks
 
     text = root.read_text(MANAGED_FILE)
     try:
         data = json.loads(text) if text else {}
     except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return {}, {}
+    if not isinstance(data, dict):
+        return {}, {}
+    own = {str(path): record_chunks(r) for path, r in data.items()}
+    return ({str(path): record_checksum(r) for path, r in data.items()},
+            {path: chunks for path, chunks in own.items() if chunks is not None})

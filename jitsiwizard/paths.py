@@ -6,7 +6,7 @@ from __future__ import annotations
 # The wizard's own state.
 STATE_DIR = "/var/lib/jitsi-wizard"
 LOCK_FILE = f"{STATE_DIR}/lock"
-MANAGED_FILE = f"{STATE_DIR}/managed.json"  # target path -> sha256 of what the wizard wrote
+MANAGED_FILE = f"{STATE_DIR}/managed.json"  # target path -> what the wizard wrote (apply/runs.py)
 RUNS_DIR = f"{STATE_DIR}/runs"
 SECRETS_DIR = f"{STATE_DIR}/secrets"  # passwords typed in the wizard, one 0600 file each
 SAVED_ANSWERS = f"{STATE_DIR}/answers.toml"  # the answers of the last run, for replay

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 
 from jitsiwizard.errors import UserError
+from jitsiwizard.formats import regions
 from jitsiwizard.host import HostFacts
 from jitsiwizard.paths import STATE_DIR
 from jitsiwizard.render import render
@@ -43,8 +44,16 @@ class Builder:
         recorded = self.facts.managed.get(path)
         if recorded is None or before is None or self.force:
             return
-        if hashlib.sha256(before.encode("utf-8", "surrogateescape")).hexdigest() != recorded:
-            self.hand_edited.append(path)
+        if hashlib.sha256(before.encode("utf-8", "surrogateescape")).hexdigest() == recorded:
+            return
+        own = self.facts.managed_own.get(path)
+        if own is not None and regions.intact(before, own):
+            # A package upgrade (or an admin) changed the file elsewhere: the edit is
+            # computed from the file as it is now, so those changes stay.
+            self.note(f"{path} was changed since jitsi-wizard last wrote it, outside its own "
+                      "lines (a package upgrade, or an admin): those changes are kept")
+            return
+        self.hand_edited.append(path)
 
     def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
              owner=None, group=None, secret_keys=()) -> bool:

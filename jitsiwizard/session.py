@@ -447,7 +447,27 @@ class Session(LiveChecks, RunGuards):
             "last_run_firewall": runs[-1].firewall if runs else None,
             "interrupted_run": interrupted.run_id if interrupted else None,
             "last_verification": self._verification_line(),
+            **self._changed_since_last_run(facts),
         }
+
+    def _changed_since_last_run(self, facts: HostFacts) -> dict:
+        """The files the wizard wrote that changed since (outside its own lines: a package
+        upgrade or an admin; inside: a hand edit the next run refuses), their diff with secret
+        values redacted, and the packages upgraded since the last run."""
+        from jitsiwizard.apply.drift import changed_files, upgraded_packages
+        from jitsiwizard.secrets import Redactor
+
+        redact = Redactor()
+        for value in facts.secrets:
+            redact.add_value(value)
+        changed = []
+        for item in changed_files(self.root):
+            redact.add_found("\n".join(line[2:] for line in item.diff))
+            changed.append({"path": item.path, "inside": item.inside, "gone": item.gone,
+                            "diff": [redact(line) for line in item.diff]})
+        return {"changed_since_last_run": changed,
+                "upgraded_since_last_run": [f"{name} {old} -> {new}" for name, old, new
+                                            in upgraded_packages(self.root)]}
 
     def _verification_line(self) -> dict | None:
         doc = self.last_verification()

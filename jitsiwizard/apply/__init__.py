@@ -8,8 +8,10 @@ simply be run again.
 
 State, under the root (the paths are in jitsiwizard.paths):
     STATE_DIR/lock                 flock held while a run or a rollback is in progress
-    STATE_DIR/managed.json         target path -> sha256 of what the wizard last wrote
-    STATE_DIR/runs/<ID>/           journal.jsonl, state.json, backup/, run.log, answers.toml
+    STATE_DIR/managed.json         target path -> sha256 of what the wizard last wrote (and,
+                                   in a package's file, which lines of it are the wizard's)
+    STATE_DIR/runs/<ID>/           journal.jsonl, state.json, backup/, written/, run.log,
+                                   answers.toml
 
 The modules, lowest first:
     fsio         fsync, private files and directories, checksums, JSON reads, root paths
@@ -20,6 +22,7 @@ The modules, lowest first:
     executors    doing each kind of step against the journal
     restore      undoing a journal, newest entry first
     transaction  apply() and rollback()
+    drift        what changed since the last run (for `status`)
 """
 
 from __future__ import annotations

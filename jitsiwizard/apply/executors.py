@@ -118,6 +118,8 @@ class Executor:
         self.guard = guard
         self.services: set[str] = set()
         self.written: dict[str, str] = {}  # step path -> sha256 of the content written
+        # step path -> (its text before, the text written): the wizard's own lines in it
+        self.texts: dict[str, tuple[str | None, str]] = {}
         self.removed: set[str] = set()
         self.fallbacks: list[str] = []
         self.kill = kill_point()
@@ -214,10 +216,14 @@ class Executor:
         self.journal.make_parents(target, label)
         self.journal.record(target, label)
         kill = self.kill == ("write", number) and label == str(number)
-        self.write_file(target, data, mode, uid, gid, label, kill_midway=kill)
         digest = hashlib.sha256(data).hexdigest()
+        if current is not None and "PRIVATE KEY-----" not in step.content:
+            self.journal.keep_written(digest, data)
+        self.write_file(target, data, mode, uid, gid, label, kill_midway=kill)
         self.journal.append({"op": "wrote", "step": label, "path": target, "sha256": digest})
         self.written[step.path] = digest
+        # a path written twice in a run: its text before the first write
+        self.texts[step.path] = (self.texts.get(step.path, (current,))[0], step.content)
         self.removed.discard(step.path)
 
     def do_remove(self, step: RemovePath, label: str) -> None:
@@ -243,6 +249,7 @@ class Executor:
             fsync_dir(real.parent)
         self.removed.add(step.path)
         self.written.pop(step.path, None)
+        self.texts.pop(step.path, None)
 
     def do_link(self, step: Symlink, label: str) -> None:
         target = resolve(self.root, step.path, follow_last=False)

@@ -10,10 +10,13 @@ Journal entries, one JSON object a line, each written before the change it descr
     tmp       a temporary file about to be created
     undo      a command that undoes a step's command
     service   a service's state before its first action
-    wrote     the sha256 of content written to a path
+    wrote     the sha256 of content written to a path (over an existing file, a copy of it
+              is kept in written/, named by that sha256)
     fallback  a verify step took its fallback
     done      a step finished
     undone    an undo command ran (by a rollback that may be cut short)
+    merged    a rollback undid only the run's lines in a file others changed since: the
+              sha256 it left there (written before the file changes)
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class Journal:
                                 | os.O_APPEND | os.O_CLOEXEC, 0o600)
         self.recorded: set[str] = set()  # paths whose prior state is journaled
         self.kept: list[tuple[str, str]] = []  # (target, copy) of hand edits a rollback kept
+        self.merged: list[str] = []  # files a rollback left with others' later changes in
         self.trees: set[str] = set()
         self.counter = 0  # backup and temp file names
 
@@ -141,6 +145,26 @@ class Journal:
                 except ValueError:
                     break  # a torn last line: the change after it never started
         return found
+
+    # -- what the run wrote --------------------------------------------------------
+
+    def keep_written(self, digest: str, data: bytes) -> None:
+        """A copy of content this run writes over an existing file, named by its sha256: the
+        common base with which a rollback undoes only the run's own change once others have
+        changed the file too (see formats/regions.py)."""
+        folder = self.dir / "written"
+        if not folder.is_dir():
+            folder.mkdir(mode=0o700)
+            fsync_dir(self.dir)
+        if not (folder / digest).exists():
+            write_private(folder / digest, data)
+
+    def written_copy(self, digest: str) -> str | None:
+        """The text of what this run wrote with that sha256, when it kept a copy."""
+        try:
+            return (self.dir / "written" / digest).read_bytes().decode("utf-8", "surrogateescape")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
 
     # -- prior states ----------------------------------------------------------------
 

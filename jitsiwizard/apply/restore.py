@@ -4,6 +4,7 @@ put back. Restoring is idempotent, so a rollback that was cut short can simply r
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import signal
@@ -21,6 +22,8 @@ from jitsiwizard.apply.fsio import (
 )
 from jitsiwizard.apply.guards import SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, decode_argv
+from jitsiwizard.errors import UserError
+from jitsiwizard.formats.regions import undo_change
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner, tail
 
@@ -59,6 +62,8 @@ def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> li
     entries = journal.entries()
     done_undos = {e["index"] for e in entries if e.get("op") == "undone"}
     wrote = _written(entries)
+    last = _last_written(entries)
+    merged = _merged(entries)
     problems: list[str] = []
     services = []
     actions = 0
@@ -77,7 +82,8 @@ def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> li
         try:
             if op == "path":
                 restore(journal, entry["path"], entry["prior"], bool(entry.get("tree")),
-                        wrote.get(entry["path"], set()))
+                        wrote.get(entry["path"], set()), last.get(entry["path"]),
+                        merged.get(entry["path"]))
             elif op == "tree":
                 restore_tree(journal.root, entry)
             elif op == "mkdir":
@@ -132,11 +138,47 @@ def _written(entries: list[dict]) -> dict[str, set[str]]:
     return wrote
 
 
+def _last_written(entries: list[dict]) -> dict[str, str]:
+    """Path -> the sha256 of the last content the run wrote there."""
+    return {e["path"]: e["sha256"] for e in entries if e.get("op") == "wrote"}
+
+
+def _merged(entries: list[dict]) -> dict[str, str]:
+    """Path -> the sha256 a rollback of the run left there, keeping others' changes: a
+    rollback that was cut short and runs again must not undo the run's change twice."""
+    return {e["path"]: e["sha256"] for e in entries if e.get("op") == "merged"}
+
+
+def merged_since(journal: Journal, target: str, prior: dict,
+                 last: str | None) -> tuple[str, bool] | None:
+    """What a rollback leaves in a file that others changed after this run wrote it: the
+    run's own change undone, theirs kept (formats/regions.py), and whether that was clean
+    (no change made since touches the run's own lines). None when the run created the file
+    or kept no copy of what it wrote (runs of earlier versions): then the whole backup is
+    what the rollback puts back."""
+    if prior["type"] != "file" or last is None:
+        return None
+    written = journal.written_copy(last)
+    try:
+        now = journal.root.read_text(target)
+    except UserError:  # no longer a config file (too large): the backup goes back whole
+        return None
+    if written is None or now is None:
+        return None
+    back = (journal.dir / "backup" / prior["backup"]).read_bytes().decode(
+        "utf-8", "surrogateescape")
+    return undo_change(written, back, now)
+
+
 def edited_since(journal: Journal) -> list[tuple[str, str, str]]:
-    """Files this run wrote that were changed afterwards (by hand): a rollback would overwrite
-    or remove them. [(target, text now, text the rollback puts back)]."""
+    """Files this run wrote whose lines from this run were changed afterwards (by hand): a
+    rollback would overwrite or remove those edits. [(target, text now, text the rollback
+    puts back)]. A file changed only elsewhere (by a package upgrade) is not one of them:
+    the rollback keeps those changes."""
     entries = journal.entries()
     wrote = _written(entries)
+    last = _last_written(entries)
+    left = _merged(entries)
     found = []
     seen = set()
     for entry in entries:
@@ -150,7 +192,13 @@ def edited_since(journal: Journal) -> list[tuple[str, str, str]]:
         if st is None or not stat.S_ISREG(st.st_mode):
             continue
         ours = wrote[path] | ({prior["sha256"]} if prior["type"] == "file" else set())
-        if sha256_file(real) in ours:
+        now_sha = sha256_file(real)
+        if now_sha in ours or now_sha == left.get(path):
+            continue
+        merged = merged_since(journal, path, prior, last.get(path))
+        if merged is not None:
+            if not merged[1]:
+                found.append((path, journal.root.read_text(path) or "", merged[0]))
             continue
         now = journal.root.read_text(path) or ""
         back = ""
@@ -161,9 +209,54 @@ def edited_since(journal: Journal) -> list[tuple[str, str, str]]:
     return found
 
 
-def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[str]) -> None:
+def _merge_back(journal: Journal, target: str, real: Path, prior: dict, ours: set[str],
+                last: str | None, done: str | None) -> bool:
+    """Undo only this run's own change in a file that others changed since it wrote it,
+    keeping their changes (a package upgrade's migrations, say), with the file's owner and
+    mode as they are now. `done`: what an earlier, cut short, rollback left there. False
+    when that does not apply: the whole backup goes back."""
+    now = sha256_file(real)
+    if now in ours | {prior["sha256"]}:
+        return False
+    if now == done:
+        return True
+    merged = merged_since(journal, target, prior, last)
+    if merged is None:
+        return False
+    text, clean = merged
+    st = os.lstat(real)
+    if clean:
+        journal.say(f"{target} was changed after this run wrote it, outside the lines the run "
+                    "wrote (a package upgrade, or an admin): those changes are kept, and only "
+                    "the run's own change is undone")
+        journal.merged.append(target)
+    else:
+        keep_edited(journal, target, real, st, ours | {prior["sha256"]})
+    data = text.encode("utf-8", "surrogateescape")
+    # On record before the file changes: a rollback run again knows it is done.
+    journal.append({"op": "merged", "path": target,
+                    "sha256": hashlib.sha256(data).hexdigest()})
+    scratch = real.parent / f".{real.name[:180]}.jw-restore.tmp"
+    fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        write_all(fd, data)
+        os.fsync(fd)
+        set_owner(journal, fd, st.st_uid, st.st_gid, target)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+    finally:
+        os.close(fd)
+    os.rename(scratch, real)
+    fsync_dir(real.parent)
+    return True
+
+
+def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[str],
+            last: str | None = None, merged: str | None = None) -> None:
     """Put `target` back in its journaled prior state; `ours` are the checksums this run
-    wrote there (any other content is kept aside first)."""
+    wrote there, `last` the one it wrote last, `merged` what an earlier rollback of it left
+    there. A file changed since outside the run's own lines keeps those changes (only the
+    run's change is undone); any other content is kept aside first."""
     real = journal.root.path(target)
     kind = prior["type"]
     scratch = real.parent / f".{real.name[:180]}.jw-restore.tmp"
@@ -180,6 +273,9 @@ def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[st
             shutil.rmtree(real)
             st = None
         else:
+            if (kind == "file" and stat.S_ISREG(st.st_mode)
+                    and _merge_back(journal, target, real, prior, ours, last, merged)):
+                return
             keep_edited(journal, target, real, st,
                         ours | ({prior["sha256"]} if kind == "file" else set()))
     if kind == "absent":

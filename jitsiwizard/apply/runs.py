@@ -7,7 +7,8 @@ from pathlib import Path
 
 from jitsiwizard.apply.fsio import read_json
 from jitsiwizard.apply.lock import lock_holder
-from jitsiwizard.paths import MANAGED_FILE, RUNS_DIR
+from jitsiwizard.formats.regions import record_checksum
+from jitsiwizard.paths import MANAGED_FILE, RUNS_DIR, STATE_DIR
 from jitsiwizard.rootfs import Root
 
 
@@ -61,9 +62,38 @@ def interrupted_run(root: Root) -> RunInfo | None:
     return None
 
 
-def managed_checksums(root: Root) -> dict[str, str]:
-    """Target path -> sha256 of the content the wizard last wrote there."""
+def managed_records(root: Root) -> dict[str, object]:
+    """managed.json as written: target path -> the sha256 of what the wizard last wrote there
+    (the whole file is the wizard's), or {"sha256": ..., "own": [chunks]} for a file of the
+    packages where only those lines are the wizard's (formats/regions.py)."""
     data = read_json(root.path(MANAGED_FILE))
     if not isinstance(data, dict):
         return {}
-    return {str(k): str(v) for k, v in data.items()}
+    return {str(k): v if isinstance(v, dict) else str(v) for k, v in data.items()}
+
+
+def wizards_own_file(path: str) -> bool:
+    """A file the wizard creates and owns whole (its Prosody files, drop-ins, hooks, state),
+    as opposed to a package's file it edits: told apart by name, which the records of earlier
+    versions (a checksum alone, either way) need."""
+    return "jitsi-wizard" in path.rsplit("/", 1)[-1] or path.startswith(STATE_DIR + "/")
+
+
+def managed_checksums(root: Root) -> dict[str, str]:
+    """Target path -> sha256 of the content the wizard last wrote there."""
+    return {k: record_checksum(v) for k, v in managed_records(root).items()}
+
+
+# The packages whose upgrade scripts edit the files the wizard edits.
+UPGRADING_PACKAGES = ("jitsi", "jicofo", "prosody", "coturn")
+
+
+def package_versions(root: Root) -> dict[str, str]:
+    """The installed versions of those packages (dpkg's status file), as a run records them
+    when it ends, so that `status` can name what was upgraded since."""
+    from jitsiwizard.host import parse_dpkg_status  # local: host reads, apply writes
+    from jitsiwizard.paths import DPKG_STATUS
+
+    return {name: version for name, version in
+            sorted(parse_dpkg_status(root.read_text(DPKG_STATUS) or "").items())
+            if name.startswith(UPGRADING_PACKAGES)}

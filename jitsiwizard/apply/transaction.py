@@ -16,8 +16,9 @@ from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
 from jitsiwizard.apply.restore import edited_since, roll_back
-from jitsiwizard.apply.runs import managed_checksums, states
+from jitsiwizard.apply.runs import managed_records, package_versions, states, wizards_own_file
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
+from jitsiwizard.formats.regions import own_chunks, record_chunks
 from jitsiwizard.paths import MANAGED_FILE
 from jitsiwizard.rootfs import Root
 from jitsiwizard.runner import Runner
@@ -40,6 +41,8 @@ class RunOutcome:
     # (a simulated install leaves no Jitsi files to plan against).
     not_planned: str | None = None
     kept: list[tuple[str, str]] = field(default_factory=list)  # (file, its hand-edited copy)
+    # files a rollback undid the run's lines in, keeping what others changed there since
+    merged: list[str] = field(default_factory=list)
 
     @property
     def verified(self) -> bool | None:
@@ -113,12 +116,26 @@ def _plan_summary(steps: list) -> str:
     return ", ".join(parts)
 
 
+def _managed_record(path: str, digest: str, texts: tuple | None, earlier: object) -> object:
+    """What managed.json keeps of a file this run wrote: the sha256 alone when the whole file
+    is the wizard's; for a file of the packages, also the lines the wizard wrote in it, so
+    that a later change elsewhere in the file (a package upgrade) is not a hand edit."""
+    prior, content = texts if texts is not None else (None, None)
+    if prior is None or content is None:
+        return digest
+    chunks = record_chunks(earlier)
+    if chunks is None and earlier is not None and wizards_own_file(path):
+        return digest
+    return {"sha256": digest, "own": own_chunks(prior, content, chunks or [])}
+
+
 def _save_managed(ex: Executor) -> None:
     """managed.json with this run's writes and removals, written as a change of the run
     (journaled, so a rollback puts the earlier one back)."""
-    before = managed_checksums(ex.root)
+    before = managed_records(ex.root)
     after = {p: s for p, s in before.items() if p not in ex.removed}
-    after.update(ex.written)
+    for path, digest in ex.written.items():
+        after[path] = _managed_record(path, digest, ex.texts.get(path), before.get(path))
     if not after:
         # Nothing of the wizard's is left (the last bridge removed): no empty record either.
         if ex.root.exists(MANAGED_FILE):
@@ -204,7 +221,7 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
             note += f"; {len(ex.fallbacks)} fallback(s) taken"
         verification = report.to_dict() if report is not None else None
         journal.set_state("applied", summary=note, fallbacks=ex.fallbacks,
-                          verification=verification,
+                          verification=verification, packages=package_versions(ex.root),
                           finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         journal.say("applied")
         ex.event("applied", number, journal.state["run_id"])
@@ -349,4 +366,5 @@ def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
         finally:
             journal.close()
         return RunOutcome(target["run_id"], "rolled-back", rollback_errors=problems,
-                          log_path=str(journal.log_path), kept=list(journal.kept))
+                          log_path=str(journal.log_path), kept=list(journal.kept),
+                          merged=list(journal.merged))
