@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from jitsiwizard.apply.fsio import read_json, write_private
-from jitsiwizard.apply.journal import Journal, decode_argv
+from jitsiwizard.apply.journal import Journal, decode_argv, read_entries
 from jitsiwizard.apply.lock import Lock
 from jitsiwizard.apply.runs import runs_dir, states
 from jitsiwizard.errors import UserError
@@ -68,17 +68,6 @@ def firewall_undos(entries: list[dict]) -> list[tuple[int, list]]:
     return found[::-1]
 
 
-def _entries(path: Path) -> list[dict]:
-    entries = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                entries.append(json.loads(line))
-            except ValueError:
-                break  # a torn last line: the change after it never started
-    return entries
-
-
 def arm(root: Root, run_id: str, window: float = WINDOW, *, simulate: bool = False) -> int:
     """Start the guard for this run (before its first firewall command); returns its pid.
     It waits for the run to be applied and the countdown to start (start_countdown)."""
@@ -101,7 +90,7 @@ def undo_commands(root: Root, run_id: str) -> list[str]:
     from shlex import quote
 
     try:
-        entries = _entries(_run_dir(root, run_id) / "journal.jsonl")
+        entries = read_entries(_run_dir(root, run_id) / "journal.jsonl")
     except OSError:
         return []
     return [" ".join(quote(str(a)) for a in argv) for _, argv in firewall_undos(entries)]

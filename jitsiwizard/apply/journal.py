@@ -137,14 +137,7 @@ class Journal:
         write_private(self.dir / "state.json", json.dumps(self.state, indent=2).encode())
 
     def entries(self) -> list[dict]:
-        found = []
-        with open(self.dir / "journal.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    break  # a torn last line: the change after it never started
-        return found
+        return read_entries(self.dir / "journal.jsonl")
 
     # -- what the run wrote --------------------------------------------------------
 
@@ -303,3 +296,15 @@ class LogTee:
 
     def __exit__(self, *exc: object) -> None:
         self.runner.log, self.runner.tail_lines = self.saved
+
+
+def read_entries(path: Path) -> list[dict]:
+    """A run's journal entries, in order (a torn last line is the change that never started)."""
+    found = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                found.append(json.loads(line))
+            except ValueError:
+                break
+    return found
