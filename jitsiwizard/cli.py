@@ -268,9 +268,22 @@ def cmd_main(args) -> int:
     return run_tui(args, edit=args.edit)
 
 
+# Waits for the demo's process to end (a pidfd: no polling), then removes its tree.
+DEMO_SWEEPER = """
+import os, select, shutil, sys, time
+pid, base = int(sys.argv[1]), sys.argv[2]
+try:
+    select.select([os.pidfd_open(pid)], [], [])
+except (AttributeError, OSError):  # no pidfd (an old kernel): look each second
+    while os.path.exists(f"/proc/{pid}"):
+        time.sleep(1)
+shutil.rmtree(base, ignore_errors=True)
+"""
+
+
 def run_demo(args) -> int:
     import shutil
-    import signal
+    import subprocess
     import tempfile
     from shlex import quote
 
@@ -278,20 +291,16 @@ def run_demo(args) -> int:
 
     base = tempfile.mkdtemp(prefix="jw-demo-")
     args.root, args.simulate = base, True
-
-    def hang_up(signum: int, frame: object) -> None:
-        # An SSH drop ends the demo through `finally`, so its tree goes too (a run being
-        # applied has handlers of its own meanwhile: it is rolled back first).
-        raise SystemExit(128 + signum)
-
-    previous = {signum: signal.signal(signum, hang_up)
-                for signum in (signal.SIGHUP, signal.SIGTERM)}
+    if not getattr(args, "keep_demo", False):
+        # A hang-up (an SSH drop) ends the wizard wherever it is, cleanup or not: a sweeper
+        # of its own session removes the tree once the wizard is gone, however it ended.
+        subprocess.Popen([sys.executable, "-c", DEMO_SWEEPER, str(os.getpid()), base],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
     try:
         fixtures.build(base)
         return run_tui(args, edit=args.edit)
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
         if getattr(args, "keep_demo", False):
             print(f"demo: its throwaway host stays in {quote(base)} for a look; remove it "
                   f"with: rm -rf {quote(base)}")
