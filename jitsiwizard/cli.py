@@ -291,12 +291,14 @@ def run_demo(args) -> int:
 
     base = tempfile.mkdtemp(prefix="jw-demo-")
     args.root, args.simulate = base, True
+    sweeper = None
     if not getattr(args, "keep_demo", False):
         # A hang-up (an SSH drop) ends the wizard wherever it is, cleanup or not: a sweeper
         # of its own session removes the tree once the wizard is gone, however it ended.
-        subprocess.Popen([sys.executable, "-c", DEMO_SWEEPER, str(os.getpid()), base],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, close_fds=True)
+        sweeper = subprocess.Popen(
+            [sys.executable, "-c", DEMO_SWEEPER, str(os.getpid()), base],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, close_fds=True)
     try:
         fixtures.build(base)
         return run_tui(args, edit=args.edit)
@@ -306,6 +308,9 @@ def run_demo(args) -> int:
                   f"with: rm -rf {quote(base)}")
         else:
             shutil.rmtree(base, ignore_errors=True)
+        if sweeper is not None:  # an ordinary end: the tree is gone already
+            sweeper.kill()
+            sweeper.wait()
 
 
 def run_tui(args, edit: str | None) -> int:
