@@ -9,7 +9,7 @@ from jitsiwizard import collector
 def main() -> int:
     collector.hold()
     try:
-        from jitsiwizard.cli import main as cli_main
+        from jitsiwizard.cli.main import main as cli_main
 
         return cli_main()
     finally:

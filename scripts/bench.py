@@ -147,7 +147,6 @@ def bench_first_screen(repeat: int) -> tuple[float, float, float]:
            "PYTHONPYCACHEPREFIX": str(cache)}
     # A configured host as `sudo jitsi-wizard` meets it (--demo would add building its tree).
     from jitsiwizard import fixtures
-
     base = Path(tempfile.mkdtemp(prefix="jw-bench-"))
     fixtures.build(base)
     frame, facts, minimal = [], [], []
@@ -201,7 +200,6 @@ def bench_memory(repeat: int) -> tuple[float, float]:
 def _wizard_on_review(env: dict, resolver: str) -> int:
     """Walk the real wizard to Review with the keyboard; its peak RSS in kB."""
     from jitsiwizard import fixtures
-
     base = Path(tempfile.mkdtemp(prefix="jw-bench-"))
     fixtures.build(base)
     answers = base / "answers.toml"
@@ -243,7 +241,6 @@ def _wizard_on_review(env: dict, resolver: str) -> int:
 
 def bench_replay(repeat: int) -> tuple[float, float]:
     from jitsiwizard import fixtures
-
     env = dict(os.environ, BENCH_LDAP_PW="bench-password")
     replay, imports = [], []
     for _ in range(repeat):
@@ -259,7 +256,7 @@ def bench_replay(repeat: int) -> tuple[float, float]:
         if proc.returncode != 0:
             raise RuntimeError(proc.stderr.decode())
         started = time.monotonic()
-        subprocess.run([PY, "-c", "import jitsiwizard.cli"], check=True, timeout=60)
+        subprocess.run([PY, "-c", "import jitsiwizard.cli.main"], check=True, timeout=60)
         imports.append(time.monotonic() - started)
         shutil.rmtree(base, ignore_errors=True)
     return median(replay), median(imports)
@@ -350,7 +347,7 @@ class SlowProxy(threading.Thread):
 
 
 def bench_checks(repeat: int, delay: float = 1.0) -> tuple[float, float]:
-    from jitsiwizard.answers import loads
+    from jitsiwizard.answers.load import loads
     from jitsiwizard.checks import check_dns, check_ldap, run_checks
     from tests.lab.slapd import Slapd
 

@@ -13,11 +13,11 @@ import json
 import pickle
 import sys
 
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply import apply
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.errors import UserError
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor
 
 
 def main() -> int:

@@ -10,9 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.plan.steps import (
+    Command,
+    FileChange,
+    Plan,
+    RemovePath,
+    Service,
+    Symlink,
+    TargetPath,
+)
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.steps import Command, FileChange, Plan, RemovePath, Service, Symlink, TargetPath
 
 HERE = Path(__file__).resolve().parent
 FAKE_SYSTEMCTL = HERE / "apply_systemctl.py"

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import answers as A
-from jitsiwizard import answers_save as S
-from jitsiwizard import answers_spec as F
+from jitsiwizard.answers import load as A
+from jitsiwizard.answers import save as S
+from jitsiwizard.answers import spec as F
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 
 from .conftest import CANARY, answers_toml
 

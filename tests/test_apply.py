@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from jitsiwizard.answers.secrets import Redactor, Secret
 from jitsiwizard.apply import (
     STATE_DIR,
     apply,
@@ -20,12 +21,10 @@ from jitsiwizard.apply import (
     managed_checksums,
     rollback,
 )
-from jitsiwizard.certs.verifiers import VERIFIERS
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.apply.verifiers import VERIFIERS
 from jitsiwizard.errors import UserError
-from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor, Secret
-from jitsiwizard.steps import (
+from jitsiwizard.plan.steps import (
     Command,
     FileChange,
     Plan,
@@ -35,6 +34,7 @@ from jitsiwizard.steps import (
     TargetPath,
     Verify,
 )
+from jitsiwizard.rootfs import Root
 from tests.apply_support import (
     fake_systemctl,
     make_root,

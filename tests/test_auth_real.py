@@ -14,12 +14,12 @@ import shutil
 
 import pytest
 
-from jitsiwizard.answers import load_file
-from jitsiwizard.cli import main
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard.answers.load import load_file
+from jitsiwizard.cli.main import main
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.steps import Command
 from jitsiwizard.rootfs import Root
-from jitsiwizard.steps import Command
 from tests.lab.ca import CA
 from tests.lab.prosody import Prosody
 from tests.lab.slapd import Slapd

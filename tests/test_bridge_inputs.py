@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import answers as A
-from jitsiwizard import bridges, fixtures
-from jitsiwizard.answers_spec import RESERVED_BRIDGE_USERS
-from jitsiwizard.cli import main
+from jitsiwizard import fixtures
+from jitsiwizard.answers import load as A
+from jitsiwizard.answers.spec import RESERVED_BRIDGE_USERS
+from jitsiwizard.cli.main import main
 from jitsiwizard.errors import ProblemList
+from jitsiwizard.workflow import bridges
 
 from .bridge_support import BRIDGE_PW, MAIN_PEM, bridge_toml, pem_sha256
 from .conftest import HOST, answers_toml, snapshot

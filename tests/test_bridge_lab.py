@@ -19,12 +19,12 @@ import ssl
 import pytest
 
 from jitsiwizard import fixtures
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import _hocon_tokens, hocon_get_managed_block
 from jitsiwizard.health import Endpoints
 from jitsiwizard.health.xmpp import PinMismatch, probe
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 from tests.lab import netns
 from tests.lab.prosody import Prosody
 

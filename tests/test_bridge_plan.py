@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from jitsiwizard import answers as A
-from jitsiwizard import answers_save as S
 from jitsiwizard import fixtures
-from jitsiwizard.cli import main
+from jitsiwizard.answers import load as A
+from jitsiwizard.answers import save as S
+from jitsiwizard.cli.main import main
 from jitsiwizard.errors import ProblemList, UserError
 from jitsiwizard.formats.hocon import hocon_get_managed_block
 from jitsiwizard.formats.properties import properties_get
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
 
 from .bridge_support import BRIDGE_PW, MAIN, MAIN_PEM, bridge_toml, pem_sha256, write_pem

@@ -11,24 +11,24 @@ from pathlib import Path
 import pytest
 
 from jitsiwizard import fixtures
+from jitsiwizard.answers.model import ACME_SERVERS, Answers
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply import apply
-from jitsiwizard.certs.files import name_matches, own_cert_problems, read_cert, validate_own
-from jitsiwizard.certs.plan import DEPLOY_HOOK, _hook_text, cert_steps, choose_route
-from jitsiwizard.certs.verifiers import certificate_issued, own_certificate
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.apply.verifiers import certificate_issued, own_certificate
+from jitsiwizard.checks.certs import name_matches, own_cert_problems, read_cert, validate_own
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats.nginx import nginx_get
-from jitsiwizard.host import HostFacts
-from jitsiwizard.model import ACME_SERVERS, Answers
+from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import (
     ACMESH_HOME,
     LETSENCRYPT_SCRIPT,
     jitsi_cert_paths,
     letsencrypt_paths,
 )
+from jitsiwizard.plan.certs import DEPLOY_HOOK, _hook_text, cert_steps, choose_route
+from jitsiwizard.plan.steps import Command, FileChange, Plan, Service, TargetPath, Verify
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor
-from jitsiwizard.steps import Command, FileChange, Plan, Service, TargetPath, Verify
 from tests.apply_support import fake_systemctl
 from tests.lab.ca import CA, self_signed
 

@@ -18,14 +18,14 @@ from types import SimpleNamespace
 
 import pytest
 
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply import apply, rollback
-from jitsiwizard.certs.plan import DEPLOY_HOOK, JITSI_WEBROOT, cert_steps, choose_route
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.paths import LETSENCRYPT_SCRIPT
+from jitsiwizard.plan.certs import DEPLOY_HOOK, JITSI_WEBROOT, cert_steps, choose_route
+from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor
-from jitsiwizard.steps import Plan
 from tests.apply_support import fake_systemctl
 from tests.lab.ca import self_signed
 from tests.lab.dns import Dnsmasq

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from jitsiwizard.answers.model import Answers, FirewallAnswers
 from jitsiwizard.errors import UserError
-from jitsiwizard.firewall import detect_ssh_port, firewall_steps, sshd_ports
-from jitsiwizard.host import HostFacts
-from jitsiwizard.model import Answers, FirewallAnswers
+from jitsiwizard.host.facts import HostFacts
+from jitsiwizard.plan.firewall import detect_ssh_port, firewall_steps, sshd_ports
+from jitsiwizard.plan.steps import Command
 from jitsiwizard.rootfs import Root
-from jitsiwizard.steps import Command
 
 
 def managed(ssh_port: int = 22) -> Answers:

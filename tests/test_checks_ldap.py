@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from jitsiwizard.answers.model import LdapAnswers
+from jitsiwizard.answers.secrets import Secret
 from jitsiwizard.checks.ldapcheck import check_ldap, parse_url
-from jitsiwizard.model import LdapAnswers
-from jitsiwizard.prosody_auth import search_filter
-from jitsiwizard.secrets import Secret
+from jitsiwizard.host.prosody_auth import search_filter
 from tests.lab.ca import CA
 from tests.lab.dns import Dnsmasq
 from tests.lab.slapd import Slapd

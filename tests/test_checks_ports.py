@@ -23,7 +23,7 @@ from tests.lab.proc import free_port, wait_for
 
 pytestmark = pytest.mark.lab
 
-WIZARD = [sys.executable, "-m", "jitsiwizard.cli_checks"]
+WIZARD = [sys.executable, "-m", "jitsiwizard.cli.checks"]
 JITSI = [(80, "tcp"), (443, "tcp"), (10000, "udp")]
 
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
+from jitsiwizard.answers.model import Answers, AuthAnswers, HostAnswers, LdapAnswers
+from jitsiwizard.answers.secrets import Secret
 from jitsiwizard.checks import run_checks
-from jitsiwizard.cli_checks import main, run_check_command
+from jitsiwizard.cli.checks import main, run_check_command
 from jitsiwizard.errors import UserError
-from jitsiwizard.model import Answers, AuthAnswers, HostAnswers, LdapAnswers
-from jitsiwizard.secrets import Secret
 from tests.conftest import CANARY
 from tests.lab.dns import Dnsmasq, SilentDns
 
@@ -128,7 +128,7 @@ def test_bad_input_is_a_user_error(tmp_path):
 
 
 def test_the_main_cli_offers_the_check_commands(zone, tmp_path):
-    from jitsiwizard.cli import make_parser
+    from jitsiwizard.cli.main import make_parser
 
     choices = make_parser()._subparsers._group_actions[0].choices
     assert {"check", "probe", "probe-listen"} <= set(choices)
@@ -144,7 +144,7 @@ def test_the_main_cli_offers_the_check_commands(zone, tmp_path):
 
 
 def test_importing_the_checks_loads_no_network_library():
-    code = ("import sys, jitsiwizard.checks, jitsiwizard.cli_checks, jitsiwizard.firewall;"
+    code = ("import sys, jitsiwizard.checks, jitsiwizard.cli.checks, jitsiwizard.plan.firewall;"
             "loaded = [m for m in sys.modules if m.split('.')[0] in ('ldap3', 'dns')];"
             "sys.exit(1 if loaded else 0)")
     assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0

@@ -13,7 +13,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 
 from .conftest import CANARY, answers_toml, snapshot
 
@@ -183,7 +183,7 @@ def test_headless_entry_never_imports_textual(make_root, tmp_path):
     answers.write_text(answers_toml("local", True))
     code = (
         "import sys\n"
-        "from jitsiwizard.cli import main\n"
+        "from jitsiwizard.cli.main import main\n"
         f"rc = main(['--answers', {str(answers)!r}, '--root', {str(root)!r}, '--simulate',"
         " '--skip-checks'])\n"
         f"rc2 = main(['status', '--root', {str(root)!r}])\n"

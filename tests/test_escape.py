@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jitsiwizard import escape
-from jitsiwizard.render import render
+from jitsiwizard.formats import escape
+from jitsiwizard.plan.render import render
 
 from .test_formats_lua import lua_options
 

@@ -15,13 +15,13 @@ import time
 from pathlib import Path
 
 from jitsiwizard import fixtures
-from jitsiwizard.answers import loads
+from jitsiwizard.answers.load import loads
 from jitsiwizard.apply import apply
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.transaction import Phases
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 from tests.lab.proc import wait_for
 from tests.lab.ufw_standin import state as ufw_state
 
@@ -84,11 +84,11 @@ def test_a_confirmed_change_stays(tmp_path, ufw):
 
 CHILD = """
 import sys
-from jitsiwizard.answers import loads
+from jitsiwizard.answers.load import loads
 from jitsiwizard.apply import apply
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.session import Session
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.workflow.session import Session
 from tests.test_firewall_confirm import guarded
 root = Root(sys.argv[1])
 session = Session(root, firewall_window=float(sys.argv[2]))
@@ -142,11 +142,11 @@ def test_replay_without_a_terminal_refuses_an_unconfirmable_change(tmp_path, ufw
 
 RACE_CHILD = """
 import sys
-from jitsiwizard.answers import loads
+from jitsiwizard.answers.load import loads
 from jitsiwizard.apply import apply
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.session import Session
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.workflow.session import Session
 from tests.test_firewall_confirm import ANSWERS, guarded
 root, stop_at = Root(sys.argv[1]), sys.argv[2]
 session = Session(root, firewall_window=30.0)

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jitsiwizard.errors import UserError
-from jitsiwizard.escape import js_string
 from jitsiwizard.formats import configjs
+from jitsiwizard.formats.escape import js_string
 from tests.formats_support import GUEST, HOST, changed_lines
 
 CONFIG_JS = """\

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jitsiwizard.errors import UserError
-from jitsiwizard.escape import hocon_string
 from jitsiwizard.formats import hocon
+from jitsiwizard.formats.escape import hocon_string
 from tests.formats_support import HOST
 
 JICOFO_CONF = """\

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jitsiwizard.escape import lua_string
 from jitsiwizard.formats import lua
+from jitsiwizard.formats.escape import lua_string
 from tests.formats_support import GUEST, HOST, changed_lines
 
 # The host file as current jitsi-meet-prosody packages write it (abridged: fewer helper components).

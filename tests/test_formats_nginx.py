@@ -76,7 +76,7 @@ def test_nginx_set():
 def test_nginx_set_round_trips_any_path(path):
     import unicodedata
 
-    from jitsiwizard.escape import EscapeError
+    from jitsiwizard.formats.escape import EscapeError
 
     unsafe = "$" in path or any(unicodedata.category(c) in ("Cf", "Zl", "Zp") or c == "\x85"
                                 for c in path)

@@ -8,15 +8,15 @@ runner that writes the fixture tree a real install leaves (every other command i
 from __future__ import annotations
 
 from jitsiwizard import fixtures
-from jitsiwizard.answers import loads
+from jitsiwizard.answers.load import loads
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply import apply, rollback
-from jitsiwizard.cli import main
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard.apply.runner import CommandResult, Runner
+from jitsiwizard.cli.main import main
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import CommandResult, Runner
-from jitsiwizard.secrets import Redactor
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 
 from .conftest import HOST, answers_toml, snapshot
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 
 from .conftest import CANARY, answers_toml, config_files, snapshot
 

@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from jitsiwizard import host_reader
-from jitsiwizard.host import read_facts
-from jitsiwizard.host_reader import HostReader
+from jitsiwizard.host import reader as host_reader
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.host.reader import HostReader
 from jitsiwizard.rootfs import Root, RootEscape
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def test_a_child_that_fails_leaves_the_read_to_the_process(make_root, two_cpus, 
         readers.append(os.getpid())  # only the parent's list is seen here
         return read_facts(root)
 
-    monkeypatch.setattr("jitsiwizard.host.read_facts", counted)
+    monkeypatch.setattr("jitsiwizard.host.facts.read_facts", counted)
     root = Root(make_root())
     facts = HostReader(root).facts()
     assert readers == [os.getpid()]

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jitsiwizard import fixtures
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 
 from .conftest import CANARY, snapshot
 

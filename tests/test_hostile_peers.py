@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import answers as A
-from jitsiwizard import cli, fixtures
-from jitsiwizard.bridges import CHECKER_SECRET, attach_main_certificate, main_certificate, preflight
-from jitsiwizard.cli import main
+from jitsiwizard import fixtures
+from jitsiwizard.answers import load as A
+from jitsiwizard.cli import main as cli
+from jitsiwizard.cli.main import main
 from jitsiwizard.errors import UserError
 from jitsiwizard.health import Endpoints, Expectation, Login
 from jitsiwizard.health.deadline import Deadline, Expired
@@ -36,7 +36,13 @@ from jitsiwizard.health.probes import MAX_BODY, ProbeError, http_get, meetings
 from jitsiwizard.health.report import _certificate, _health, _login
 from jitsiwizard.paths import BRIDGES_FILE
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.bridges import (
+    CHECKER_SECRET,
+    attach_main_certificate,
+    main_certificate,
+    preflight,
+)
+from jitsiwizard.workflow.session import Session
 from tests.lab import hostile
 from tests.lab.ca import CA, self_signed
 from tests.lab.hostile import Peer

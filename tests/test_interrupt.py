@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply import apply, interrupted_run, list_runs, rollback
 from jitsiwizard.errors import EXIT_INTERRUPTED, UserError
 from jitsiwizard.paths import STATE_DIR
-from jitsiwizard.secrets import Redactor
-from jitsiwizard.steps import Command, FileChange, Plan
+from jitsiwizard.plan.steps import Command, FileChange, Plan
 from tests.apply_support import (
     UNITS,
     run_child,

@@ -10,10 +10,10 @@ import re
 import pytest
 
 from jitsiwizard import fixtures
-from jitsiwizard.answers import loads
-from jitsiwizard.cli import main
+from jitsiwizard.answers.load import loads
+from jitsiwizard.cli.main import main
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 from tests.lab.ca import CA
 
 from .conftest import HOST, answers_toml, snapshot

@@ -13,7 +13,7 @@ from pathlib import Path
 import ldap3
 import pytest
 
-from jitsiwizard.escape import lua_string
+from jitsiwizard.formats.escape import lua_string
 from tests.lab.ca import CA
 from tests.lab.proc import free_port
 from tests.lab.prosody import Prosody

@@ -9,11 +9,11 @@ import shutil
 
 import pytest
 
-from jitsiwizard.cli import main
-from jitsiwizard.model import LdapAnswers
+from jitsiwizard.answers.model import LdapAnswers
+from jitsiwizard.answers.secrets import Secret
+from jitsiwizard.cli.main import main
 from jitsiwizard.rootfs import Root
-from jitsiwizard.secrets import Secret
-from jitsiwizard.session import Session
+from jitsiwizard.workflow.session import Session
 from tests.lab.ca import CA
 from tests.lab.prosody import Prosody
 from tests.lab.slapd import Slapd

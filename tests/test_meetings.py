@@ -4,7 +4,7 @@ jicofo cannot say, unless --allow-disruption."""
 
 from __future__ import annotations
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from tests.lab.jitsi_standins import StandIn
 from tests.lab.proc import free_port
 

@@ -13,16 +13,16 @@ import pytest
 
 import jitsiwizard
 from jitsiwizard import fixtures
-from jitsiwizard.answers import loads
-from jitsiwizard.cli import main
+from jitsiwizard.answers.load import loads
+from jitsiwizard.cli.main import main
 from jitsiwizard.errors import UserError
-from jitsiwizard.firewall import detect_ssh_port, sshd_ports
-from jitsiwizard.host import HostFacts, read_facts
+from jitsiwizard.host.facts import HostFacts, read_facts
 from jitsiwizard.memfiles import MemoryFiles
 from jitsiwizard.paths import JVB_CONF, SSHD_CONFIG
-from jitsiwizard.plan import build
+from jitsiwizard.plan.firewall import detect_ssh_port, sshd_ports
+from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.steps import FileChange
 from jitsiwizard.rootfs import FileView, Root
-from jitsiwizard.steps import FileChange
 
 from .conftest import HOST, answers_toml
 

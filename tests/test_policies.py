@@ -8,9 +8,9 @@ import itertools
 import pytest
 
 from jitsiwizard.apply import list_runs
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import HOCON_BEGIN
-from jitsiwizard.host import read_facts
+from jitsiwizard.host.facts import read_facts
 from jitsiwizard.rootfs import Root
 
 from .conftest import POLICIES, answers_toml, config_files, snapshot

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from jitsiwizard.answers import loads
-from jitsiwizard.answers_save import dumps
-from jitsiwizard.cli import main
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
-from jitsiwizard.prefill import answers_from_facts
+from jitsiwizard.answers.load import loads
+from jitsiwizard.answers.save import dumps
+from jitsiwizard.cli.main import main
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.host.prefill import answers_from_facts
+from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
 
 from .conftest import POLICIES, answers_toml
@@ -43,8 +43,8 @@ def test_a_rerun_on_a_plain_ldap_host_keeps_what_the_host_runs(make_root, tmp_pa
     """LDAP applied with StartTLS off and clear text allowed: the rerun starts with both as
     the host has them and the bind password the last run saved (by reference), so Next
     finds nothing to fix on the Authentication step."""
-    from jitsiwizard.form import WizardForm
-    from jitsiwizard.secrets import Secret
+    from jitsiwizard.answers.secrets import Secret
+    from jitsiwizard.workflow.form import WizardForm
 
     root = make_root()
     secret = tmp_path / "bind.secret"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 
 from .conftest import HOST, answers_toml
 

@@ -7,9 +7,9 @@ import pyhocon
 import pytest
 
 from jitsiwizard.apply import list_runs
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import HOCON_BEGIN
-from jitsiwizard.host import read_facts
+from jitsiwizard.host.facts import read_facts
 from jitsiwizard.rootfs import Root
 
 from .conftest import HOST, POLICIES, answers_toml, snapshot
@@ -128,8 +128,8 @@ def own_cert(root) -> str:
 
 
 def test_own_certificate_reaches_coturn(make_root):
-    from jitsiwizard.answers import loads
-    from jitsiwizard.plan import build
+    from jitsiwizard.answers.load import loads
+    from jitsiwizard.plan.meeting import build
 
     root = make_root()
     text = answers_toml("open", False).replace('[cert]\nmode = "self-signed"\n',
@@ -143,9 +143,9 @@ def test_own_certificate_reaches_coturn(make_root):
 
 
 def test_certbot_route_gives_coturn_copies_and_the_hook_refreshes_them(make_root):
-    from jitsiwizard.answers import loads as load_text
-    from jitsiwizard.certs.plan import DEPLOY_HOOK
-    from jitsiwizard.plan import build
+    from jitsiwizard.answers.load import loads as load_text
+    from jitsiwizard.plan.certs import DEPLOY_HOOK
+    from jitsiwizard.plan.meeting import build
 
     root = make_root()
     text = answers_toml("open", False, cert="certbot").replace(
@@ -165,7 +165,7 @@ def test_certbot_route_gives_coturn_copies_and_the_hook_refreshes_them(make_root
 
 
 def test_firewall_opens_the_turn_ports_coturn_listens_on(make_root):
-    from jitsiwizard.firewall import turn_rules
+    from jitsiwizard.plan.firewall import turn_rules
 
     root = make_root()
     assert [r[:2] for r in turn_rules(read_facts(Root(root)), Root(root))] == [

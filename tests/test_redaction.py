@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 
-from jitsiwizard.cli import main
-from jitsiwizard.escape import spellings
-from jitsiwizard.secrets import REDACTED, Redactor, find_secrets
-from jitsiwizard.steps import FileChange, Plan, RemovePath
+from jitsiwizard.answers.secrets import REDACTED, Redactor, find_secrets
+from jitsiwizard.cli.main import main
+from jitsiwizard.formats.escape import spellings
+from jitsiwizard.plan.steps import FileChange, Plan, RemovePath
 
 from .conftest import CANARY, answers_toml
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.errors import UserError
 from jitsiwizard.rootfs import Root, RootEscape
 

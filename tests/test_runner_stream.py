@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from jitsiwizard.answers.secrets import Redactor
+from jitsiwizard.apply.runner import ABORT_GRACE, Runner
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import ABORT_GRACE, Runner
 from jitsiwizard.screens.apply import apt_status
-from jitsiwizard.secrets import Redactor
 from tests.lab.proc import wait_for
 
 SECRET = "hunter2-secret"

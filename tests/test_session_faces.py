@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import cli, fixtures
+from jitsiwizard import fixtures
+from jitsiwizard.cli import main as cli
 from tests.conftest import answers_toml
 from tests.test_tui_support import SIZE, confirm, loaded, make_app, press, wait_until
 
@@ -96,11 +97,11 @@ def test_passwords_typed_on_a_fresh_host_are_stored_by_the_configuring_run(tmp_p
                                                                             answers):
     """On a bare host the configuration is planned again after the install: the passwords
     typed in the wizard are stored by that second plan too, not dropped with the first."""
-    from jitsiwizard.answers import load_file
+    from jitsiwizard.answers.load import load_file
+    from jitsiwizard.answers.secrets import Secret
     from jitsiwizard.paths import SECRETS_DIR
     from jitsiwizard.rootfs import Root
-    from jitsiwizard.secrets import Secret
-    from jitsiwizard.session import Session
+    from jitsiwizard.workflow.session import Session
 
     root = fixtures.build_empty(tmp_path / "root")
     session = Session(Root(str(root)), simulate=True)
@@ -122,7 +123,7 @@ def test_a_videobridge_host_checks_only_its_media_port(tmp_path):
     """A bridge host takes media only: its port check and outside probe leave out the web
     ports a meeting server needs."""
     from jitsiwizard.rootfs import Root
-    from jitsiwizard.session import Session
+    from jitsiwizard.workflow.session import Session
 
     session = Session(Root(str(fixtures.build_bridge(tmp_path / "root"))), check_timeout=2.0)
     assert session.jitsi_ports(bridge=True) == [(10000, "udp")]

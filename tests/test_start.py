@@ -9,8 +9,8 @@ import gc
 import pytest
 
 from jitsiwizard import collector, start
-from jitsiwizard.app import WizardApp
 from jitsiwizard.rootfs import Root
+from jitsiwizard.screens.app import WizardApp
 from tests.test_tui_support import SIZE, FixedChecks, loaded
 
 
@@ -24,7 +24,7 @@ def collector_back_on():
 def test_a_command_other_than_the_wizard_runs_with_the_collector_on(monkeypatch):
     seen = []
     monkeypatch.setattr("sys.argv", ["jitsi-wizard", "example-answers"])
-    monkeypatch.setattr("jitsiwizard.cli.cmd_example",
+    monkeypatch.setattr("jitsiwizard.cli.main.cmd_example",
                         lambda args: seen.append(gc.isenabled()) or 0)
     assert start.main() == 0
     assert seen == [True]

@@ -14,7 +14,7 @@ import re
 import pyhocon
 import pytest
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.formats import configjs, lua
 from tests.lab.ca import CA
 from tests.lab.nginx import Nginx

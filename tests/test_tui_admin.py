@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from jitsiwizard.form import typed
-from jitsiwizard.model import LocalUser
+from jitsiwizard.answers.model import LocalUser
 from jitsiwizard.screens.base import ConfirmDialog, HelpDialog
+from jitsiwizard.workflow.form import typed
 from tests.test_tui_support import (
     SIZE,
     confirm,
@@ -376,8 +376,7 @@ async def test_every_command_on_done_works_when_pasted(request, capsys):
     import shlex
     import shutil
 
-    from jitsiwizard import cli
-
+    from jitsiwizard.cli import main as cli
     root = tui_root(request)
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
@@ -451,9 +450,8 @@ async def test_ctrl_c_is_still_refused_while_a_run_is_half_applied(request):
 def test_the_demo_removes_its_tree_on_exit_unless_kept(tmp_path, monkeypatch, capsys):
     import tempfile
 
-    from jitsiwizard import app as wizard_app
-    from jitsiwizard import cli
-
+    from jitsiwizard.cli import main as cli
+    from jitsiwizard.screens import app as wizard_app
     seen = []
 
     def run_app(session, edit=None, first_frame=None):  # the wizard, quitting at once
@@ -508,7 +506,7 @@ async def test_local_users_are_checked_as_typed_and_a_adds_from_anywhere(request
 
 
 def test_answers_files_follow_the_same_minimum_password_length():
-    from jitsiwizard.answers import loads
+    from jitsiwizard.answers.load import loads
     from jitsiwizard.errors import ProblemList
 
     text = ('[host]\nhostname = "meet.example.org"\n[cert]\nmode = "self-signed"\n'
@@ -618,7 +616,7 @@ async def test_placeholders_read_as_hints_and_their_examples_are_accepted(reques
 
 async def test_edit_opens_with_unreadable_passwords_empty_and_keeps_other_policies(
         request, tmp_path, monkeypatch, capsys):
-    from jitsiwizard import cli
+    from jitsiwizard.cli import main as cli
     from jitsiwizard.errors import EXIT_BAD_INPUT
 
     monkeypatch.delenv("ALICE_PASSWORD", raising=False)

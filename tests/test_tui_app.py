@@ -6,23 +6,23 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from jitsiwizard import cli
+from jitsiwizard.cli import main as cli
 from jitsiwizard.errors import EXIT_BAD_INPUT
 from tests.test_tui_support import SIZE, loaded, make_app, press, tui_root, wait_until
 
 # What only the workers may load: the checks and their network libraries, the templates.
-HEAVY = ("jitsiwizard.checks", "ldap3", "dns", "jinja2", "jitsiwizard.plan",
-         "jitsiwizard.certs", "jitsiwizard.bridge_plan", "jitsiwizard.planning",
-         "jitsiwizard.bridges", "jitsiwizard.health", "jitsiwizard.apply")
+HEAVY = ("jitsiwizard.checks", "ldap3", "dns", "jinja2", "jitsiwizard.plan.meeting",
+         "jitsiwizard.certs", "jitsiwizard.plan.bridge", "jitsiwizard.plan.builder",
+         "jitsiwizard.workflow.bridges", "jitsiwizard.health", "jitsiwizard.apply")
 
 
 def test_first_screen_loads_no_checks_templates_or_plan(request):
     root = tui_root(request)
     probe = (
         "import asyncio, sys\n"
-        "from jitsiwizard.app import WizardApp\n"
+        "from jitsiwizard.screens.app import WizardApp\n"
         "from jitsiwizard.rootfs import Root\n"
-        "from jitsiwizard.session import Session\n"
+        "from jitsiwizard.workflow.session import Session\n"
         f"app = WizardApp(Session(Root({str(root)!r}), simulate=True))\n"
         "async def main():\n"
         "    async with app.run_test(size=(80, 24)) as pilot:\n"
@@ -30,7 +30,7 @@ def test_first_screen_loads_no_checks_templates_or_plan(request):
         "            await pilot.pause()\n"
         f"heavy = {HEAVY!r}\n"
         "asyncio.run(main())\n"
-        # whole module names: jitsiwizard.planned (a small dataclass) is not the planner
+        # whole module names: jitsiwizard.workflow.planned (a small dataclass) is not the planner
         "print(sorted(m for m in sys.modules\n"
         "             if any(m == h or m.startswith(h + '.') for h in heavy)))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

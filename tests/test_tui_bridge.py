@@ -15,14 +15,15 @@ import stat
 import tempfile
 from pathlib import Path
 
-from jitsiwizard import cli, fixtures
-from jitsiwizard.answers import load_file
-from jitsiwizard.bridges import Check
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard import fixtures
+from jitsiwizard.answers.load import load_file
+from jitsiwizard.cli import main as cli
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import ConfirmDialog
-from jitsiwizard.steps import Plan
+from jitsiwizard.workflow.bridges import Check
 from tests.bridge_support import MAIN, MAIN_PEM, pem_sha256, write_pem
 from tests.conftest import CANARY
 from tests.test_tui_support import (

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from textual.widgets import Button
 
+from jitsiwizard.answers.model import LocalUser
 from jitsiwizard.apply.transaction import Phases
-from jitsiwizard.form import typed
 from jitsiwizard.health import Endpoints
-from jitsiwizard.model import LocalUser
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import ConfirmDialog
 from jitsiwizard.screens.firewall_confirm import FirewallDialog
+from jitsiwizard.workflow.form import typed
 from tests.lab.jitsi_standins import StandIn
 from tests.lab.proc import free_port
 from tests.lab.ufw_standin import state as ufw_state

@@ -9,7 +9,7 @@ import time
 from textual.widgets import Input
 
 from jitsiwizard.screens.base import HelpDialog
-from jitsiwizard.session_checks import CHECK_GRACE as MARGIN
+from jitsiwizard.workflow.live_checks import CHECK_GRACE as MARGIN
 from tests.lab.dns import SilentDns
 from tests.test_tui_support import (
     SIZE,

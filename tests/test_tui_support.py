@@ -15,11 +15,11 @@ from pathlib import Path
 from rich.console import Console
 
 from jitsiwizard import fixtures
-from jitsiwizard.app import WizardApp
-from jitsiwizard.bridges import Check
 from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
+from jitsiwizard.screens.app import WizardApp
+from jitsiwizard.workflow.bridges import Check
+from jitsiwizard.workflow.session import Session
 
 SIZE = (80, 24)
 HOST = "meet.example.org"

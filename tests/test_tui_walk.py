@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from jitsiwizard import cli
-from jitsiwizard.answers import load_file
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard.answers.load import load_file
+from jitsiwizard.cli import main as cli
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.steps import Command, Plan
 from jitsiwizard.rootfs import Root
-from jitsiwizard.session import Session
-from jitsiwizard.steps import Command, Plan
+from jitsiwizard.workflow.session import Session
 from tests.conftest import CANARY
 from tests.lab.ca import CA
 from tests.test_tui_support import (

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jitsiwizard.apply import list_runs
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import (
     HOCON_BEGIN,
     HOCON_END,
@@ -23,7 +23,7 @@ from jitsiwizard.formats.hocon import (
     hocon_rescue_managed,
 )
 from jitsiwizard.formats.regions import intact, own_chunks, undo_change
-from jitsiwizard.host import read_facts
+from jitsiwizard.host.facts import read_facts
 from jitsiwizard.paths import MANAGED_FILE
 from jitsiwizard.rootfs import Root
 
@@ -282,11 +282,11 @@ def test_rollback_right_after_the_upgrade(make_root, tmp_path, generation):
 def test_a_rollback_run_again_does_not_undo_twice(make_root, tmp_path):
     """A rollback cut short and run again (as after a crash): a file it already merged is
     left as it is, not merged a second time."""
+    from jitsiwizard.answers.secrets import Redactor
     from jitsiwizard.apply.journal import Journal
     from jitsiwizard.apply.restore import roll_back
+    from jitsiwizard.apply.runner import Runner
     from jitsiwizard.apply.runs import states
-    from jitsiwizard.runner import Runner
-    from jitsiwizard.secrets import Redactor
 
     root = make_root("legacy")
     expected = make_root("legacy")

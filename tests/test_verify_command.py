@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from jitsiwizard.cli import main
+from jitsiwizard.cli.main import main
 from tests.lab.ca import CA
 from tests.lab.jitsi_standins import StandIn
 from tests.lab.nginx import Nginx

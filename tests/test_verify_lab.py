@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from jitsiwizard.answers import load_file
-from jitsiwizard.cli import main
+from jitsiwizard.answers.load import load_file
+from jitsiwizard.answers.secrets import Secret
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.cli.main import main
 from jitsiwizard.health import Endpoints, Expectation, expectation_for_run, verify
-from jitsiwizard.host import read_facts
-from jitsiwizard.plan import build
+from jitsiwizard.host.facts import read_facts
+from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Secret
 from tests.lab.ca import CA
 from tests.lab.jitsi_standins import StandIn
 from tests.lab.nginx import Nginx

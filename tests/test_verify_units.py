@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import sys
 
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.health import Expectation
 from jitsiwizard.health.report import _units
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
 
 # `systemctl is-active NAME` / `is-enabled NAME`, as systemctl prints them: the units in
 # JW_ACTIVE_UNITS are active, every other one failed (exit code 3, like systemctl's).

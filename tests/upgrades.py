@@ -57,7 +57,7 @@ from pathlib import Path
 import pyhocon
 
 from jitsiwizard.fixtures import current
-from jitsiwizard.host import parse_dpkg_status
+from jitsiwizard.host.facts import parse_dpkg_status
 
 # The focus password jicofo's postinst writes when it finds none: on a real host it is the
 # one of /etc/jitsi/jicofo/config or debconf; the fixture trees carry neither.

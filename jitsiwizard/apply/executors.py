@@ -12,7 +12,7 @@ import stat
 import traceback
 from typing import Callable
 
-from jitsiwizard import verify
+from jitsiwizard.apply import verify
 from jitsiwizard.apply.fsio import (
     StepFailed,
     fsync_dir,
@@ -23,10 +23,9 @@ from jitsiwizard.apply.fsio import (
 )
 from jitsiwizard.apply.guards import Interrupted, SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, encode_argv
+from jitsiwizard.apply.runner import Runner, tail
 from jitsiwizard.errors import UserError
-from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner, tail
-from jitsiwizard.steps import (
+from jitsiwizard.plan.steps import (
     Command,
     FileChange,
     RemovePath,
@@ -34,6 +33,7 @@ from jitsiwizard.steps import (
     Symlink,
     Verify,
 )
+from jitsiwizard.rootfs import Root
 
 Event = Callable[[str, int, str], None]
 

@@ -32,14 +32,14 @@ import sys
 import time
 from pathlib import Path
 
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply.fsio import read_json, write_private
 from jitsiwizard.apply.journal import Journal, decode_argv, read_entries
 from jitsiwizard.apply.lock import Lock
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.runs import runs_dir, states
 from jitsiwizard.errors import UserError
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor
 
 ARMED = "firewall-guard-armed"
 COUNTDOWN = "firewall-countdown"

@@ -6,7 +6,7 @@ import os
 import signal
 import threading
 
-from jitsiwizard.runner import Runner
+from jitsiwizard.apply.runner import Runner
 
 HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)
 

@@ -39,11 +39,11 @@ from jitsiwizard.apply.fsio import (
     write_all,
     write_private,
 )
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.runs import runs_dir, states
 from jitsiwizard.paths import STATE_DIR
+from jitsiwizard.plan.steps import TargetPath
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.steps import TargetPath
 
 RUN_LOG_TAIL = 200  # final lines run.log keeps of an output too long to log whole
 

@@ -22,10 +22,10 @@ from jitsiwizard.apply.fsio import (
 )
 from jitsiwizard.apply.guards import SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, decode_argv
+from jitsiwizard.apply.runner import Runner, tail
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats.regions import undo_change
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner, tail
 
 
 def undo_words(entry: dict) -> str:

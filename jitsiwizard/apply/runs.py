@@ -91,7 +91,7 @@ UPGRADING_PACKAGES = ("jitsi", "jicofo", "prosody", "coturn")
 def package_versions(root: Root) -> dict[str, str]:
     """The installed versions of those packages (dpkg's status file), as a run records them
     when it ends, so that `status` can name what was upgraded since."""
-    from jitsiwizard.host import parse_dpkg_status  # local: host reads, apply writes
+    from jitsiwizard.host.facts import parse_dpkg_status  # local: host reads, apply writes
     from jitsiwizard.paths import DPKG_STATUS
 
     return {name: version for name, version in

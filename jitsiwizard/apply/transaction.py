@@ -10,20 +10,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply.executors import Event, Executor, explain
 from jitsiwizard.apply.fsio import StepFailed
 from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
 from jitsiwizard.apply.restore import edited_since, roll_back
+from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.runs import managed_records, package_versions, states, wizards_own_file
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
 from jitsiwizard.formats.regions import own_chunks, record_chunks
 from jitsiwizard.paths import MANAGED_FILE
+from jitsiwizard.plan.steps import Plan, RemovePath
 from jitsiwizard.rootfs import Root
-from jitsiwizard.runner import Runner
-from jitsiwizard.secrets import Redactor
-from jitsiwizard.steps import Plan, RemovePath
 
 
 @dataclass
@@ -298,7 +298,7 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
 def _edited_diff(edited: list[tuple[str, str, str | None]], redact: Redactor) -> str:
     import difflib
 
-    from jitsiwizard.secrets import find_secrets
+    from jitsiwizard.answers.secrets import find_secrets
 
     out = []
     for path, now, back in edited:

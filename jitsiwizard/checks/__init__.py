@@ -14,8 +14,8 @@ from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, worst
 from jitsiwizard.errors import UserError
 
 if TYPE_CHECKING:
+    from jitsiwizard.answers.model import Answers
     from jitsiwizard.checks.ports import Port
-    from jitsiwizard.model import Answers
     from jitsiwizard.rootfs import Root
 
 __all__ = ["COTURN_PORTS", "FAIL", "JITSI_PORTS", "OK", "WARN", "CheckResult", "check_dns",

@@ -29,9 +29,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from jitsiwizard.answers.model import LdapAnswers
 from jitsiwizard.checks.result import FAIL, OK, WARN, CheckResult, in_thread
-from jitsiwizard.model import LdapAnswers
-from jitsiwizard.prosody_auth import search_filter
+from jitsiwizard.host.prosody_auth import search_filter
 
 DEFAULT_PORTS = {"ldap": 389, "ldaps": 636}
 SAMPLE_USERS = 5

@@ -9,7 +9,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from jitsiwizard.errors import UserError
-from jitsiwizard.escape import js_string
+from jitsiwizard.formats.escape import js_string
 from jitsiwizard.formats.text import (
     Tok,
     apply_edits,

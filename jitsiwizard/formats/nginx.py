@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from jitsiwizard.escape import nginx_string
+from jitsiwizard.formats.escape import nginx_string
 from jitsiwizard.formats.text import Tok, apply_edits
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from jitsiwizard.escape import properties_value
+from jitsiwizard.formats.escape import properties_value
 from jitsiwizard.formats.text import (
     apply_edits,
     join_surrogates,

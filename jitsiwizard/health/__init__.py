@@ -18,13 +18,13 @@ from __future__ import annotations
 import secrets as _random
 from typing import TYPE_CHECKING
 
-from jitsiwizard import prosody_auth
 from jitsiwizard.health.report import Endpoints, Expectation, Finding, Login, Report, verify
+from jitsiwizard.host import prosody_auth
 
 if TYPE_CHECKING:
-    from jitsiwizard.host import HostFacts
-    from jitsiwizard.model import Answers
-    from jitsiwizard.steps import Plan
+    from jitsiwizard.answers.model import Answers
+    from jitsiwizard.host.facts import HostFacts
+    from jitsiwizard.plan.steps import Plan
 
 __all__ = ["Endpoints", "Expectation", "Finding", "Login", "Report", "describe_checks",
            "describe_verification", "expectation_for_host", "expectation_for_run", "verify"]

@@ -9,7 +9,7 @@ whose files a service would refuse stops (and rolls back) while the old services
   host gets it on every run.
 - jicofo and the bridge: a strict HOCON parse of jicofo.conf and jvb.conf (pyhocon), since
   both refuse to start on a file Typesafe Config cannot parse.
-- nginx: `nginx -t` is already a step of every plan that reloads nginx (certs/plan.py).
+- nginx: `nginx -t` is already a step of every plan that reloads nginx (plan/certs.py).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING
 
 from jitsiwizard.health.report import Finding
 from jitsiwizard.paths import JICOFO_CONF, JVB_CONF, PROSODY_CFG
-from jitsiwizard.steps import TargetPath
+from jitsiwizard.plan.steps import TargetPath
 
 if TYPE_CHECKING:
+    from jitsiwizard.apply.runner import Runner
     from jitsiwizard.health.report import Endpoints
     from jitsiwizard.rootfs import Root
-    from jitsiwizard.runner import Runner
 
 PROSODYCTL_TIMEOUT = 60.0
 _LOAD_PROBLEM = "A problem occurred while reading the config file"

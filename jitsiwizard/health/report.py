@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from jitsiwizard.apply.runner import Runner
     from jitsiwizard.rootfs import Root
-    from jitsiwizard.runner import Runner
 
 # How long the restarted services get to come back before a check counts as failed.
 SETTLE_TIMEOUT = 30.0
@@ -225,7 +225,7 @@ def _health(name: str, url: str, timeout: float) -> Finding:
 
 
 def _certificate(expect: Expectation, endpoints: Endpoints, root: Root) -> Finding:
-    from jitsiwizard.certs.files import format_utc, read_first_cert
+    from jitsiwizard.checks.certs import format_utc, read_first_cert
     from jitsiwizard.health.probes import ProbeError, colons, pem_sha256, served_certificate
 
     where = f"{endpoints.https_host}:{endpoints.https_port}"

@@ -14,9 +14,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, RadioSet, Static
 from textual.widgets.option_list import Option
 
+from jitsiwizard.answers.model import LocalUser
 from jitsiwizard.errors import ProblemList
-from jitsiwizard.form import typed
-from jitsiwizard.model import LocalUser
 from jitsiwizard.screens.base import (
     WizardScreen,
     focus_soon,
@@ -25,6 +24,7 @@ from jitsiwizard.screens.base import (
     text_width,
 )
 from jitsiwizard.screens.widgets import Choice, Field, Tick
+from jitsiwizard.workflow.form import typed
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
 POLICIES = (

@@ -225,7 +225,7 @@ class WizardScreen(Screen):
 
     # The styles of the steps after Welcome: loaded (once, for the app) with the first of
     # them, so that the first screen parses only app.tcss.
-    CSS_PATH: ClassVar = str(Path(__file__).parent.parent / "steps.tcss")
+    CSS_PATH: ClassVar = str(Path(__file__).with_name("steps.tcss"))
     NAME: ClassVar[str] = ""
     TITLE: ClassVar[str] = ""
     INTRO: ClassVar[str] = ""
@@ -375,7 +375,7 @@ class WizardScreen(Screen):
 
     def screen_problems(self, problems) -> list:
         """The problems in the screen's words (labels, not answers-file keys)."""
-        from jitsiwizard.form import on_screen
+        from jitsiwizard.workflow.form import on_screen
 
         return [on_screen(p, self.form.answers) for p in problems]
 

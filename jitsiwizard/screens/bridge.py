@@ -13,9 +13,9 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
 from jitsiwizard.errors import ProblemList
-from jitsiwizard.form import typed
 from jitsiwizard.screens.base import STATUS_MARK, STATUS_STYLE, WizardScreen
 from jitsiwizard.screens.widgets import Field
+from jitsiwizard.workflow.form import typed
 
 INTRO = ("This host carries video for a main Jitsi host. On the main host, `jitsi-wizard "
          "bridge add NAME --address THIS-HOST` makes this bridge's account and writes an "

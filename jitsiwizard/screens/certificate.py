@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
-from jitsiwizard.model import ACME_SERVERS
+from jitsiwizard.answers.model import ACME_SERVERS
 from jitsiwizard.screens.base import WizardScreen, hanging, problems_text, text_width
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 

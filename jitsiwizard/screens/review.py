@@ -15,7 +15,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from jitsiwizard.form import on_screen, screen_of
 from jitsiwizard.screens.base import (
     STEP_LABELS,
     ConfirmDialog,
@@ -26,6 +25,7 @@ from jitsiwizard.screens.base import (
     plain_console,
     text_width,
 )
+from jitsiwizard.workflow.form import on_screen, screen_of
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
 LABELS = STEP_LABELS

@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, RadioSet, Static
 
-from jitsiwizard.model import BridgeAnswers
+from jitsiwizard.answers.model import BridgeAnswers
 from jitsiwizard.screens.base import StepLine, WizardScreen
 from jitsiwizard.screens.widgets import Choice
 

@@ -41,7 +41,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from jitsiwizard.escape import lua_string
+from jitsiwizard.formats.escape import lua_string
 from tests.lab import xmpp
 from tests.lab.ca import CA
 from tests.lab.proc import Proc, free_port, wait_for

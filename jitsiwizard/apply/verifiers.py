@@ -1,0 +1,52 @@
+"""Verifiers for the certificate routes: apply runs one after a `Verify` plan step, through
+jitsiwizard.apply.verify, to check what the step really left on the host.
+
+Each takes (root, runner, args) and returns (ok, message); the message says what was seen, in
+words an admin can act on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable
+
+from jitsiwizard.checks.certs import format_utc, read_first_cert, validate_own
+from jitsiwizard.rootfs import Root
+
+
+def _as_root(root) -> Root:
+    return root if isinstance(root, Root) else Root(root)
+
+
+def certificate_issued(root, runner, args: dict) -> tuple[bool, str]:
+    """The certificate at args["cert"] comes from a CA, is in date and covers args["hostname"]."""
+    path, host = args["cert"], args["hostname"]
+    info = read_first_cert(_as_root(root).read_text(path) or "")
+    if info is None:
+        return False, f"{path} holds no readable certificate"
+    now = datetime.now(timezone.utc)
+    if info.self_signed:
+        return False, f"{path} is still self-signed ({info.subject}): no certificate was issued"
+    if info.not_after <= now:
+        return False, f"{path} expired on {format_utc(info.not_after)}"
+    if not info.covers(host):
+        return False, f"{path} is for {', '.join(info.dns_names) or info.subject}, not {host}"
+    return True, (f"{path}: {host}, issued by {info.issuer}, valid until "
+                  f"{format_utc(info.not_after)}")
+
+
+def own_certificate(root, runner, args: dict) -> tuple[bool, str]:
+    """validate_own at apply time, so nginx is never pointed at files that changed since."""
+    base = _as_root(root)
+    problems = validate_own(str(base.path(args["cert"])), str(base.path(args["key"])),
+                            args["hostname"])
+    errors = [p for p in problems if not p.warning]
+    if errors:
+        return False, "; ".join(p.message for p in errors)
+    return True, f"{args['cert']} and {args['key']} are a valid pair for {args['hostname']}"
+
+
+# The names are the ones certs.plan writes into `Verify` steps (and so into saved plans).
+VERIFIERS: dict[str, Callable[..., tuple[bool, str]]] = {
+    "certificate-issued": certificate_issued,
+    "own-certificate": own_certificate,
+}

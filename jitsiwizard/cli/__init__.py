@@ -1,0 +1,1 @@
+"""The command line: argument parsing and each subcommand's output and exit code."""

@@ -1,0 +1,289 @@
+"""The interactive wizard (Textual): a face over a `Session`, which owns the workflow. Screens
+live in jitsiwizard/screens/ and are imported the first time they are shown; the host is read
+before the first frame (in a child process while this module is imported, see host_reader),
+which then shows what was read; the checks, the plan and the templates are imported by the
+workers that need them."""
+
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, ClassVar
+
+from textual import events
+from textual.app import App
+from textual.binding import Binding
+
+from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
+from jitsiwizard.screens.base import (
+    STEP_NAMES,
+    ConfirmDialog,
+    plain_console,
+    steps_of,
+    use_ascii_scrollbars,
+)
+from jitsiwizard.workflow.session import Session
+
+if TYPE_CHECKING:
+    from jitsiwizard.host.facts import HostFacts
+    from jitsiwizard.workflow.form import WizardForm
+
+# Screen name -> "module:Class" under jitsiwizard.screens.
+SCREENS = {
+    "welcome": "welcome:WelcomeScreen",
+    "hostname": "hostname:HostnameScreen",
+    "bridge": "bridge:BridgeScreen",
+    "dns": "dns:DnsScreen",
+    "firewall": "firewall:FirewallScreen",
+    "certificate": "certificate:CertificateScreen",
+    "auth": "auth:AuthScreen",
+    "review": "review:ReviewScreen",
+    "apply": "apply:ApplyScreen",
+    "done": "done:DoneScreen",
+}
+# Signals that end a terminal session; during an apply they roll the run back instead.
+SESSION_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
+
+
+class WizardApp(App):
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses keep it
+    TITLE = "jitsi-wizard"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar = [
+        Binding("ctrl+q", "request_quit", "Quit", priority=True),
+        Binding("ctrl+c", "request_quit", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, session: Session, *, edit: str | None = None,
+                 first_frame: Callable[[], None] | None = None):
+        super().__init__()
+        self.first_frame = first_frame  # called once the first screen is drawn
+        self.session = session
+        self.root = session.root
+        self.simulate = session.simulate
+        self.edit_file = edit
+        # Read by load_host() once the first screen is up; the form on first use.
+        self.facts: HostFacts | None = None
+        self._form: WizardForm | None = None
+        self.interrupted = None
+        # Filled in as the admin goes: the plan with what it was built from (Review), the
+        # outcome of the run (Apply), where the answers were saved (Done).
+        self.planned = None
+        self.outcome = None
+        self.saved_answers: str | None = None
+        self.saved_notes: list[str] = []
+        self.exit_code = EXIT_CHECKS_FAILED  # nothing applied, unless a run says otherwise
+        self.applying = False
+        self._previous_handlers: dict = {}
+        self._quit_question: ConfirmDialog | None = None
+
+    # What the screens show of the plan under review.
+    @property
+    def plan(self):
+        return self.planned.plan if self.planned is not None else None
+
+    @property
+    def loaded(self):
+        return self.planned.loaded if self.planned is not None else None
+
+    @property
+    def redact(self):
+        return self.planned.redact if self.planned is not None else None
+
+    def on_mount(self) -> None:
+        if plain_console():
+            use_ascii_scrollbars()
+        # The host is read before the first frame, which then shows it: one frame fewer
+        # than drawing "Reading this host..." first (what the admin waits for is the facts).
+        self.load_host()
+        self.go("welcome")
+        if self.first_frame is not None:
+            self.call_after_refresh(self.first_frame)
+
+    def load_host(self) -> None:
+        """Read the host and start the answers (from it, or from --edit FILE)."""
+        self.refresh_host(again=False)  # run_app read it before the screen took over
+        if self.is_screen_installed("welcome"):
+            welcome = self.get_screen("welcome")
+            welcome.refresh_from_form()
+            if self.screen is welcome:
+                welcome.focus_first()
+
+    @property
+    def loaded_host(self) -> bool:
+        return self.facts is not None
+
+    @property
+    def form(self) -> WizardForm:
+        """What the screens edit: from --edit FILE, else from the host's current state."""
+        if self._form is None:
+            self._form = self.session.form_for_host(self.edit_file)
+        return self._form
+
+    # -- navigation --------------------------------------------------------------------
+
+    def screen_named(self, name: str):
+        if not self.is_screen_installed(name):
+            module_name, class_name = SCREENS[name].split(":")
+            module = importlib.import_module(f"jitsiwizard.screens.{module_name}")
+            self.install_screen(getattr(module, class_name)(), name)
+        return self.get_screen(name)
+
+    def go(self, name: str) -> None:
+        screen = self.screen_named(name)
+        screen.entering = True
+        if len(self.screen_stack) <= 1:
+            self.push_screen(screen)
+        else:
+            self.switch_screen(screen)
+
+    def current_step(self) -> str:
+        for screen in reversed(self.screen_stack):
+            name = getattr(screen, "NAME", "")
+            if name:
+                return name
+        return STEP_NAMES[0]
+
+    @property
+    def form_made(self) -> bool:
+        return self._form is not None
+
+    @property
+    def role(self) -> str:
+        """What this host is to be (chosen on Welcome): it decides which steps there are."""
+        if self._form is not None:
+            return self._form.answers.role
+        # The form is made on first use: the first screen shows the host without it.
+        return self.facts.default_role if self.facts is not None else "meeting-server"
+
+    def step_names(self) -> tuple:
+        return tuple(name for name, _ in steps_of(self.role))
+
+    def go_next(self, leaving: str | None = None) -> None:
+        """One step on; `leaving` names the step the request came from, so a request that
+        arrives after the step was already left (a repeated key, a late message) is dropped."""
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        names = self.step_names()
+        index = names.index(current)
+        if index + 1 < len(names):
+            self.go(names[index + 1])
+
+    def go_back(self, leaving: str | None = None) -> None:
+        current = self.current_step()
+        if leaving is not None and leaving != current:
+            return
+        names = self.step_names()
+        index = names.index(current)
+        if index > 0:
+            self.go(names[index - 1])
+
+    def refresh_host(self, again: bool = True) -> None:
+        """Read the host (again, after a rollback); the answers start afresh from it."""
+        self.facts = (self.session.facts if not again and self.session.facts is not None
+                      else self.session.read_host())
+        self._form = None
+        self.interrupted = self.session.interrupted()
+
+    async def on_event(self, event: events.Event) -> None:
+        # Enter in a form field moves the focus on right here, before the next key is
+        # routed: over SSH keys arrive in bursts, and text typed ahead behind an Enter
+        # belongs in the next field (routed later, the burst would land in this one).
+        if (isinstance(event, events.Key) and event.key == "enter"
+                and not event.is_forwarded
+                and getattr(self.focused, "submits_to_screen", False)):
+            handler = getattr(self.screen, "field_submitted", None)
+            if handler is not None:
+                handler(self.focused)
+                return
+        # Tab likewise, from a field: routed the usual way (to the field, then up to the
+        # screen's binding), a key typed right behind it would still reach the field it
+        # leaves. From anything else Tab goes the usual way, behind the keys before it
+        # (which bubble up to their bindings too): taken here, it overtook them, and Down
+        # Down Enter Tab on a choice pressed Enter on the widget after it (Next: Review).
+        if (isinstance(event, events.Key) and event.key in ("tab", "shift+tab")
+                and not event.is_forwarded
+                and getattr(self.focused, "submits_to_screen", False)):
+            if event.key == "tab":
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
+        await super().on_event(event)
+
+    # -- quitting ----------------------------------------------------------------------
+
+    def action_request_quit(self) -> None:
+        if self.applying:
+            self.notify("Changes are being applied. Quitting now would leave them half done; "
+                        "wait for the run to finish (or roll back).", title="Not now",
+                        severity="warning")
+            return
+        if self.current_step() == "done":
+            self.exit(self.exit_code)
+            return
+        if isinstance(self.screen, ConfirmDialog):
+            # A second Ctrl+C (or Ctrl+Q) in the quit question quits, as a shell's habit
+            # over SSH expects; any other question stays.
+            if self.screen is self._quit_question:
+                self.exit(self.exit_code)
+            return
+        pending = (self.is_screen_installed("apply")
+                   and getattr(self.get_screen("apply"), "firewall", None) == "pending")
+        if pending:
+            message = ("Quit the wizard? The changes were applied, but the firewall change is "
+                       "not kept: it is undone when the countdown ends (the rest stays).")
+        elif self.outcome is not None and self.outcome.status == "applied":
+            message = "Quit the wizard? The changes were applied."
+        else:
+            message = "Quit the wizard? Nothing on this host has been changed."
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.exit(self.exit_code)
+
+        self._quit_question = ConfirmDialog(message, yes="Quit", no="Stay", title="Quit")
+        self.push_screen(self._quit_question, answered)
+
+    # -- apply: signals from the terminal ----------------------------------------------
+
+    def begin_apply(self) -> None:
+        """From now until end_apply, a hang-up or SIGTERM rolls the run back: apply only sets
+        its own handlers on the main thread, and the run happens in a worker thread."""
+        self.applying = True
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in SESSION_SIGNALS:
+            self._previous_handlers[signum] = signal.signal(signum, self._on_session_signal)
+
+    def _on_session_signal(self, signum: int, frame: object) -> None:
+        self.session.abort()  # the current command stops; the next step fails; all is undone
+
+    def end_apply(self) -> None:
+        self.applying = False
+        for signum, previous in self._previous_handlers.items():
+            signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
+        self._previous_handlers.clear()
+
+
+def run_app(session: Session, edit: str | None = None,
+            first_frame: Callable[[], None] | None = None) -> int:
+    """Run the wizard; the exit code follows the CLI's (0 applied or nothing to do, 1 nothing
+    applied, 3 rolled back)."""
+    # A host or an answers file the wizard cannot read is reported before the screen takes
+    # over: the message stays on the terminal, and nothing has changed (exit 2).
+    session.read_host()
+    if edit:
+        session.load_for_edit(edit)
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("the interactive wizard needs a terminal",
+                        "run it in a terminal (ssh -t), or replay answers with --answers FILE")
+    app = WizardApp(session, edit=edit, first_frame=first_frame)
+    app.run()
+    if app.return_code not in (None, 0):
+        return app.return_code
+    return app.exit_code
