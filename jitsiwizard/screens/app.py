@@ -25,6 +25,7 @@ from jitsiwizard.screens.base import (
     steps_of,
     use_ascii_scrollbars,
 )
+from jitsiwizard.screens.keys import KeyQueue
 from jitsiwizard.workflow.session import Session
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class WizardApp(App):
         self.applying = False
         self._previous_handlers: dict = {}
         self._quit_question: ConfirmDialog | None = None
+        self.keys = KeyQueue(self)
 
     # What the screens show of the plan under review.
     @property
@@ -94,6 +96,7 @@ class WizardApp(App):
         return self.planned.redact if self.planned is not None else None
 
     def on_mount(self) -> None:
+        self.keys.start()
         if plain_console():
             use_ascii_scrollbars()
         # The host is read before the first frame, which then shows it: one frame fewer
@@ -102,6 +105,9 @@ class WizardApp(App):
         self.go("welcome")
         if self.first_frame is not None:
             self.call_after_refresh(self.first_frame)
+
+    def on_unmount(self) -> None:
+        self.keys.stop()
 
     def load_host(self) -> None:
         """Read the host and start the answers (from it, or from --edit FILE)."""
@@ -190,28 +196,14 @@ class WizardApp(App):
         self.interrupted = self.session.interrupted()
 
     async def on_event(self, event: events.Event) -> None:
-        # Enter in a form field moves the focus on right here, before the next key is
-        # routed: over SSH keys arrive in bursts, and text typed ahead behind an Enter
-        # belongs in the next field (routed later, the burst would land in this one).
-        if (isinstance(event, events.Key) and event.key == "enter"
-                and not event.is_forwarded
-                and getattr(self.focused, "submits_to_screen", False)):
-            handler = getattr(self.screen, "field_submitted", None)
-            if handler is not None:
-                handler(self.focused)
+        # Keys and pastes go through one queue, each routed once the screen has handled the
+        # one before (see keys.py): over SSH they arrive in bursts. Quit keys do not wait.
+        if (isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
+                and self.keys.running):
+            if isinstance(event, events.Key) and await self._check_bindings(event.key,
+                                                                            priority=True):
                 return
-        # Tab likewise, from a field: routed the usual way (to the field, then up to the
-        # screen's binding), a key typed right behind it would still reach the field it
-        # leaves. From anything else Tab goes the usual way, behind the keys before it
-        # (which bubble up to their bindings too): taken here, it overtook them, and Down
-        # Down Enter Tab on a choice pressed Enter on the widget after it (Next: Review).
-        if (isinstance(event, events.Key) and event.key in ("tab", "shift+tab")
-                and not event.is_forwarded
-                and getattr(self.focused, "submits_to_screen", False)):
-            if event.key == "tab":
-                self.screen.focus_next()
-            else:
-                self.screen.focus_previous()
+            self.keys.put(event)
             return
         await super().on_event(event)
 
