@@ -16,7 +16,7 @@ State, under the root (the paths are in jitsiwizard.paths):
 The modules, lowest first:
     fsio         fsync, private files and directories, checksums, JSON reads, root paths
     lock         the flock, and who holds it
-    guards       the signal guard, and the test-only kill points
+    signals      SIGHUP/SIGTERM/SIGINT during a run, and the test-only kill points
     runs         reading recorded runs: list_runs, interrupted_run, managed_checksums
     journal      one run's directory: journal, state.json, backups, run.log
     executors    doing each kind of step against the journal

@@ -20,9 +20,9 @@ from jitsiwizard.apply.fsio import (
     sha256_file,
     write_all,
 )
-from jitsiwizard.apply.guards import SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, decode_argv
 from jitsiwizard.apply.runner import Runner, tail
+from jitsiwizard.apply.signals import SignalGuard, die_here, kill_point
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats.regions import undo_change
 from jitsiwizard.rootfs import Root
@@ -50,7 +50,7 @@ def undo_words(entry: dict) -> str:
     return f"undo step {entry.get('step')}: run its undo command"
 
 
-def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> list[str]:
+def roll_back(journal: Journal, runner: Runner, signals: SignalGuard | None) -> list[str]:
     """Undo every journaled change, newest first, then put touched services back.
     Returns what could not be restored (empty when all was)."""
     try:
@@ -109,8 +109,8 @@ def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> li
         restore_service(journal, runner, entry["name"], entry["state"], problems)
     for problem in problems:
         journal.say(f"rollback problem: {problem}")
-    if guard is not None and guard.ignored:
-        names = ", ".join(sorted({signal.Signals(s).name for s in guard.ignored}))
+    if signals is not None and signals.ignored:
+        names = ", ".join(sorted({signal.Signals(s).name for s in signals.ignored}))
         journal.say(f"ignored {names} until the rollback was done")
     journal.say("rolled back" if not problems else "rolled back, with problems")
     return problems

@@ -13,12 +13,12 @@ from typing import Callable
 from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply.executors import Event, Executor, explain
 from jitsiwizard.apply.fsio import StepFailed
-from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
 from jitsiwizard.apply.restore import edited_since, roll_back
 from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.runs import managed_records, package_versions, states, wizards_own_file
+from jitsiwizard.apply.signals import SignalGuard
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
 from jitsiwizard.formats.regions import own_chunks, record_chunks
 from jitsiwizard.paths import MANAGED_FILE
@@ -235,10 +235,10 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
         where = f"step {failed}" if failed is not None else stage
         journal.say(f"failed at {where}: {error}")
         ex.event("failed", failed or 0, error)
-        if ex.guard is not None:
-            ex.guard.start_rollback()
+        if ex.signals is not None:
+            ex.signals.start_rollback()
         ex.event("rollback", failed or 0, "rolling back every change of this run")
-        problems = roll_back(journal, ex.runner, ex.guard)
+        problems = roll_back(journal, ex.runner, ex.signals)
         verification = report.to_dict() if report is not None else None
         journal.set_state("rolled-back", failed_step=failed, error=error,
                           summary=f"{journal.state['plan']}; failed at {where}: {error}",
@@ -283,12 +283,12 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
                                 exit_code=EXIT_INTERRUPTED)
         # The handlers first: a signal that arrives once the run is recorded as applying
         # must lead to its rollback, never leave it half recorded (the first step checks).
-        with SignalGuard(runner) as guard:
+        with SignalGuard(runner) as signals:
             journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
             try:
                 with LogTee(journal, runner):
-                    ex = Executor(journal, runner, on_event, guard)
-                    if not guard.installed:
+                    ex = Executor(journal, runner, on_event, signals)
+                    if not signals.installed:
                         journal.say("not on the main thread: signals are left to the caller")
                     return _run_plan(ex, plan, replan, phases)
             finally:
@@ -356,9 +356,9 @@ def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
                     "rerun with --force to roll back anyway (the edited versions are kept "
                     "beside the run's backups), or undo the edits by hand first",
                     field="rollback")
-            with SignalGuard(runner, rolling_back=True) as guard, LogTee(journal, runner):
+            with SignalGuard(runner, rolling_back=True) as signals, LogTee(journal, runner):
                 journal.say(f"rollback of run {target['run_id']} (was {target.get('status')})")
-                problems = roll_back(journal, runner, guard)
+                problems = roll_back(journal, runner, signals)
                 how = ("rolled back on request" if target.get("status") == "applied"
                        else "interrupted run rolled back")
                 journal.set_state("rolled-back", rollback_errors=problems,
