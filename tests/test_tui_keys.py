@@ -172,3 +172,20 @@ async def test_dns_starts_on_next_not_on_check_again(request):
         await wait_screen(pilot, "dns")
         await wait_until(pilot, lambda: app.focused is not None, "a focus")
         assert app.focused.id != "recheck"
+
+
+async def test_capital_a_and_p_work_as_the_screen_shows_them(request):
+    """The users section reads "A add, P password": Shift+A and Shift+P act as a and p."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await on_auth(pilot)
+        app.screen.query_one("#policy-local").value = True
+        await wait_until(pilot, lambda: app.screen.query_one("#panel-local").display,
+                         "the users list")
+        await focus(pilot, app.screen.query_one("#users"), "the users list")
+        send_burst(app, ["A", *"bob"])
+        await settled(app)
+        assert app.screen.query_one("#name", Input).value == "bob"
+        send_burst(app, ["escape"])
+        await settled(app)
+        assert getattr(app.screen, "NAME", "") == "auth"

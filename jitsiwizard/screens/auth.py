@@ -56,9 +56,9 @@ def answers_key(attr: str) -> str:
 
 class UsersList(OptionList):
     BINDINGS: ClassVar = [
-        Binding("a", "screen.add_user", "Add"),
-        Binding("p", "screen.set_password", "Password"),
-        Binding("delete,r", "screen.toggle_remove", "Remove/keep"),
+        Binding("a,A,shift+a", "screen.add_user", "Add"),
+        Binding("p,P,shift+p", "screen.set_password", "Password"),
+        Binding("delete,r,R,shift+r", "screen.toggle_remove", "Remove/keep"),
     ]
 
 
@@ -90,7 +90,7 @@ class AuthScreen(WizardScreen):
         self.accepted_for: tuple | None = None  # "continue anyway" given for these settings
 
     BINDINGS: ClassVar = [*WizardScreen.BINDINGS,
-                          Binding("a", "add_user", "Add user", show=False)]
+                          Binding("a,A,shift+a", "add_user", "Add user", show=False)]
 
     def check_action(self, action: str, parameters) -> bool | None:
         # A adds a user wherever the focus is (a field takes the letter first), with the
