@@ -81,6 +81,7 @@ class WizardApp(App):
         self._previous_handlers: dict = {}
         self._quit_question: ConfirmDialog | None = None
         self.keys = KeyQueue(self)
+        self.farewell: list[str] = []  # Done's lines, printed once the screen is gone
 
     # What the screens show of the plan under review.
     @property
@@ -276,6 +277,8 @@ def run_app(session: Session, edit: str | None = None,
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")
     app = WizardApp(session, edit=edit, first_frame=first_frame)
     app.run()
+    if app.farewell:  # the commands Done showed stay in the terminal's scrollback
+        print("\n".join(app.farewell), flush=True)
     if app.return_code not in (None, 0):
         return app.return_code
     return app.exit_code
