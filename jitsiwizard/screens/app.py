@@ -18,32 +18,14 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
-from jitsiwizard.screens.base import (
-    STEP_NAMES,
-    ConfirmDialog,
-    plain_console,
-    steps_of,
-    use_ascii_scrollbars,
-)
+from jitsiwizard.screens.base import ConfirmDialog, plain_console, use_ascii_scrollbars
+from jitsiwizard.screens.steps import BY_NAME, FIRST, steps_of
 from jitsiwizard.workflow.session import Session
 
 if TYPE_CHECKING:
     from jitsiwizard.host.facts import HostFacts
     from jitsiwizard.workflow.form import WizardForm
 
-# Screen name -> "module:Class" under jitsiwizard.screens.
-SCREENS = {
-    "welcome": "welcome:WelcomeScreen",
-    "hostname": "hostname:HostnameScreen",
-    "bridge": "bridge:BridgeScreen",
-    "dns": "dns:DnsScreen",
-    "firewall": "firewall:FirewallScreen",
-    "certificate": "certificate:CertificateScreen",
-    "auth": "auth:AuthScreen",
-    "review": "review:ReviewScreen",
-    "apply": "apply:ApplyScreen",
-    "done": "done:DoneScreen",
-}
 # Signals that end a terminal session; during an apply they roll the run back instead.
 SESSION_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
@@ -99,7 +81,7 @@ class WizardApp(App):
         # The host is read before the first frame, which then shows it: one frame fewer
         # than drawing "Reading this host..." first (what the admin waits for is the facts).
         self.load_host()
-        self.go("welcome")
+        self.go(FIRST)
         if self.first_frame is not None:
             self.call_after_refresh(self.first_frame)
 
@@ -127,7 +109,7 @@ class WizardApp(App):
 
     def screen_named(self, name: str):
         if not self.is_screen_installed(name):
-            module_name, class_name = SCREENS[name].split(":")
+            module_name, class_name = BY_NAME[name].screen.split(":")
             module = importlib.import_module(f"jitsiwizard.screens.{module_name}")
             self.install_screen(getattr(module, class_name)(), name)
         return self.get_screen(name)
@@ -145,7 +127,7 @@ class WizardApp(App):
             name = getattr(screen, "NAME", "")
             if name:
                 return name
-        return STEP_NAMES[0]
+        return FIRST
 
     @property
     def form_made(self) -> bool:
@@ -160,7 +142,7 @@ class WizardApp(App):
         return self.facts.default_role if self.facts is not None else "meeting-server"
 
     def step_names(self) -> tuple:
-        return tuple(name for name, _ in steps_of(self.role))
+        return tuple(step.name for step in steps_of(self.role))
 
     def go_next(self, leaving: str | None = None) -> None:
         """One step on; `leaving` names the step the request came from, so a request that

@@ -23,6 +23,7 @@ from jitsiwizard.screens.base import (
     result_text,
     text_width,
 )
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Choice, Field, Tick
 from jitsiwizard.workflow.form import typed
 
@@ -316,7 +317,8 @@ class AuthScreen(WizardScreen):
     # -- LDAP test -------------------------------------------------------------------------
 
     def action_test_ldap(self) -> None:
-        problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
+        problems = [p for p in problems_on("auth", self.form)
+                    if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
         if problems:  # as Next shows them: under their fields, the first one focused
             self.show_problems(problems)
@@ -371,7 +373,7 @@ class AuthScreen(WizardScreen):
         return self.current_problems()
 
     def current_problems(self) -> list:
-        problems = self.form.problems("auth")
+        problems = problems_on("auth", self.form)
         auth = self.form.answers.auth
         if not problems and auth.policy == "local":
             missing = [u.name for u in auth.users if not u.remove and u.password is None

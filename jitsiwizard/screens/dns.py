@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
 from jitsiwizard.screens.base import WizardScreen, result_text, text_width
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("Browsers, the certificate authority and the apps find this server through DNS: "
@@ -143,7 +144,7 @@ class DnsScreen(WizardScreen):
     # -- leaving ---------------------------------------------------------------------------
 
     def check_before_next(self) -> list:
-        return self.form.problems("dns")
+        return problems_on("dns", self.form)
 
     PROBLEMS_BOX = "#nat-problems"
 

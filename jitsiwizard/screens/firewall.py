@@ -14,6 +14,7 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.widgets import Button, Checkbox, Input, Static
 
 from jitsiwizard.screens.base import WizardScreen, result_text, text_width
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field, Tick
 
 INTRO = ("Jitsi needs 80/tcp (certificates), 443/tcp (web) and 10000/udp (media) open from "
@@ -229,7 +230,7 @@ class FirewallScreen(WizardScreen):
     # -- leaving ---------------------------------------------------------------------------
 
     def check_before_next(self) -> list:
-        return self.form.problems("firewall")
+        return problems_on("firewall", self.form)
 
     PROBLEMS_BOX = "#firewall-problems"
 

@@ -7,6 +7,7 @@ from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
 from jitsiwizard.screens.base import WizardScreen, problems_text
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("The fully qualified name people type to reach the meetings, e.g. "
@@ -60,7 +61,7 @@ class HostnameScreen(WizardScreen):
             note.update("")
 
     def check_before_next(self) -> list:
-        return self.form.problems("hostname")
+        return problems_on("hostname", self.form)
 
     def show_problems(self, problems) -> None:
         self.query_one("#hostname-check", Static).update(
