@@ -88,6 +88,26 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"jitsi-wizard {__version__}")
     _common(parser, sub=False)
+    _wizard_and_replay(parser)
+    _endpoints(parser, sub=False)
+    parser.set_defaults(func=cmd_main)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _plan_command(sub)
+    from jitsiwizard.cli import bridge as cli_bridge
+    cli_bridge.register(sub, _common, _endpoints, _session)
+    _host_commands(sub)
+    _document_commands(sub)
+    if with_checks:
+        from jitsiwizard.cli import checks as check_commands
+        check_commands.register(sub)
+        for name in CHECK_COMMANDS:
+            _common(sub.choices[name], sub=True)
+    return parser
+
+
+def _wizard_and_replay(parser: argparse.ArgumentParser) -> None:
+    """The options of the command without a sub-command: the wizard, or a replay."""
     parser.add_argument("--answers", metavar="FILE",
                         help="replay an answers file: validate, check, plan, apply; no prompts")
     parser.add_argument("--edit", metavar="FILE",
@@ -118,10 +138,9 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                              "it on this terminal within 60 s, as `netplan try` does; skip: "
                              "no confirmation, for automation. RISKY over SSH: nothing then "
                              "undoes a change that shuts you out")
-    _endpoints(parser, sub=False)
-    parser.set_defaults(func=cmd_main)
 
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+def _plan_command(sub) -> None:
     p = sub.add_parser("plan", help="show the plan for an answers file")
     _common(p, sub=True)
     p.add_argument("--answers", metavar="FILE", required=True)
@@ -130,9 +149,9 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                    help="a videobridge host: the main host's certificate (PEM), not fetched")
     p.set_defaults(func=cmd_plan)
 
-    from jitsiwizard.cli import bridge as cli_bridge
-    cli_bridge.register(sub, _common, _endpoints, _session)
 
+def _host_commands(sub) -> None:
+    """What the host has and had: status, verify, rollback, runs."""
     p = sub.add_parser("status", help="what is configured on this host now")
     _common(p, sub=True)
     p.add_argument("--json", action="store_true")
@@ -155,17 +174,13 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
+
+def _document_commands(sub) -> None:
+    """The answers file's documentation: an example, and its JSON Schema."""
     p = sub.add_parser("example-answers", help="print a documented answers file")
     p.set_defaults(func=cmd_example)
     p = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     p.set_defaults(func=cmd_schema)
-
-    if with_checks:
-        from jitsiwizard.cli import checks as check_commands
-        check_commands.register(sub)
-        for name in CHECK_COMMANDS:
-            _common(sub.choices[name], sub=True)
-    return parser
 
 
 # --- helpers --------------------------------------------------------------------------------
