@@ -260,7 +260,9 @@ def run_app(session: Session, edit: str | None = None,
     # over: the message stays on the terminal, and nothing has changed (exit 2).
     session.read_host()
     if edit:
-        session.load_for_edit(edit)
+        from jitsiwizard.workflow.form import load_for_edit
+
+        load_for_edit(edit)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")

@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, Ra
 from textual.widgets.option_list import Option
 
 from jitsiwizard.answers.model import LocalUser
+from jitsiwizard.answers.validate import check_user_name, check_user_password
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.screens.base import (
     WizardScreen,
@@ -338,7 +339,7 @@ class AuthScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
         key = self.tested_for
-        results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
+        results = self.app.session.checks.ldap(ldap, self.form.answers.host.hostname)
         self.app.call_from_thread(self.ldap_tested, results, key)
 
     def ldap_tested(self, results: list, key: tuple | None = None) -> None:
@@ -462,7 +463,6 @@ class UserDialog(ModalScreen):
     def problem(self, *, final: bool) -> str:
         """What is wrong with the dialog's values; while typing (not final), only what is
         wrong already, not what is still missing."""
-        session = self.app.session
         name = self.fixed_name
         if not name:
             name = self.query_one("#name", Input).value.strip()
@@ -470,7 +470,7 @@ class UserDialog(ModalScreen):
                 return "Give a user name." if final else ""
             if name in self.taken:
                 return f"{name} is already in the list."
-            error = session.check_user_name(name)
+            error = check_user_name(name)
             if error:
                 return f"User name {error}"
         password = self.query_one("#password", Input).value
@@ -480,7 +480,7 @@ class UserDialog(ModalScreen):
                 return ""
             return ("Type the password twice." if not self.keep_allowed else
                     "Type a new password twice (Cancel keeps the current one).")
-        error = session.check_user_password(password)
+        error = check_user_password(password)
         if error:
             return f"The password {error}."
         if (final or len(again) >= len(password)) and password != again:

@@ -107,7 +107,7 @@ class DnsScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="dns")
     def run_check(self, hostname: str, public: str) -> None:
-        results = self.app.session.check_dns(hostname, public)
+        results = self.app.session.checks.dns(hostname, public)
         self.app.call_from_thread(self.check_done, (hostname, public), results)
 
     def check_done(self, key: tuple[str, str], results: list) -> None:
