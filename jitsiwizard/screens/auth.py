@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, Ra
 from textual.widgets.option_list import Option
 
 from jitsiwizard.answers.model import LocalUser
+from jitsiwizard.answers.validate import check_user_name, check_user_password
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.screens.base import (
     WizardScreen,
@@ -23,6 +24,7 @@ from jitsiwizard.screens.base import (
     result_text,
     text_width,
 )
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
 from jitsiwizard.workflow.form import typed
 
@@ -316,7 +318,8 @@ class AuthScreen(WizardScreen):
     # -- LDAP test -------------------------------------------------------------------------
 
     def action_test_ldap(self) -> None:
-        problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
+        problems = [p for p in problems_on("auth", self.form)
+                    if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
         if problems:  # as Next shows them: under their fields, the first one focused
             self.show_problems(problems)
@@ -336,7 +339,7 @@ class AuthScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
         key = self.tested_for
-        results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
+        results = self.app.session.checks.ldap(ldap, self.form.answers.host.hostname)
         self.app.call_from_thread(self.ldap_tested, results, key)
 
     def ldap_tested(self, results: list, key: tuple | None = None) -> None:
@@ -371,7 +374,7 @@ class AuthScreen(WizardScreen):
         return self.current_problems()
 
     def current_problems(self) -> list:
-        problems = self.form.problems("auth")
+        problems = problems_on("auth", self.form)
         auth = self.form.answers.auth
         if not problems and auth.policy == "local":
             missing = [u.name for u in auth.users if not u.remove and u.password is None
@@ -460,7 +463,6 @@ class UserDialog(ModalScreen):
     def problem(self, *, final: bool) -> str:
         """What is wrong with the dialog's values; while typing (not final), only what is
         wrong already, not what is still missing."""
-        session = self.app.session
         name = self.fixed_name
         if not name:
             name = self.query_one("#name", Input).value.strip()
@@ -468,7 +470,7 @@ class UserDialog(ModalScreen):
                 return "Give a user name." if final else ""
             if name in self.taken:
                 return f"{name} is already in the list."
-            error = session.check_user_name(name)
+            error = check_user_name(name)
             if error:
                 return f"User name {error}"
         password = self.query_one("#password", Input).value
@@ -478,7 +480,7 @@ class UserDialog(ModalScreen):
                 return ""
             return ("Type the password twice." if not self.keep_allowed else
                     "Type a new password twice (Cancel keeps the current one).")
-        error = session.check_user_password(password)
+        error = check_user_password(password)
         if error:
             return f"The password {error}."
         if (final or len(again) >= len(password)) and password != again:
