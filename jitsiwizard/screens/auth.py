@@ -343,7 +343,10 @@ class AuthScreen(WizardScreen):
         self.app.call_from_thread(self.ldap_tested, results, key)
 
     def ldap_tested(self, results: list, key: tuple | None = None) -> None:
-        self.query_one("#ldap-test", Button).disabled = False
+        button = self.query_one("#ldap-test", Button)
+        button.disabled = False
+        if self.app.focused is None:  # disabling the button took the focus from it
+            button.focus(scroll_visible=False)
         current = key is None or key == self.tested_for
         if current:
             self.ldap_results = results
@@ -364,7 +367,11 @@ class AuthScreen(WizardScreen):
             self.query_one("#ldap-results", Static))))
         if not current:  # shown, but it does not count for the settings as they are now
             head.append("\nThe settings changed while it ran: test again.", "bold")
-        self.query_one("#ldap-results", Static).update(head)
+        results_box = self.query_one("#ldap-results", Static)
+        results_box.update(head)
+        # The verdict and its fix sit under the button: bring them into view (a failure's
+        # fix fell below row 24).
+        self.call_after_refresh(results_box.scroll_visible, animate=False)
 
     # -- leaving ---------------------------------------------------------------------------
 

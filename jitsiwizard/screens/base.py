@@ -375,6 +375,8 @@ class WizardScreen(Screen):
         if not self.query_one(button, Button).disabled:
             self.query_one(results, Static).update(Text(
                 f"The settings changed since the last {verb}: {verb} again.", "dim"))
+            if not self.status.running:  # "... test passed" no longer holds
+                self.status.stop("")
         return True
 
     def field_lines(self) -> dict:
