@@ -80,3 +80,37 @@ async def test_a_passed_test_is_not_claimed_once_the_password_changed(request):
         await wait_until(pilot, lambda: "passed" not in str(status.render()),
                          "the status line to drop the old verdict")
         assert "test again" in str(app.screen.query_one("#ldap-results").render())
+
+
+async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
+    """On Review: Ctrl+N, Right, Enter (apply) and Ctrl+C Ctrl+C Ctrl+Q, all at once. The
+    quit keys come after the run has started: they are refused while it runs, and no
+    question says nothing was changed (it did, when quit keys overtook the keys ahead)."""
+    from jitsiwizard.answers.model import LocalUser
+    from jitsiwizard.screens.base import ConfirmDialog
+    from jitsiwizard.workflow.form import typed
+    from tests.test_tui_support import next_step
+
+    app = make_app(tui_root(request))
+    asked: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        app.screen.query_one("#policy-local").value = True
+        app.form.answers.auth.users.append(LocalUser("user0", typed("pass-word-1")))
+        await next_step(pilot, "review")
+        await wait_until(pilot, lambda: app.plan is not None, "the plan")
+        original = app.push_screen
+
+        def push_screen(screen, *args, **kw):
+            if isinstance(screen, ConfirmDialog) and screen.title_text == "Quit":
+                asked.append(screen.message)
+            return original(screen, *args, **kw)
+
+        app.push_screen = push_screen
+        send_burst(app, ["ctrl+n", "right", "enter", "ctrl+c", "ctrl+c", "ctrl+q"])
+        await settled(app)
+        await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
+        assert app.outcome.status == "applied"
+        assert not any("Nothing on this host" in m for m in asked), asked

@@ -180,12 +180,10 @@ class WizardApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         # Keys and pastes go through one queue, each routed once the screen has handled the
-        # one before (see keys.py): over SSH they arrive in bursts. Quit keys do not wait.
+        # one before (see keys.py): over SSH they arrive in bursts. Quit keys too: Ctrl+C
+        # typed behind the Enter that starts a run meets the run, as it was typed.
         if (isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
                 and self.keys.running):
-            if isinstance(event, events.Key) and await self._check_bindings(event.key,
-                                                                            priority=True):
-                return
             self.keys.put(event)
             return
         await super().on_event(event)
@@ -201,12 +199,14 @@ class WizardApp(App):
         if self.current_step() == "done":
             self.exit(self.exit_code)
             return
-        if isinstance(self.screen, ConfirmDialog):
-            # A second Ctrl+C (or Ctrl+Q) in the quit question quits, as a shell's habit
-            # over SSH expects; any other question stays.
-            if self.screen is self._quit_question:
-                self.exit(self.exit_code)
+        if self._quit_question is not None:
+            # A second Ctrl+C (or Ctrl+Q) while the quit question is up quits, as a shell's
+            # habit over SSH expects, even when it came before the question was drawn (quit
+            # keys do not wait in the key queue).
+            self.exit(self.exit_code)
             return
+        if isinstance(self.screen, ConfirmDialog):
+            return  # any other question stays
         pending = (self.is_screen_installed("apply")
                    and getattr(self.get_screen("apply"), "firewall", None) == "pending")
         if pending:
@@ -218,6 +218,7 @@ class WizardApp(App):
             message = "Quit the wizard? Nothing on this host has been changed."
 
         def answered(leave: bool | None) -> None:
+            self._quit_question = None
             if leave:
                 self.exit(self.exit_code)
 
