@@ -154,3 +154,42 @@ async def test_other_acme_url_says_what_to_type_and_whose_terms(request):
         app.screen.query_one("#server-production").value = True
         await wait_until(pilot, lambda: "letsencrypt.org" in str(tos.label),
                          "Let's Encrypt's terms for Let's Encrypt")
+
+
+async def test_the_firewall_step_names_the_ports_the_plan_opens(request):
+    """The demo's host has coturn: its TURN ports are named with Jitsi's."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        assert app.facts.has_package("coturn")
+        app.go("firewall")
+        await wait_screen(pilot, "firewall")
+        intro = app.screen.query_one(".intro")
+        await wait_until(pilot, lambda: "3478/udp" in str(intro.render())
+                         and "5349/tcp" in str(intro.render()), "TURN's ports")
+
+
+async def test_the_terms_line_fits_80_columns(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-letsencrypt").value = True
+        await settled(app)
+        from tests.test_tui_support import screen_text
+
+        await wait_until(pilot, lambda: "https://letsencrypt.org/repository/" in
+                         screen_text(app), "the whole terms URL on screen")
+
+
+async def test_back_is_gone_once_a_run_applied(request):
+    from tests.test_tui_admin import run_to_apply
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await run_to_apply(pilot, users=1)
+        assert app.outcome.status == "applied"
+        await wait_until(pilot, lambda: not app.screen.query_one("#back").display,
+                         "Back to go")

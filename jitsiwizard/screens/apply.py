@@ -281,6 +281,8 @@ class ApplyScreen(WizardScreen):
             app.exit_code = EXIT_OK
             self.status.stop("applied")
             self.query_one("#next", Button).disabled = False
+            # An applied run is not taken back by going back: rollback undoes it.
+            self.query_one("#back", Button).display = False
             fallbacks = "".join(f"\nfallback taken: {f}" for f in outcome.fallbacks)
             self.applied_text = Text.assemble(("Applied. ", "bold green"),
                                               f"Run {outcome.run_id}; log {outcome.log_path}"

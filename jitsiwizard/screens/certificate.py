@@ -69,7 +69,7 @@ class CertificateScreen(WizardScreen):
                     yield Choice(label, id=f"server-{key}", compact=True)
             yield Field("ACME URL", placeholder="https://acme.example.org/directory",
                         id="acme-url", field_id="acme-url-field", key="cert.acme_server")
-            tos = Tick(f"I agree to the ACME server's terms ({TOS_URL})", id="tos",
+            tos = Tick(f"I agree to Let's Encrypt's terms: {TOS_URL}", id="tos",
                        compact=True, key="cert.agree_tos")
             yield tos
             yield tos.error
@@ -109,7 +109,7 @@ class CertificateScreen(WizardScreen):
         # The terms are the chosen server's: Let's Encrypt's page only for Let's Encrypt.
         self.query_one("#tos", Checkbox).label = (
             "I agree to the ACME server's terms (its directory links them)" if custom
-            else f"I agree to the ACME server's terms ({TOS_URL})")
+            else f"I agree to Let's Encrypt's terms: {TOS_URL}")  # whole at 80 columns
         if cert.mode == "own":
             self.schedule_validation()
         self.show_route()

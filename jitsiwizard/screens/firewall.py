@@ -75,6 +75,7 @@ class FirewallScreen(WizardScreen):
         yield Static("", id="probe-text", classes="results")
 
     def refresh_from_form(self) -> None:
+        self.query_one(".intro", Static).update(self.intro())
         fw = self.form.answers.firewall
         self.query_one("#manage", Checkbox).value = fw.manage
         box = self.query_one("#ssh-port", Input)
@@ -83,6 +84,18 @@ class FirewallScreen(WizardScreen):
         self.show_ssh_note()
         if self.checked_for != self.key():
             self.start_check()
+
+    def intro(self) -> str:
+        """The ports this host needs, as the plan opens them: a videobridge needs only the
+        media port; coturn adds TURN's."""
+        if self.form.answers.is_bridge:
+            return ("A videobridge needs 10000/udp (media) open from the internet, and your "
+                    "SSH port must stay open.")
+        if self.app.facts is not None and self.app.facts.has_package("coturn"):
+            return ("Jitsi needs 80/tcp (certificates), 443/tcp (web), 10000/udp (media), "
+                    "and 3478/udp and 5349/tcp (TURN: coturn is installed) open from the "
+                    "internet, and your SSH port must stay open.")
+        return INTRO
 
     def key(self) -> tuple[int, bool]:
         fw = self.form.answers.firewall
