@@ -1,162 +1,124 @@
-"""The intended boundaries, checked mechanically from the source (every import, including
-those inside functions; imports only for type checkers are left out):
-
-- the screens (and the app that holds them) reach the workflow only through the session:
-  they import the session, the answers model, the form they edit and the error types;
-- the core (answers, model, plan, formats, steps, the certificate route planning, ...) is
-  pure: it never imports textual, subprocess, the transaction, the checks or the UI, not
-  even through another module;
-- nothing imports the CLI, and nothing below the session imports it.
-"""
+"""The intended boundaries are import-linter's contracts in pyproject.toml ([tool.importlinter]):
+the layers, the pure core, the screens' reach, apply's own layers, and who may import the CLI.
+`lint-imports` checks them (scripts/test runs it beside ruff); here they are shown to hold, and
+to fail on a planted violation, on a copy of the package. Only what import-linter cannot say
+is checked here by hand: that the screens' contract, a list of what they may not import, still
+names every module outside what they may."""
 
 from __future__ import annotations
 
-import ast
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "jitsiwizard"
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
-UI = ("jitsiwizard.screens",)
-UI_MAY_IMPORT = ("jitsiwizard.workflow.session", "jitsiwizard.answers.model",
-                 "jitsiwizard.workflow.form", "jitsiwizard.errors", "jitsiwizard.screens")
-CORE = ("jitsiwizard.answers", "jitsiwizard.host.facts", "jitsiwizard.host.prefill",
-        "jitsiwizard.host.prosody_auth", "jitsiwizard.plan", "jitsiwizard.formats",
-        "jitsiwizard.paths", "jitsiwizard.errors", "jitsiwizard.workflow.form",
-        "jitsiwizard.workflow.planned")
-CORE_MUST_NOT = ("textual", "rich", "subprocess", "jitsiwizard.apply", "jitsiwizard.checks",
-                 "jitsiwizard.workflow.session", "jitsiwizard.cli", "jitsiwizard.screens")
+REPO = Path(__file__).resolve().parent.parent
+PACKAGE = REPO / "jitsiwizard"
+CONTRACTS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
-
-def module_name(path: Path, package: Path = PACKAGE) -> str:
-    parts = list(path.relative_to(package.parent).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+# What the screens may import: the session and the form (through which they reach the work),
+# the answers, the errors and the paths, and each other.
+SCREENS_MAY_IMPORT = ("jitsiwizard.workflow.session", "jitsiwizard.workflow.form",
+                      "jitsiwizard.answers", "jitsiwizard.errors", "jitsiwizard.paths",
+                      "jitsiwizard.screens")
 
 
-def _type_checking_only(node: ast.If) -> bool:
-    test = node.test
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-def imports_of(path: Path, top: Path = PACKAGE) -> set[str]:
-    """Every module `path` imports, at any depth, as absolute dotted names."""
-    tree = ast.parse(path.read_text(), str(path))
-    own = module_name(path, top)
-    package = own if path.name == "__init__.py" else own.rsplit(".", 1)[0]
-    found: set[str] = set()
-
-    def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _type_checking_only(node):
-            for child in node.orelse:
-                visit(child)
-            return
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(anchor + ([base] if base else []))
-            found.add(base)
-            # `from jitsiwizard import plan` imports the module jitsiwizard.plan.meeting
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-        for child in ast.iter_child_nodes(node):
-            visit(child)
-
-    visit(tree)
+def contract(contract_id: str) -> dict:
+    (found,) = [c for c in CONTRACTS["contracts"] if c.get("id") == contract_id]
     return found
 
 
-def within(name: str, prefixes: tuple[str, ...]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
+def lint_imports(top: Path) -> tuple[int, str]:
+    """lint-imports run in `top`, where it finds pyproject.toml and imports the package from;
+    (exit code, its report without colours)."""
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(top), "LANG": "C.UTF-8", "NO_COLOR": "1"}
+    proc = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=top, env=env,
+                          capture_output=True, text=True, timeout=120)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
 
 
-MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+def broken(report: str) -> set[str]:
+    """The names of the contracts the report says are broken."""
+    names = [c["name"] for c in CONTRACTS["contracts"]]
+    return {name for line in report.splitlines() for name in names
+            if line.startswith(name) and line.rstrip().endswith("BROKEN")}
 
 
-def reachable(name: str) -> dict[str, str]:
-    """Every module that importing `name` can load, directly or through other modules of
-    the package (a package's __init__ included): imported name -> the module importing it."""
-    seen: dict[str, str] = {}
-    stack = [name]
-    while stack:
-        current = stack.pop()
-        for imported in imports_of(MODULES[current]):
-            parts = imported.split(".")
-            for depth in range(1, len(parts) + 1):
-                step = ".".join(parts[:depth])
-                if step in seen or step == name:
-                    continue
-                if step in MODULES or depth == len(parts):
-                    seen[step] = current
-                if step in MODULES:
-                    stack.append(step)
-    return seen
+@pytest.fixture(scope="module")
+def copy(tmp_path_factory) -> Path:
+    """The package and pyproject.toml copied, untouched; each test copies it again to plant."""
+    top = tmp_path_factory.mktemp("boundaries")
+    shutil.copytree(PACKAGE, top / "jitsiwizard", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", top / "pyproject.toml")
+    return top
 
 
-def direct_violations(sources: dict[str, Path], rule) -> list[str]:
-    return [f"{name} imports {imported}" for name, path in sources.items()
-            for imported in sorted(imports_of(path)) if rule(imported)]
+def test_the_untouched_copy_keeps_every_contract(copy):
+    code, report = lint_imports(copy)
+    assert code == 0, report
+    assert broken(report) == set()
+    assert re.search(rf"Contracts: {len(CONTRACTS['contracts'])} kept, 0 broken", report), report
 
 
-def violations(sources: dict[str, Path], rule) -> list[str]:
-    """What the sources reach, directly or not, that breaks `rule`."""
-    found = []
-    for name in sources:
-        for imported, via in sorted(reachable(name).items()):
-            if rule(imported):
-                found.append(f"{name} reaches {imported} (imported by {via})")
-    return found
+LAYERS = contract("layers")["name"]
+PURE = contract("pure-core")["name"]
+SCREENS = contract("screens")["name"]
+APPLY = contract("apply-layers")["name"]
+CLI = contract("cli")["name"]
 
 
-def test_the_modules_are_found():
-    assert "jitsiwizard.workflow.session" in MODULES and "jitsiwizard.screens.review" in MODULES
-    assert any(within(m, CORE) for m in MODULES)
-
-
-def test_screens_reach_the_workflow_only_through_the_session():
-    ui = {n: p for n, p in MODULES.items() if within(n, UI)}
-    assert ui
-    bad = direct_violations(ui, lambda m: m.startswith("jitsiwizard")
-                     and m != "jitsiwizard" and not within(m, UI_MAY_IMPORT))
-    assert bad == []
-
-
-def test_the_core_is_pure():
-    core = {n: p for n, p in MODULES.items() if within(n, CORE)}
-    assert len(core) >= 10
-    bad = violations(core, lambda m: within(m, CORE_MUST_NOT))
-    assert bad == []
-
-
-def test_nothing_imports_the_cli():
-    others = {n: p for n, p in MODULES.items() if n not in ("jitsiwizard.cli.main",
-                                                            "jitsiwizard.__main__",
-                                                            "jitsiwizard.start")}
-    assert violations(others, lambda m: within(m, ("jitsiwizard.cli.main",))) == []
-
-
-@pytest.mark.parametrize("source, rule, expected", [
-    ("from jitsiwizard.plan.meeting import build\n", "ui", True),
-    ("import subprocess\n", "core", True),
-    ("def f():\n    from jitsiwizard import apply\n", "core", True),
-    ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from jitsiwizard.apply import x\n",
-     "core", False),
-    ("from jitsiwizard.workflow.session import Session\n", "ui", False),
+@pytest.mark.parametrize(("module", "planted", "contracts"), [
+    # a pure format module reaching up to the session
+    ("formats/text.py", "import jitsiwizard.workflow.session\n", {LAYERS, PURE}),
+    # the host layer starting a process, inside a function
+    ("host/prefill.py", "def run():\n    import subprocess\n    return subprocess\n", {PURE}),
+    # a screen importing the planner instead of asking the session
+    ("screens/welcome.py", "from jitsiwizard.plan import steps\n", {SCREENS}),
+    # the lowest module of apply importing the transaction
+    ("apply/fsio.py", "def late():\n    from jitsiwizard.apply import transaction\n", {APPLY}),
+    # the health checks importing the CLI
+    ("health/deadline.py", "from jitsiwizard.cli import main\n", {LAYERS, CLI}),
 ])
-def test_the_checker_catches_a_forbidden_import(tmp_path, source, rule, expected):
-    """The contracts fail on a forbidden import, wherever it sits in the module."""
-    fake = tmp_path / "jitsiwizard" / "screens" / "fake.py"
-    fake.parent.mkdir(parents=True)
-    fake.write_text(source)
-    imported = imports_of(fake, tmp_path / "jitsiwizard")
-    if rule == "ui":
-        hit = any(m.startswith("jitsiwizard") and m != "jitsiwizard"
-                  and not within(m, UI_MAY_IMPORT) for m in imported)
-    else:
-        hit = any(within(m, CORE_MUST_NOT) for m in imported)
-    assert hit == expected
+def test_a_planted_violation_breaks_its_contract(copy, tmp_path, module, planted, contracts):
+    top = tmp_path / "planted"
+    shutil.copytree(copy, top)
+    target = top / "jitsiwizard" / module
+    target.write_text(target.read_text() + "\n" + planted)
+    code, report = lint_imports(top)
+    assert code != 0, report
+    assert contracts <= broken(report), report
+
+
+def test_the_screens_contract_names_every_module_outside_their_allow_list():
+    """A new module is forbidden to the screens until it is put on their allow-list: the
+    forbidden contract lists modules, so it must name each new one (the layers above the
+    screens are theirs to forbid)."""
+    screens = contract("screens")
+    assert screens["source_modules"] == ["jitsiwizard.screens"]
+    layers = [layer.strip() for layer in contract("layers")["layers"]]
+    above = {f"jitsiwizard.{name}" for name in layers[: layers.index("screens")]}
+    forbidden = set(screens["forbidden_modules"])
+
+    def modules(package: Path, dotted: str) -> set[str]:
+        return {f"{dotted}.{p.stem}" for p in package.iterdir()
+                if (p.suffix == ".py" and p.stem != "__init__")
+                or (p.is_dir() and (p / "__init__.py").exists())}
+
+    # the workflow is on the list in part (the session, the form): its modules one by one
+    candidates = (modules(PACKAGE, "jitsiwizard") - {"jitsiwizard.workflow"}) | modules(
+        PACKAGE / "workflow", "jitsiwizard.workflow")
+    allowed = {m for m in candidates if any(m == a or m.startswith(a + ".")
+                                           for a in SCREENS_MAY_IMPORT)}
+    assert {"jitsiwizard.workflow.session", "jitsiwizard.answers"} <= allowed
+    missing = sorted(candidates - allowed - above - forbidden)
+    assert missing == [], "forbid these to the screens in pyproject.toml, or allow them here"
+    assert not forbidden & allowed

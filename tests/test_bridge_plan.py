@@ -91,7 +91,7 @@ def test_current_bridge_shard_in_jvb_conf(tmp_path):
     plan = plan_on(root, bridge_toml(PIN, extra=extra))
     jvb = next(s for s in plan.steps if s.kind == "file" and s.path.endswith("jvb.conf"))
     block = hocon_get_managed_block(jvb.content)
-    from jitsiwizard.health.preflight import hocon_problem
+    from jitsiwizard.health.configs import hocon_problem
 
     assert hocon_problem(jvb.content) is None
     assert 'DOMAIN = "auth.meet.example.org"' in block

@@ -7,10 +7,9 @@ import os
 
 import pytest
 
-from jitsiwizard.host import reader as host_reader
-from jitsiwizard.host.facts import read_facts
-from jitsiwizard.host.reader import HostReader
 from jitsiwizard.rootfs import Root, RootEscape
+from jitsiwizard.workflow import host_reader
+from jitsiwizard.workflow.host_reader import HostReader, read_host_facts
 from jitsiwizard.workflow.session import Session
 
 
@@ -27,7 +26,7 @@ def test_the_child_reads_what_the_process_would(make_root, two_cpus, generation,
     reader = HostReader(root)
     assert reader.pid > 0  # a child was started
     facts = reader.facts()
-    assert facts == read_facts(root)
+    assert facts == read_host_facts(root)
     assert facts.policy == policy and facts.hostname == "meet.example.org"
 
 
@@ -58,13 +57,13 @@ def test_a_child_that_fails_leaves_the_read_to_the_process(make_root, two_cpus, 
 
     def counted(root):
         readers.append(os.getpid())  # only the parent's list is seen here
-        return read_facts(root)
+        return read_host_facts(root)
 
-    monkeypatch.setattr("jitsiwizard.host.facts.read_facts", counted)
+    monkeypatch.setattr(host_reader, "read_host_facts", counted)
     root = Root(make_root())
     facts = HostReader(root).facts()
     assert readers == [os.getpid()]
-    assert facts == read_facts(root)
+    assert facts == read_host_facts(root)
 
 
 def test_one_cpu_reads_in_the_process(make_root, monkeypatch):
@@ -72,4 +71,4 @@ def test_one_cpu_reads_in_the_process(make_root, monkeypatch):
     root = Root(make_root())
     reader = HostReader(root)
     assert reader.pid == 0
-    assert reader.facts() == read_facts(root)
+    assert reader.facts() == read_host_facts(root)

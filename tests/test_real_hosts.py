@@ -11,6 +11,7 @@ from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import HOCON_BEGIN
 from jitsiwizard.host.facts import read_facts
 from jitsiwizard.rootfs import Root
+from jitsiwizard.workflow.host_reader import read_host_facts
 
 from .conftest import HOST, POLICIES, answers_toml, snapshot
 
@@ -301,4 +302,6 @@ def test_ldap_then_open_restores_the_module_the_package_wrote(make_root, tmp_pat
         assert main(["--answers", str(path), "--root", str(root), "--simulate",
                      "--skip-checks"]) == 0
     assert 'authentication = "jitsi-anonymous"' in host_file.read_text()
-    assert read_facts(Root(root)).anonymous_module == "jitsi-anonymous"
+    assert read_host_facts(Root(root)).anonymous_module == "jitsi-anonymous"
+    # The host's files alone do not say it: the first run's backup does.
+    assert read_facts(Root(root)).anonymous_module == "anonymous"

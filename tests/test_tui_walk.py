@@ -40,7 +40,7 @@ LDAP_PASSWORD = CANARY + "-ldap"
 
 
 async def choose(pilot, button_id: str) -> None:
-    """Select a radio button with the keyboard: focus its set, arrow to it, Enter."""
+    """Select a radio button with the keyboard: focus its set, arrow to it, Space."""
     from textual.widgets import RadioButton
 
     button = pilot.app.screen.query_one(f"#{button_id}", RadioButton)
@@ -54,7 +54,7 @@ async def choose(pilot, button_id: str) -> None:
         await press(pilot, "down")
         await wait_until(pilot, lambda before=before: radio_set._selected != before,
                          "the choice to move")
-    await press(pilot, "enter")
+    await press(pilot, "space")  # Enter on the choice already made would go on
     await wait_until(pilot, lambda: button.value, f"{button_id} to be chosen")
 
 

@@ -531,6 +531,20 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
     p = "auth.ldap"
     _unknown(t, "auth.ldap", out, p)
     ldap = LdapAnswers()
+    _parse_ldap_servers(t, ldap, out, p)
+    _parse_ldap_bind(t, ldap, out, p, source_path)
+    _parse_ldap_search(t, ldap, out, p)
+    ldap.test_user = _get(t, "test_user", STR, out, f"{p}.test_user", "").strip()
+    err = check_text(ldap.test_user, 256)
+    if err:
+        out.error(f"{p}.test_user", f"{shown(ldap.test_user)} {err}", "give a login name")
+    ldap.test_password = _secret(t, "test_password", out, f"{p}.test_password", source_path,
+                                 optional=True)
+    return ldap
+
+
+def _parse_ldap_servers(t: dict, ldap: LdapAnswers, out: _Collector, p: str) -> None:
+    """The servers' URLs, and how the connection to them is protected."""
     urls = t.get("url", [])
     if isinstance(urls, str):
         urls = [urls]
@@ -562,6 +576,11 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
                   "network in clear", "use ldaps://, or starttls = true, or (only on a "
                   "trusted network) allow_plaintext = true (\"Allow clear-text passwords\" "
                   "in the wizard)")
+
+
+def _parse_ldap_bind(t: dict, ldap: LdapAnswers, out: _Collector, p: str,
+                     source_path: str) -> None:
+    """The CA that signs the servers' certificates, and the account the search binds as."""
     ldap.ca_file = _path(t, "ca_file", out, f"{p}.ca_file", "the CA certificate (PEM)")
     ldap.bind_dn = _get(t, "bind_dn", STR, out, f"{p}.bind_dn", "").strip()
     ldap.bind_password = _secret(t, "bind_password", out, f"{p}.bind_password", source_path)
@@ -578,6 +597,10 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
     elif "bind_password" in t:
         out.error(f"{p}.bind_dn", "is missing while bind_password is set",
                   "add the service account's DN, or remove bind_password for anonymous search")
+
+
+def _parse_ldap_search(t: dict, ldap: LdapAnswers, out: _Collector, p: str) -> None:
+    """Where and how the users are looked up."""
     ldap.user_base = _get(t, "user_base", STR, out, f"{p}.user_base", "").strip()
     err = check_dn(ldap.user_base)
     if err:
@@ -598,13 +621,6 @@ def _parse_ldap(t: dict, out: _Collector, source_path: str) -> LdapAnswers:
     if ldap.scope not in ("base", "onelevel", "subtree"):
         out.error(f"{p}.scope", f"{shown(ldap.scope)} is not a search scope",
                   "use base, onelevel or subtree")
-    ldap.test_user = _get(t, "test_user", STR, out, f"{p}.test_user", "").strip()
-    err = check_text(ldap.test_user, 256)
-    if err:
-        out.error(f"{p}.test_user", f"{shown(ldap.test_user)} {err}", "give a login name")
-    ldap.test_password = _secret(t, "test_password", out, f"{p}.test_password", source_path,
-                                 optional=True)
-    return ldap
 
 
 def _parse_firewall(t: dict, fw: FirewallAnswers, out: _Collector) -> None:

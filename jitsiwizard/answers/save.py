@@ -3,9 +3,9 @@ never its value; a secret given literally is left out, with a note saying so."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
-from jitsiwizard.answers.model import Answers, secret_slots
+from jitsiwizard.answers.model import Answers, LdapAnswers, secret_slots
 from jitsiwizard.answers.secrets import Secret
 
 
@@ -35,6 +35,18 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
             "agree_tos": a.cert.agree_tos}
     if a.cert.mode == "own":
         cert.update(cert_file=a.cert.cert_file, key_file=a.cert.key_file)
+    auth = _auth_data(a, saved_ref)
+    firewall = {"manage": a.firewall.manage, "ssh_port": a.firewall.ssh_port}
+    if a.is_bridge and a.bridge is not None:
+        return _bridge_data(a, host, firewall, saved_ref("bridge.password")), notes
+    return {"host": host, "cert": cert, "auth": auth, "firewall": firewall}, notes
+
+
+# key of a secret slot -> its reference to save (None: none, or not saved)
+_SavedRef = Callable[[str], "str | None"]
+
+
+def _auth_data(a: Answers, saved_ref: _SavedRef) -> dict:
     auth: dict[str, Any] = {"policy": a.auth.policy, "guests": a.auth.guests}
     users = []
     for i, u in enumerate(a.auth.users):
@@ -49,28 +61,28 @@ def to_data(answers: Answers) -> tuple[dict, list[str]]:
     if users:
         auth["users"] = users
     if a.auth.ldap:
-        ld = a.auth.ldap
-        ldap: dict[str, Any] = {
-            "url": ld.urls[0] if len(ld.urls) == 1 else list(ld.urls),
-            "starttls": ld.starttls, "allow_plaintext": ld.allow_plaintext,
-            "ca_file": ld.ca_file, "bind_dn": ld.bind_dn,
-            "user_base": ld.user_base, "user_filter": ld.user_filter,
-            "username_attribute": ld.username_attribute, "name_attribute": ld.name_attribute,
-            "scope": ld.scope,
-        }
-        saved = saved_ref("auth.ldap.bind_password")
+        auth["ldap"] = _ldap_data(a.auth.ldap, saved_ref)
+    return auth
+
+
+def _ldap_data(ld: LdapAnswers, saved_ref: _SavedRef) -> dict:
+    ldap: dict[str, Any] = {
+        "url": ld.urls[0] if len(ld.urls) == 1 else list(ld.urls),
+        "starttls": ld.starttls, "allow_plaintext": ld.allow_plaintext,
+        "ca_file": ld.ca_file, "bind_dn": ld.bind_dn,
+        "user_base": ld.user_base, "user_filter": ld.user_filter,
+        "username_attribute": ld.username_attribute, "name_attribute": ld.name_attribute,
+        "scope": ld.scope,
+    }
+    saved = saved_ref("auth.ldap.bind_password")
+    if saved:
+        ldap["bind_password"] = saved
+    if ld.test_user:
+        ldap["test_user"] = ld.test_user
+        saved = saved_ref("auth.ldap.test_password")
         if saved:
-            ldap["bind_password"] = saved
-        if ld.test_user:
-            ldap["test_user"] = ld.test_user
-            saved = saved_ref("auth.ldap.test_password")
-            if saved:
-                ldap["test_password"] = saved
-        auth["ldap"] = ldap
-    firewall = {"manage": a.firewall.manage, "ssh_port": a.firewall.ssh_port}
-    if a.is_bridge and a.bridge is not None:
-        return _bridge_data(a, host, firewall, saved_ref("bridge.password")), notes
-    return {"host": host, "cert": cert, "auth": auth, "firewall": firewall}, notes
+            ldap["test_password"] = saved
+    return ldap
 
 
 def _bridge_data(a: Answers, host: dict, firewall: dict, password: str | None) -> dict:

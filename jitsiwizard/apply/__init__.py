@@ -13,16 +13,20 @@ State, under the root (the paths are in jitsiwizard.paths):
     STATE_DIR/runs/<ID>/           journal.jsonl, state.json, backup/, written/, run.log,
                                    answers.toml
 
-The modules, lowest first:
-    fsio         fsync, private files and directories, checksums, JSON reads, root paths
-    lock         the flock, and who holds it
-    guards       the signal guard, and the test-only kill points
-    runs         reading recorded runs: list_runs, interrupted_run, managed_checksums
-    journal      one run's directory: journal, state.json, backups, run.log
-    executors    doing each kind of step against the journal
-    restore      undoing a journal, newest entry first
-    transaction  apply() and rollback()
-    drift        what changed since the last run (for `status`)
+The modules, lowest first (pyproject.toml's "apply-layers" contract holds this order):
+    fsio            fsync, private files and directories, checksums, JSON reads, root paths
+    runner          the one way commands run: argv lists, a timeout each, redacted logs
+    lock            the flock, and who holds it
+    runs            reading recorded runs: list_runs, interrupted_run, managed_checksums,
+                    first_backup
+    journal         one run's directory: journal, state.json, backups, run.log
+    signals         SIGHUP/SIGTERM/SIGINT during a run, and the test-only kill points
+    verifiers       what a Verify step checks after its step, looked up by name
+    executors       doing each kind of step against the journal
+    restore         undoing a journal, newest entry first
+    transaction     apply() and rollback()
+    drift           what changed since the last run (for `status`)
+    firewall_guard  the guard process that undoes a firewall change nobody confirmed
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import stat
 import traceback
 from typing import Callable
 
-from jitsiwizard.apply import verify
+from jitsiwizard.apply import verifiers
 from jitsiwizard.apply.fsio import (
     StepFailed,
     fsync_dir,
@@ -21,9 +21,9 @@ from jitsiwizard.apply.fsio import (
     resolve,
     write_all,
 )
-from jitsiwizard.apply.guards import Interrupted, SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, encode_argv
 from jitsiwizard.apply.runner import Runner, tail
+from jitsiwizard.apply.signals import Interrupted, SignalGuard, die_here, kill_point
 from jitsiwizard.errors import UserError
 from jitsiwizard.plan.steps import (
     Command,
@@ -109,13 +109,13 @@ class Executor:
     content written and the paths removed (for managed.json), and the fallbacks taken."""
 
     def __init__(self, journal: Journal, runner: Runner, on_event: Event | None = None,
-                 guard: SignalGuard | None = None):
+                 signals: SignalGuard | None = None):
         self.journal = journal
         self.root = journal.root
         self.runner = runner
         self.redact = journal.redact
         self.on_event = on_event
-        self.guard = guard
+        self.signals = signals
         self.services: set[str] = set()
         self.written: dict[str, str] = {}  # step path -> sha256 of the content written
         # step path -> (its text before, the text written): the wizard's own lines in it
@@ -135,8 +135,8 @@ class Executor:
             self.on_event = None
 
     def check_interrupt(self) -> None:
-        if self.guard is not None and self.guard.received is not None:
-            raise Interrupted(self.guard.received)
+        if self.signals is not None and self.signals.received is not None:
+            raise Interrupted(self.signals.received)
 
     def write_file(self, target: str, data: bytes, mode: int, uid: int, gid: int, label: str,
                    *, kill_midway: bool = False) -> None:
@@ -302,7 +302,7 @@ class Executor:
 
     def do_verify(self, step: Verify, label: str, number: int) -> None:
         try:
-            check = verify.get(step.name)
+            check = verifiers.get(step.name)
         except KeyError as exc:
             raise StepFailed(str(exc.args[0])) from None
         try:

@@ -20,9 +20,9 @@ from jitsiwizard.apply.fsio import (
     sha256_file,
     write_all,
 )
-from jitsiwizard.apply.guards import SignalGuard, die_here, kill_point
 from jitsiwizard.apply.journal import Journal, decode_argv
 from jitsiwizard.apply.runner import Runner, tail
+from jitsiwizard.apply.signals import SignalGuard, die_here, kill_point
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats.regions import undo_change
 from jitsiwizard.rootfs import Root
@@ -50,7 +50,12 @@ def undo_words(entry: dict) -> str:
     return f"undo step {entry.get('step')}: run its undo command"
 
 
-def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> list[str]:
+# The journal entries a rollback undoes one by one, newest first; "service" entries are put
+# back after them, oldest first.
+_UNDONE_OPS = ("path", "tree", "mkdir", "tmp", "undo")
+
+
+def roll_back(journal: Journal, runner: Runner, signals: SignalGuard | None) -> list[str]:
     """Undo every journaled change, newest first, then put touched services back.
     Returns what could not be restored (empty when all was)."""
     try:
@@ -59,61 +64,74 @@ def roll_back(journal: Journal, runner: Runner, guard: SignalGuard | None) -> li
         journal.say(f"could not record the rollback in state.json: {exc}")
     journal.say("rolling back")
     kill = kill_point()
-    entries = journal.entries()
-    done_undos = {e["index"] for e in entries if e.get("op") == "undone"}
-    wrote = _written(entries)
-    last = _last_written(entries)
-    merged = _merged(entries)
+    undoer = _Undoer(journal, runner)
     problems: list[str] = []
     services = []
     actions = 0
-    for index in range(len(entries) - 1, -1, -1):
-        entry = entries[index]
+    for index in range(len(undoer.entries) - 1, -1, -1):
+        entry = undoer.entries[index]
         op = entry.get("op")
         if op == "service":
             services.insert(0, entry)
             continue
-        if op not in ("path", "tree", "mkdir", "tmp", "undo"):
+        if op not in _UNDONE_OPS:
             continue
         actions += 1
         if kill == ("rollback", actions):
             die_here()
         journal.say(undo_words(entry))
         try:
-            if op == "path":
-                restore(journal, entry["path"], entry["prior"], bool(entry.get("tree")),
-                        wrote.get(entry["path"], set()), last.get(entry["path"]),
-                        merged.get(entry["path"]))
-            elif op == "tree":
-                restore_tree(journal.root, entry)
-            elif op == "mkdir":
-                remove_created_dir(journal.root, entry["path"])
-            elif op == "tmp":
-                real = journal.root.path(entry["path"])
-                if lstat_or_none(real) is not None:
-                    os.unlink(real)
-                    fsync_dir(real.parent)
-            elif op == "undo" and index not in done_undos:
-                result = runner.run(decode_argv(entry["argv"]),
-                                    timeout=entry.get("timeout", 120.0))
-                if not result.ok:
-                    said = tail(result.stderr, 5) or "(no output)"
-                    problems.append(journal.redact(
-                        f"undo of step {entry['step']} exited with code {result.code}: "
-                        f"{said}"))
-                else:
-                    journal.append({"op": "undone", "index": index})
+            problems += undoer.undo(index, entry)
         except (OSError, StepFailed) as exc:
             problems.append(journal.redact(f"{entry.get('path', op)}: {explain(journal, exc)}"))
     for entry in services:
         restore_service(journal, runner, entry["name"], entry["state"], problems)
     for problem in problems:
         journal.say(f"rollback problem: {problem}")
-    if guard is not None and guard.ignored:
-        names = ", ".join(sorted({signal.Signals(s).name for s in guard.ignored}))
+    if signals is not None and signals.ignored:
+        names = ", ".join(sorted({signal.Signals(s).name for s in signals.ignored}))
         journal.say(f"ignored {names} until the rollback was done")
     journal.say("rolled back" if not problems else "rolled back, with problems")
     return problems
+
+
+class _Undoer:
+    """Undoes one journal entry at a time, with what the whole journal says about each path
+    (what the run wrote there, what an earlier rollback already did)."""
+
+    def __init__(self, journal: Journal, runner: Runner):
+        self.journal, self.runner = journal, runner
+        self.entries = journal.entries()
+        self.done_undos = {e["index"] for e in self.entries if e.get("op") == "undone"}
+        self.wrote = _written(self.entries)
+        self.last = _last_written(self.entries)
+        self.merged = _merged(self.entries)
+
+    def undo(self, index: int, entry: dict) -> list[str]:
+        """Undo entries[index]; returns the problem an undo command had, if any."""
+        journal, op = self.journal, entry.get("op")
+        if op == "path":
+            path = entry["path"]
+            restore(journal, path, entry["prior"], bool(entry.get("tree")),
+                    self.wrote.get(path, set()), self.last.get(path), self.merged.get(path))
+        elif op == "tree":
+            restore_tree(journal.root, entry)
+        elif op == "mkdir":
+            remove_created_dir(journal.root, entry["path"])
+        elif op == "tmp":
+            real = journal.root.path(entry["path"])
+            if lstat_or_none(real) is not None:
+                os.unlink(real)
+                fsync_dir(real.parent)
+        elif op == "undo" and index not in self.done_undos:
+            result = self.runner.run(decode_argv(entry["argv"]),
+                                     timeout=entry.get("timeout", 120.0))
+            if not result.ok:
+                said = tail(result.stderr, 5) or "(no output)"
+                return [journal.redact(f"undo of step {entry['step']} exited with code "
+                                       f"{result.code}: {said}")]
+            journal.append({"op": "undone", "index": index})
+        return []
 
 
 def keep_edited(journal: Journal, target: str, real: Path, st: os.stat_result,
@@ -288,14 +306,24 @@ def restore(journal: Journal, target: str, prior: dict, tree: bool, ours: set[st
         return
     real.parent.mkdir(parents=True, exist_ok=True)
     if kind == "symlink":
-        if not (st is not None and stat.S_ISLNK(st.st_mode)
-                and os.readlink(real) == prior["target"]):
-            os.symlink(prior["target"], scratch)
-            os.rename(scratch, real)
-            fsync_dir(real.parent)
-        if os.geteuid() == 0:
-            os.lchown(real, prior["uid"], prior["gid"])
-        return
+        _restore_symlink(real, scratch, prior, st)
+    else:
+        _restore_file(journal, target, real, scratch, prior, st)
+
+
+def _restore_symlink(real: Path, scratch: Path, prior: dict, st: os.stat_result | None) -> None:
+    if not (st is not None and stat.S_ISLNK(st.st_mode)
+            and os.readlink(real) == prior["target"]):
+        os.symlink(prior["target"], scratch)
+        os.rename(scratch, real)
+        fsync_dir(real.parent)
+    if os.geteuid() == 0:
+        os.lchown(real, prior["uid"], prior["gid"])
+
+
+def _restore_file(journal: Journal, target: str, real: Path, scratch: Path, prior: dict,
+                  st: os.stat_result | None) -> None:
+    """The backup's content, owner, mode and times back in place (only what differs)."""
     same = (st is not None and stat.S_ISREG(st.st_mode)
             and sha256_file(real) == prior["sha256"])
     if not same:

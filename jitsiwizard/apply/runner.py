@@ -260,55 +260,15 @@ class Runner:
 
     def _execute(self, asked: list[str], real: list[str], timeout: float,
                  stdin: Secret | str | None, env: dict | None) -> CommandResult:
-        full_env = None
-        if env:
-            full_env = dict(os.environ)
-            full_env.update({str(k): str(v) for k, v in env.items()})
         data = stdin.value if isinstance(stdin, Secret) else stdin
-        try:
-            child = subprocess.Popen(
-                real, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
-                start_new_session=True)
-        except FileNotFoundError:
-            return CommandResult(asked, 127, "", f"{real[0]}: command not found")
-        except PermissionError:
-            return CommandResult(asked, 126, "", f"{real[0]}: permission denied (not executable)")
-        except OSError as exc:
-            return CommandResult(asked, 126, "", f"{real[0]}: cannot run: {exc.strerror}")
+        child = self._spawn(asked, real, data, env)
+        if isinstance(child, CommandResult):
+            return child
         self._child = child
         live = _LiveLog(self._say, self.stream_lines, self.tail_lines)
         pipes = _Pipes(child, data, live)
-        deadline = time.monotonic() + timeout
-        abort_deadline: float | None = None
-        exited_at: float | None = None
-        timed_out = False
         try:
-            while True:
-                if self._abort_requested and abort_deadline is None:
-                    abort_deadline = time.monotonic() + ABORT_GRACE
-                    self._kill(child, signal.SIGTERM)
-                now = time.monotonic()
-                limit = deadline if abort_deadline is None else min(deadline, abort_deadline)
-                if now >= limit:
-                    timed_out = abort_deadline is None or deadline <= abort_deadline
-                    self._kill(child, signal.SIGKILL)
-                    self._collect(child, pipes)
-                    break
-                # Short slices so an abort is noticed even if it raced the start.
-                wait = min(limit - now, 0.5)
-                if pipes.done:
-                    try:
-                        child.wait(timeout=wait)
-                    except subprocess.TimeoutExpired:
-                        continue
-                    break
-                if child.poll() is not None:
-                    if exited_at is None:
-                        exited_at = now
-                    if now - exited_at >= COLLECT_GRACE:
-                        break  # a grandchild outside the group holds the pipes open
-                pipes.pump(wait)
+            timed_out = self._wait(child, pipes, timeout)
         except BaseException:
             self._kill(child, signal.SIGKILL)
             self._collect(child, pipes)
@@ -321,6 +281,57 @@ class Runner:
         if timed_out:
             return CommandResult(asked, 124, out, err, timed_out=True)
         return CommandResult(asked, child.returncode, out, err)
+
+    @staticmethod
+    def _spawn(asked: list[str], real: list[str], data: str | None,
+               env: dict | None) -> subprocess.Popen | CommandResult:
+        """The command started in a process group of its own, or why it could not start."""
+        full_env = None
+        if env:
+            full_env = dict(os.environ)
+            full_env.update({str(k): str(v) for k, v in env.items()})
+        try:
+            return subprocess.Popen(
+                real, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                start_new_session=True)
+        except FileNotFoundError:
+            return CommandResult(asked, 127, "", f"{real[0]}: command not found")
+        except PermissionError:
+            return CommandResult(asked, 126, "", f"{real[0]}: permission denied (not executable)")
+        except OSError as exc:
+            return CommandResult(asked, 126, "", f"{real[0]}: cannot run: {exc.strerror}")
+
+    def _wait(self, child: subprocess.Popen, pipes: _Pipes, timeout: float) -> bool:
+        """Feed and drain the child until it ends, is killed at its deadline, or is stopped
+        by an abort (SIGTERM, then SIGKILL after ABORT_GRACE); True when it timed out."""
+        deadline = time.monotonic() + timeout
+        abort_deadline: float | None = None
+        exited_at: float | None = None
+        while True:
+            if self._abort_requested and abort_deadline is None:
+                abort_deadline = time.monotonic() + ABORT_GRACE
+                self._kill(child, signal.SIGTERM)
+            now = time.monotonic()
+            limit = deadline if abort_deadline is None else min(deadline, abort_deadline)
+            if now >= limit:
+                self._kill(child, signal.SIGKILL)
+                self._collect(child, pipes)
+                return abort_deadline is None or deadline <= abort_deadline
+            # Short slices so an abort is noticed even if it raced the start.
+            wait = min(limit - now, 0.5)
+            if pipes.done:
+                try:
+                    child.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    continue
+                return False
+            if child.poll() is not None:
+                if exited_at is None:
+                    exited_at = now
+                if now - exited_at >= COLLECT_GRACE:
+                    return False  # a grandchild outside the group holds the pipes open
+            pipes.pump(wait)
 
     @staticmethod
     def _kill(child: subprocess.Popen, sig: int) -> None:

@@ -1,7 +1,10 @@
-"""Reading what earlier runs recorded: their states, the interrupted one, managed.json."""
+"""Reading what earlier runs recorded: their states, the interrupted one, managed.json, the
+oldest backup of a file."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,3 +100,36 @@ def package_versions(root: Root) -> dict[str, str]:
     return {name: version for name, version in
             sorted(parse_dpkg_status(root.read_text(DPKG_STATUS) or "").items())
             if name.startswith(UPGRADING_PACKAGES)}
+
+
+def first_backup(root: Root, path: str) -> str | None:
+    """The content `path` had before the wizard first changed it: the backup that the oldest
+    run whose journal recorded it as a file kept of it (None: no run did, or that backup is
+    gone). Read-only, and tolerant of damaged runs: the host is read with it at start-up."""
+    base = runs_dir(root)
+    if not base.is_dir():
+        return None
+
+    def seq(run: Path) -> tuple:  # run ids of the same second sort at random: runs keep a seq
+        try:
+            state = json.loads(root.read_text(f"{RUNS_DIR}/{run.name}/state.json") or "{}")
+        except ValueError:
+            state = {}
+        return (state.get("seq", 0) if isinstance(state, dict) else 0, run.name)
+
+    for run in sorted(base.iterdir(), key=seq):
+        journal = root.read_text(f"{RUNS_DIR}/{run.name}/journal.jsonl") or ""
+        for line in journal.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                break  # a damaged journal: what follows in it is not trusted
+            prior = entry.get("prior") if isinstance(entry, dict) else None
+            if not isinstance(prior, dict) or entry.get("op") != "path" or \
+                    entry.get("path") != path or prior.get("type") != "file":
+                continue
+            name = str(prior.get("backup", ""))
+            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name.startswith("."):
+                return None
+            return root.read_text(f"{RUNS_DIR}/{run.name}/backup/{name}")
+    return None

@@ -13,12 +13,12 @@ from typing import Callable
 from jitsiwizard.answers.secrets import Redactor
 from jitsiwizard.apply.executors import Event, Executor, explain
 from jitsiwizard.apply.fsio import StepFailed
-from jitsiwizard.apply.guards import SignalGuard
 from jitsiwizard.apply.journal import Journal, LogTee
 from jitsiwizard.apply.lock import Lock
 from jitsiwizard.apply.restore import edited_since, roll_back
 from jitsiwizard.apply.runner import Runner
 from jitsiwizard.apply.runs import managed_records, package_versions, states, wizards_own_file
+from jitsiwizard.apply.signals import SignalGuard
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, EXIT_INTERRUPTED, UserError
 from jitsiwizard.formats.regions import own_chunks, record_chunks
 from jitsiwizard.paths import MANAGED_FILE
@@ -152,66 +152,75 @@ def _save_managed(ex: Executor) -> None:
                        "sha256": hashlib.sha256(data).hexdigest()})
 
 
-def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
-              phases: Phases | None = None) -> RunOutcome:
-    journal = ex.journal
-    phases = phases or Phases()
-    report = None
-    number = 0
-    current: int | None = None  # the top-level step being done
-    stage = "finishing the run"  # what is being done between steps
+class _Run:
+    """One run going through its plan: the step being done, or what is being done between
+    steps (for the journal when it fails), and what the end of the run reports."""
 
-    def do_step(step, number: int) -> None:
-        nonlocal guarded
-        if not guarded and phases.guard_firewall is not None and _is_firewall(step):
-            phases.guard_firewall(journal.state["run_id"])
-            journal.say("firewall guard started: the change is undone unless confirmed")
-            guarded = True
-        ex.do_step(step, number, str(number))
+    def __init__(self, ex: Executor, phases: Phases):
+        self.ex, self.journal, self.phases = ex, ex.journal, phases
+        self.number = 0  # the last top-level step started
+        self.current: int | None = None  # the top-level step being done
+        self.stage = "finishing the run"  # what is being done between steps
+        self.report = None  # the verification's, once it ran
+        self.guarded = False  # the firewall guard was started
 
-    guarded = False
-    try:
+    def step(self, step) -> None:
+        self.number += 1
+        self.current = self.number
+        if not self.guarded and self.phases.guard_firewall is not None and _is_firewall(step):
+            self.phases.guard_firewall(self.journal.state["run_id"])
+            self.journal.say("firewall guard started: the change is undone unless confirmed")
+            self.guarded = True
+        self.ex.do_step(step, self.number, str(self.number))
+
+    def install_first(self, plan: Plan, replan: Callable[[], Plan] | None) -> list:
+        """With `replan`, the plan's install part done, and the steps planned again for the
+        installed packages returned; otherwise the plan's steps, all still to do."""
         # The install part runs up to the last install-phase step: the files its commands
         # need (apt sources, debconf answers) have no phase of their own.
         marked = [i for i, s in enumerate(plan.steps) if getattr(s, "phase", "") == "install"]
         install = plan.steps[: marked[-1] + 1] if marked else []
-        if replan is not None and install:
-            for step in install:
-                number += 1
-                current = number
-                do_step(step, number)
-            current = None
-            stage = "planning the configuration after the install steps"
-            journal.say("packages installed: planning the configuration again")
-            ex.event("replan", number, "planning the configuration for the installed "
-                                       "packages")
-            fresh = replan()
-            for note in fresh.notes:
-                journal.say(f"note: {note}")
-            steps = fresh.steps
-        else:
-            steps = plan.steps
-        checked = phases.check_configs is None
+        if replan is None or not install:
+            return plan.steps
+        for step in install:
+            self.step(step)
+        self.current = None
+        self.stage = "planning the configuration after the install steps"
+        self.journal.say("packages installed: planning the configuration again")
+        self.ex.event("replan", self.number, "planning the configuration for the installed "
+                                             "packages")
+        fresh = replan()
+        for note in fresh.notes:
+            self.journal.say(f"note: {note}")
+        return fresh.steps
+
+    def do_steps(self, steps: list) -> None:
+        """The steps, the new configuration checked before the first restart."""
+        checked = self.phases.check_configs is None
         for index, step in enumerate(steps):
-            number += 1
             if not checked and getattr(step, "kind", "") == "service":
-                current, stage = None, "checking the new configuration before the restarts"
+                self.current = None
+                self.stage = "checking the new configuration before the restarts"
                 checked = True
-                _check_configs(ex, phases, steps[index:], number)
-            current = number
-            do_step(step, number)
-        current = None
-        stage = "finishing the run"
+                _check_configs(self.ex, self.phases, steps[index:], self.number + 1)
+            self.step(step)
+
+    def finish(self) -> RunOutcome:
+        """managed.json written, the result verified, the run recorded as applied."""
+        ex, journal = self.ex, self.journal
+        self.current = None
+        self.stage = "finishing the run"
         ex.check_interrupt()
         _save_managed(ex)
         note = journal.state["plan"]
-        if phases.verify is not None:
-            stage = "verifying that Jitsi works after the restarts"
-            report = _verify(ex, phases, number)
+        report = None
+        if self.phases.verify is not None:
+            self.stage = "verifying that Jitsi works after the restarts"
+            report = self.report = _verify(ex, self.phases, self.number)
             ex.check_interrupt()
             if not report.ok:
                 said = f"verification failed: {report.summary()}"
-                if not phases.keep_on_failure:
+                if not self.phases.keep_on_failure:
                     raise CheckFailed("verification", said)
                 journal.say(f"{said}; the changes are kept (--keep-on-failure)")
                 note += "; verification FAILED, changes kept"
@@ -224,32 +233,46 @@ def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
                           verification=verification, packages=package_versions(ex.root),
                           finished=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         journal.say("applied")
-        ex.event("applied", number, journal.state["run_id"])
+        ex.event("applied", self.number, journal.state["run_id"])
         return RunOutcome(journal.state["run_id"], "applied", log_path=str(journal.log_path),
                           fallbacks=list(ex.fallbacks), verification=verification,
                           failed_phase="verification" if report is not None and not report.ok
                           else "")
-    except BaseException as exc:
+
+    def fail(self, exc: BaseException) -> RunOutcome:
+        """The run rolled back after `exc`, and recorded as such."""
+        ex, journal = self.ex, self.journal
         error = journal.redact(explain(journal, exc))
-        failed = current
-        where = f"step {failed}" if failed is not None else stage
+        failed = self.current
+        where = f"step {failed}" if failed is not None else self.stage
         journal.say(f"failed at {where}: {error}")
         ex.event("failed", failed or 0, error)
-        if ex.guard is not None:
-            ex.guard.start_rollback()
+        if ex.signals is not None:
+            ex.signals.start_rollback()
         ex.event("rollback", failed or 0, "rolling back every change of this run")
-        problems = roll_back(journal, ex.runner, ex.guard)
-        verification = report.to_dict() if report is not None else None
+        problems = roll_back(journal, ex.runner, ex.signals)
+        verification = self.report.to_dict() if self.report is not None else None
         journal.set_state("rolled-back", failed_step=failed, error=error,
                           summary=f"{journal.state['plan']}; failed at {where}: {error}",
                           rollback_errors=problems, fallbacks=ex.fallbacks,
                           verification=verification)
         ex.event("rolled-back", failed or 0, "; ".join(problems) or "rolled back")
-        if not isinstance(exc, Exception):
-            raise
         return RunOutcome(journal.state["run_id"], "rolled-back", failed, error, problems,
                           str(journal.log_path), list(ex.fallbacks), verification,
                           exc.phase if isinstance(exc, CheckFailed) else "")
+
+
+def _run_plan(ex: Executor, plan: Plan, replan: Callable[[], Plan] | None,
+              phases: Phases | None = None) -> RunOutcome:
+    run = _Run(ex, phases or Phases())
+    try:
+        run.do_steps(run.install_first(plan, replan))
+        return run.finish()
+    except BaseException as exc:
+        outcome = run.fail(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return outcome
 
 
 def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
@@ -283,12 +306,12 @@ def apply(plan: Plan, root: Root, runner: Runner, *, redact: Redactor,
                                 exit_code=EXIT_INTERRUPTED)
         # The handlers first: a signal that arrives once the run is recorded as applying
         # must lead to its rollback, never leave it half recorded (the first step checks).
-        with SignalGuard(runner) as guard:
+        with SignalGuard(runner) as signals:
             journal = Journal.create(root, redact, answers_text, _plan_summary(plan.steps))
             try:
                 with LogTee(journal, runner):
-                    ex = Executor(journal, runner, on_event, guard)
-                    if not guard.installed:
+                    ex = Executor(journal, runner, on_event, signals)
+                    if not signals.installed:
                         journal.say("not on the main thread: signals are left to the caller")
                     return _run_plan(ex, plan, replan, phases)
             finally:
@@ -356,9 +379,9 @@ def rollback(root: Root, runner: Runner, run_id: str | None = None, *,
                     "rerun with --force to roll back anyway (the edited versions are kept "
                     "beside the run's backups), or undo the edits by hand first",
                     field="rollback")
-            with SignalGuard(runner, rolling_back=True) as guard, LogTee(journal, runner):
+            with SignalGuard(runner, rolling_back=True) as signals, LogTee(journal, runner):
                 journal.say(f"rollback of run {target['run_id']} (was {target.get('status')})")
-                problems = roll_back(journal, runner, guard)
+                problems = roll_back(journal, runner, signals)
                 how = ("rolled back on request" if target.get("status") == "applied"
                        else "interrupted run rolled back")
                 journal.set_state("rolled-back", rollback_errors=problems,

@@ -1,5 +1,6 @@
-"""Verifiers for the certificate routes: apply runs one after a `Verify` plan step, through
-jitsiwizard.apply.verify, to check what the step really left on the host.
+"""What a `Verify` plan step checks on the host after the step it follows, looked up by name
+for apply: the table (VERIFIERS) and its lookup (get), with the verifiers of the certificate
+routes.
 
 Each takes (root, runner, args) and returns (ok, message); the message says what was seen, in
 words an admin can act on."""
@@ -9,8 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Callable
 
-from jitsiwizard.checks.certs import format_utc, read_first_cert, validate_own
 from jitsiwizard.rootfs import Root
+
+Verifier = Callable[..., "tuple[bool, str]"]
+
+# The certificate code (jitsiwizard.checks.certs) is imported inside each verifier: apply loads
+# this module whenever a run is recorded, and that code is needed only once a Verify step runs.
 
 
 def _as_root(root) -> Root:
@@ -19,6 +24,8 @@ def _as_root(root) -> Root:
 
 def certificate_issued(root, runner, args: dict) -> tuple[bool, str]:
     """The certificate at args["cert"] comes from a CA, is in date and covers args["hostname"]."""
+    from jitsiwizard.checks.certs import format_utc, read_first_cert
+
     path, host = args["cert"], args["hostname"]
     info = read_first_cert(_as_root(root).read_text(path) or "")
     if info is None:
@@ -36,6 +43,8 @@ def certificate_issued(root, runner, args: dict) -> tuple[bool, str]:
 
 def own_certificate(root, runner, args: dict) -> tuple[bool, str]:
     """validate_own at apply time, so nginx is never pointed at files that changed since."""
+    from jitsiwizard.checks.certs import validate_own
+
     base = _as_root(root)
     problems = validate_own(str(base.path(args["cert"])), str(base.path(args["key"])),
                             args["hostname"])
@@ -46,7 +55,15 @@ def own_certificate(root, runner, args: dict) -> tuple[bool, str]:
 
 
 # The names are the ones certs.plan writes into `Verify` steps (and so into saved plans).
-VERIFIERS: dict[str, Callable[..., tuple[bool, str]]] = {
+VERIFIERS: dict[str, Verifier] = {
     "certificate-issued": certificate_issued,
     "own-certificate": own_certificate,
 }
+
+
+def get(name: str) -> Verifier:
+    try:
+        return VERIFIERS[name]
+    except KeyError:
+        known = ", ".join(sorted(VERIFIERS))
+        raise KeyError(f"no verifier named {name!r} (known: {known})") from None

@@ -1,4 +1,4 @@
-"""Proving that Jitsi works: the new configuration checked before any restart (preflight),
+"""Proving that Jitsi works: the new configuration checked before any restart (configs),
 the running services checked after them (report), meetings in progress asked before a run
 that would drop them (probes.meetings).
 
@@ -10,7 +10,7 @@ is (expectation_for_host, for `jitsi-wizard verify`).
     probes     bounded HTTP GETs, jicofo's meeting counts, the certificate served for a name
     deadline   one deadline for a whole exchange (lookup, connect, TLS, every send and recv)
     report     Endpoints, Expectation, Finding, Report; verify()
-    preflight  prosodyctl check config, a HOCON parse of jicofo.conf and jvb.conf
+    configs    prosodyctl check config, a HOCON parse of jicofo.conf and jvb.conf
 """
 
 from __future__ import annotations

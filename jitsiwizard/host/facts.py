@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from dataclasses import dataclass, field
+from typing import Callable
 
 from jitsiwizard.answers.secrets import find_secrets
 from jitsiwizard.host import prosody_auth
@@ -20,10 +20,12 @@ from jitsiwizard.paths import (
     PLUGINS_DIR,
     PROSODY_AVAIL,
     PROSODY_ENABLED,
-    RUNS_DIR,
     TURNSERVER_CONF,
 )
 from jitsiwizard.rootfs import Root
+
+# path -> what the file held before the wizard first changed it (None: not known)
+FirstBackup = Callable[[str], "str | None"]
 
 
 @dataclass
@@ -195,11 +197,45 @@ def _find_hostname(root: Root) -> str | None:
     return chosen[0] if chosen else None
 
 
-def read_facts(root: Root) -> HostFacts:
-    """Read the host's state under `root`. Never writes; never runs anything."""
-    from jitsiwizard.formats import configjs, hocon, lua, nginx, properties
+def read_facts(root: Root, first_backup: FirstBackup | None = None) -> HostFacts:
+    """Read the host's state under `root`. Never writes; never runs anything.
 
+    `first_backup(path)` gives what a file held before the wizard first changed it (the
+    recorded runs keep that: jitsiwizard.apply.runs.first_backup); without it, the host is
+    read as if no run had been recorded."""
     facts = HostFacts()
+    _read_system(facts, root)
+    host = _find_hostname(root)
+    if host is None:
+        return facts
+    facts.hostname = host
+    facts.letsencrypt_script = LETSENCRYPT_SCRIPT if root.exists(LETSENCRYPT_SCRIPT) else None
+    facts.anonymous_module = ("jitsi-anonymous"
+                              if root.exists(f"{PLUGINS_DIR}/mod_auth_jitsi-anonymous.lua")
+                              else _first_anonymous_module(host, first_backup) or "anonymous")
+
+    host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
+    host_text = root.read_text(host_file)
+    if host_text is None:
+        facts.warnings.append(f"found /etc/jitsi/meet/{host}-config.js but no {host_file}: "
+                              "the jitsi-meet-prosody package is missing or broken")
+        return facts
+    facts.prosody_host_file = host_file
+    facts.generation = "current" if root.exists(JICOFO_CONF) else "legacy"
+    prosody_files = _read_prosody(facts, root, host, host_text)
+    jicofo_text, props = _read_jicofo(facts, root)
+    _read_policy(facts, prosody_files)
+    _read_users(facts, root)
+    # Passwords and secrets in the files a plan may show, for redaction by value.
+    for text in (*prosody_files.values(), jicofo_text, props,
+                 *(root.read_text(p) for p in (JVB_CONF, JVB_PROPS, TURNSERVER_CONF))):
+        facts.secrets |= find_secrets(text)
+    _read_nginx(facts, root, host)
+    return facts
+
+
+def _read_system(facts: HostFacts, root: Root) -> None:
+    """The release, the installed packages, and what the wizard wrote before."""
     release = parse_os_release(root.read_text(OS_RELEASE) or "")
     facts.os_id = release.get("ID", "")
     facts.os_version = release.get("VERSION_ID", "")
@@ -213,25 +249,13 @@ def read_facts(root: Root) -> HostFacts:
             "target Debian 11+ and Ubuntu 22.04+; plan an upgrade")
     facts.managed, facts.managed_own = _managed(root)
 
-    host = _find_hostname(root)
-    if host is None:
-        return facts
-    facts.hostname = host
-    facts.letsencrypt_script = LETSENCRYPT_SCRIPT if root.exists(LETSENCRYPT_SCRIPT) else None
-    facts.anonymous_module = ("jitsi-anonymous"
-                              if root.exists(f"{PLUGINS_DIR}/mod_auth_jitsi-anonymous.lua")
-                              else _first_anonymous_module(root, host) or "anonymous")
+
+def _read_prosody(facts: HostFacts, root: Root, host: str, host_text: str) -> dict[str, str]:
+    """The main host's authentication and modules, and where a guest host is defined;
+    returns the Prosody files read (path -> text), the main host's file first."""
+    from jitsiwizard.formats import configjs, lua
 
     host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
-    host_text = root.read_text(host_file)
-    if host_text is None:
-        facts.warnings.append(f"found /etc/jitsi/meet/{host}-config.js but no {host_file}: "
-                              "the jitsi-meet-prosody package is missing or broken")
-        return facts
-    facts.prosody_host_file = host_file
-    facts.generation = "current" if root.exists(JICOFO_CONF) else "legacy"
-
-    # Prosody: the main host's module, and where a guest host is defined.
     prosody_files = {host_file: host_text}
     for path in _enabled_prosody_files(root):
         if path not in prosody_files:
@@ -261,8 +285,14 @@ def read_facts(root: Root) -> HostFacts:
                     for s in lua.prosody_sections(text)):
                 facts.guest_host_file, facts.guest_host = path, name
     facts.guests = facts.guest_host_file is not None
+    return prosody_files
 
-    # jicofo
+
+def _read_jicofo(facts: HostFacts, root: Root) -> tuple[str | None, str | None]:
+    """Whether jicofo asks for a login (jicofo.conf, and the legacy key that wins over it);
+    returns the texts of jicofo.conf and sip-communicator.properties (None: absent)."""
+    from jitsiwizard.formats import hocon, properties
+
     jicofo_text = root.read_text(JICOFO_CONF)
     if jicofo_text is not None:
         facts.jicofo_conf = JICOFO_CONF
@@ -272,15 +302,13 @@ def read_facts(root: Root) -> HostFacts:
     if props is not None:
         facts.jicofo_sip_properties = JICOFO_PROPS
         facts.legacy_auth_key = properties.properties_get(props, LEGACY_AUTH_KEY)
+    return jicofo_text, props
 
-    _read_policy(facts, prosody_files)
-    _read_users(facts, root)
-    # Passwords and secrets in the files a plan may show, for redaction by value.
-    for text in (*prosody_files.values(), jicofo_text, props,
-                 *(root.read_text(p) for p in (JVB_CONF, JVB_PROPS, TURNSERVER_CONF))):
-        facts.secrets |= find_secrets(text)
 
-    # nginx
+def _read_nginx(facts: HostFacts, root: Root, host: str) -> None:
+    """The site's certificate and key, as nginx serves them."""
+    from jitsiwizard.formats import nginx
+
     site = f"/etc/nginx/sites-available/{host}.conf"
     site_text = root.read_text(site)
     if site_text is not None:
@@ -289,47 +317,18 @@ def read_facts(root: Root) -> HostFacts:
         keys = nginx.nginx_get(site_text, "ssl_certificate_key")
         facts.cert_file = certs[0] if certs else None
         facts.key_file = keys[0] if keys else None
-    return facts
 
 
-def _first_anonymous_module(root: Root, host: str) -> str | None:
+def _first_anonymous_module(host: str, first_backup: FirstBackup | None) -> str | None:
     """The anonymous module the packages wrote on the main host's line, as the first run
     that changed the host file kept it in its backup: a host switched away from open (and
     whose plugin directory is not where the check above looks) goes back to that one."""
-    import json
-
     from jitsiwizard.formats import lua
 
-    host_file = f"{PROSODY_AVAIL}/{host}.cfg.lua"
-    runs = root.path(RUNS_DIR)
-    if not runs.is_dir():
-        return None
-    def seq(run) -> tuple:  # run ids of the same second sort at random: runs keep a seq
-        try:
-            state = json.loads(root.read_text(f"{RUNS_DIR}/{run.name}/state.json") or "{}")
-        except ValueError:
-            state = {}
-        return (state.get("seq", 0) if isinstance(state, dict) else 0, run.name)
-
-    for run in sorted(runs.iterdir(), key=seq):
-        journal = root.read_text(f"{RUNS_DIR}/{run.name}/journal.jsonl") or ""
-        for line in journal.splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                break
-            prior = entry.get("prior") if isinstance(entry, dict) else None
-            if entry.get("op") != "path" or entry.get("path") != host_file or \
-                    not isinstance(prior, dict) or prior.get("type") != "file":
-                continue
-            name = str(prior.get("backup", ""))
-            if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or name.startswith("."):
-                return None
-            text = root.read_text(f"{RUNS_DIR}/{run.name}/backup/{name}")
-            raw = lua.prosody_get(text, host, "authentication") if text else None
-            module = lua.lua_unquote(raw) if raw else None
-            return module if module in prosody_auth.ANONYMOUS_MODULES else None
-    return None
+    text = first_backup(f"{PROSODY_AVAIL}/{host}.cfg.lua") if first_backup else None
+    raw = lua.prosody_get(text, host, "authentication") if text else None
+    module = lua.lua_unquote(raw) if raw else None
+    return module if module in prosody_auth.ANONYMOUS_MODULES else None
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -192,10 +192,10 @@ class Service:
 @dataclass
 class Verify:
     """Check an outcome (a certificate really issued, a config accepted) with a named verifier
-    from `jitsiwizard.apply.verify`. When it fails, the `otherwise` steps run in its place (a
+    from `jitsiwizard.apply.verifiers`. When it fails, the `otherwise` steps run in its place (a
     fallback route); with no `otherwise`, the failure aborts the run and rolls it back."""
 
-    name: str  # a key of VERIFIERS in jitsiwizard.apply.verifiers (see jitsiwizard.apply.verify)
+    name: str  # a key of VERIFIERS in jitsiwizard.apply.verifiers
     summary: str
     args: dict = field(default_factory=dict)
     otherwise: list = field(default_factory=list)  # list[Step]

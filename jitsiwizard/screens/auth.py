@@ -23,7 +23,7 @@ from jitsiwizard.screens.base import (
     result_text,
     text_width,
 )
-from jitsiwizard.screens.widgets import Choice, Field, Tick
+from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
 from jitsiwizard.workflow.form import typed
 
 INTRO = "Who may start a meeting, and whether people without an account may join one."
@@ -100,7 +100,7 @@ class AuthScreen(WizardScreen):
         return True
 
     def compose_body(self) -> ComposeResult:
-        with RadioSet(id="policy", compact=True):
+        with Choices(id="policy", compact=True):
             for policy, label in POLICIES:
                 yield Choice(f"{policy:<7}{label}", id=f"policy-{policy}", compact=True)
         yield Tick("Guests without an account may join once a host started the meeting",
@@ -129,7 +129,7 @@ class AuthScreen(WizardScreen):
                                id="ldap-plain", compact=True)
                 if widget_id == "ldap-name":
                     yield Static("Search scope", classes="field-label")
-                    with RadioSet(id="ldap-scope", compact=True, classes="inline"):
+                    with Choices(id="ldap-scope", compact=True, classes="inline"):
                         for scope in SCOPES:
                             yield Choice(scope, id=f"scope-{scope}", compact=True)
             with Horizontal(classes="buttons"):

@@ -304,9 +304,12 @@ class WizardScreen(Screen):
         """Show the form's current values (it may have changed on another screen)."""
 
     def focus_first(self) -> None:
+        """The step's first field, tick or choice; Next when it has none. Never a button in
+        the body ("Check again"): Enter there would act, where it should go on."""
         body = self.query_one("#body")
         for widget in self.focus_chain:  # in Tab order, shown widgets only
-            if widget is not body and body in widget.ancestors:
+            if (widget is not body and body in widget.ancestors
+                    and not isinstance(widget, Button)):
                 widget.focus()
                 return
         self.query_one("#next", Button).focus()

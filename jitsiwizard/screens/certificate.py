@@ -14,7 +14,7 @@ from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 from jitsiwizard.answers.model import ACME_SERVERS
 from jitsiwizard.screens.base import WizardScreen, hanging, problems_text, text_width
-from jitsiwizard.screens.widgets import Choice, Field, Tick
+from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
 
 INTRO = "How the web server gets its TLS certificate. Browsers and the apps need a trusted one."
 MODES = (
@@ -54,7 +54,7 @@ class CertificateScreen(WizardScreen):
         self.own_problems: list = []
 
     def compose_body(self) -> ComposeResult:
-        with RadioSet(id="mode", compact=True):
+        with Choices(id="mode", compact=True):
             for mode, label in MODES:
                 if mode == "keep" and not self.form.facts.cert_file:
                     continue  # nothing to keep on a host without Jitsi's site yet
@@ -62,7 +62,7 @@ class CertificateScreen(WizardScreen):
         with Vertical(id="acme"):
             yield Field("E-mail", placeholder="admin@example.org", id="email", key="host.email")
             yield Static("ACME server", classes="field-label")
-            with RadioSet(id="server", compact=True, classes="inline"):
+            with Choices(id="server", compact=True, classes="inline"):
                 for key, label in SERVERS:
                     yield Choice(label, id=f"server-{key}", compact=True)
             yield Field("ACME URL", placeholder="https://acme.example.org/directory",

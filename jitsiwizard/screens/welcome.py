@@ -14,7 +14,7 @@ from textual.widgets import Button, RadioSet, Static
 
 from jitsiwizard.answers.model import BridgeAnswers
 from jitsiwizard.screens.base import StepLine, WizardScreen
-from jitsiwizard.screens.widgets import Choice
+from jitsiwizard.screens.widgets import Choice, Choices
 
 INTRO = ("This wizard sets up Jitsi Meet on this host: its name and DNS, the firewall, the "
          "TLS certificate, and who may start meetings. You see every change (commands and "
@@ -97,7 +97,7 @@ class WelcomeScreen(WizardScreen):
                      id="facts")
         yield Static("", id="warnings", classes="warnings")
         if self.offers_role():
-            with RadioSet(id="role", compact=True):
+            with Choices(id="role", compact=True):
                 for role, label in ROLES:
                     yield Choice(label, id=f"role-{role}", compact=True)
         else:

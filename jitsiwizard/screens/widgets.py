@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
+from textual.binding import Binding
 from textual.containers import Container
 from textual.content import Content
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, RadioButton, Static
+from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 HINT_WORDS = ("e.g.", "(unchanged", "optional", "only ")
 
@@ -87,14 +90,53 @@ class Choice(RadioButton):
         return Content.assemble((mark, self.get_visual_style("toggle--button")))
 
 
-class Tick(Checkbox):
+def go_on(widget: Widget) -> None:
+    """Enter on a tick or on the choice already made: what Enter in a field does (the next
+    field, and from the last one the next step)."""
+    handler = getattr(widget.screen, "field_submitted", None)
+    if handler is not None:
+        handler(widget)
+    else:
+        widget.screen.focus_next()
+
+
+class Choices(RadioSet, inherit_bindings=False):
+    """Choices: the arrows move, Space chooses, Enter chooses and, on the choice already
+    made, goes on as in a field (Enter on a step whose choice suits it goes to the next)."""
+
+    BINDINGS: ClassVar = [
+        Binding("down,right", "next_button", "Next option", show=False),
+        Binding("up,left", "previous_button", "Previous option", show=False),
+        Binding("space", "toggle_button", "Choose", show=False),
+        Binding("enter", "choose", "Choose", show=False),
+    ]
+
+    def action_choose(self) -> None:
+        selected = self._selected
+        buttons = list(self.query(RadioButton))
+        if selected is not None and selected < len(buttons) and buttons[selected].value:
+            go_on(self)
+        else:
+            self.action_toggle_button()
+
+
+class Tick(Checkbox, inherit_bindings=False):
     """A check box whose state reads without colour: [ ] and [x], [-] when disabled (the
-    grey of a disabled box is lost under NO_COLOR). With an answers key, `error` is its error
-    line: the screen yields it right after the box."""
+    grey of a disabled box is lost under NO_COLOR). Space ticks it; Enter goes on, as in a
+    field. With an answers key, `error` is its error line: the screen yields it right after
+    the box."""
+
+    BINDINGS: ClassVar = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+        Binding("enter", "go_on", "Next field", show=False),
+    ]
 
     def __init__(self, *args, key: str = "", **kw):
         super().__init__(*args, **kw)
         self.error = FieldError(key, self) if key else None
+
+    def action_go_on(self) -> None:
+        go_on(self)
 
     @property
     def _button(self) -> Content:

@@ -78,7 +78,7 @@ class RunGuards:
     def _phases(self, planned: Planned, redact: Redactor, log):
         from jitsiwizard.apply.transaction import Phases
         from jitsiwizard.health import expectation_for_run, verify
-        from jitsiwizard.health.preflight import check_configs
+        from jitsiwizard.health.configs import check_configs
 
         endpoints = self.the_endpoints()
         checker, units = self._probe_runners(redact, log)

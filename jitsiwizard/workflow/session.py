@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from jitsiwizard.apply.runner import Runner
     from jitsiwizard.health import Endpoints
     from jitsiwizard.host.facts import HostFacts
-    from jitsiwizard.host.reader import HostReader
     from jitsiwizard.plan.steps import Plan
     from jitsiwizard.workflow.form import WizardForm
+    from jitsiwizard.workflow.host_reader import HostReader
 
 NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
                          "configure yet: the configuration is planned after a real install")
@@ -84,15 +84,15 @@ class Session(LiveChecks, RunGuards):
         if reader is not None:  # started by prefetch_host() just before
             self.facts = reader.facts()
             return self.facts
-        from jitsiwizard.host.facts import read_facts
+        from jitsiwizard.workflow.host_reader import read_host_facts
 
-        self.facts = read_facts(self.root)
+        self.facts = read_host_facts(self.root)
         return self.facts
 
     def prefetch_host(self) -> None:
         """Start reading the host alongside what the caller does next (the wizard imports
         its screens); the next read_host() returns that read."""
-        from jitsiwizard.host.reader import HostReader
+        from jitsiwizard.workflow.host_reader import HostReader
 
         self._host_reader = HostReader(self.root)
 

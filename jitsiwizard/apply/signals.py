@@ -1,4 +1,6 @@
-"""Signals during a run, and the test-only points where a run kills itself."""
+"""Signals during a run (SignalGuard: stop and roll back, or note and go on), and the
+test-only points where a run kills itself. (A "guard" elsewhere in apply is the firewall
+guard: firewall_guard.py.)"""
 
 from __future__ import annotations
 
@@ -63,9 +65,9 @@ class SignalGuard:
             signal.signal(signum, previous if previous is not None else signal.SIG_DFL)
         self.runner.reset_abort()
         # A hang-up or SIGTERM that came too late to roll the run back (it is recorded as
-        # applied) still ends the process, as it would have without the guard: a firewall
-        # change then falls to its guard, which undoes it. Ctrl+C there only leads on to
-        # the question, where the admin decides.
+        # applied) still ends the process, as it would have without these handlers: a
+        # firewall change then falls to its guard, which undoes it. Ctrl+C there only leads
+        # on to the question, where the admin decides.
         late = self.received
         if late in (signal.SIGHUP, signal.SIGTERM) and not self.rolling_back and \
                 self.installed:

@@ -2,7 +2,10 @@
 and reading the host's configuration (Prosody, jicofo, nginx, config.js) about 0.02 s; on a
 host with a second CPU a child process reads the host meanwhile, so the first screen, which
 shows what was read, appears sooner. With one CPU it would only take turns: the host is then
-read in-process, as it is whenever the child fails in any way."""
+read in-process, as it is whenever the child fails in any way.
+
+The reading itself is jitsiwizard.host.facts (pure); what only the recorded runs know, the
+file the wizard first changed as it was before, comes from jitsiwizard.apply.runs."""
 
 from __future__ import annotations
 
@@ -10,11 +13,27 @@ import os
 import pickle
 from typing import TYPE_CHECKING
 
+from jitsiwizard.paths import RUNS_DIR
+
 if TYPE_CHECKING:
     from jitsiwizard.host.facts import HostFacts
     from jitsiwizard.rootfs import Root
 
 MAX_RESULT = 16 * 1024 * 1024  # HostFacts of a real host pickle to a few kB
+
+
+def read_host_facts(root: Root) -> HostFacts:
+    """The host's facts under `root`, with the backups of the recorded runs to hand."""
+    from jitsiwizard.host.facts import read_facts
+
+    def backup_of(path: str) -> str | None:
+        if not root.path(RUNS_DIR).is_dir():  # no run recorded: apply need not even load
+            return None
+        from jitsiwizard.apply.runs import first_backup
+
+        return first_backup(root, path)
+
+    return read_facts(root, backup_of)
 
 
 def usable_cpus() -> int:
@@ -51,10 +70,9 @@ class HostReader:
         code = 1
         try:
             from jitsiwizard.errors import UserError
-            from jitsiwizard.host.facts import read_facts
 
             try:
-                result = ("facts", read_facts(self.root))
+                result = ("facts", read_host_facts(self.root))
             except UserError as exc:
                 result = ("error", exc)
             data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
@@ -89,14 +107,12 @@ class HostReader:
             return None
 
     def facts(self) -> HostFacts:
-        from jitsiwizard.host.facts import read_facts
-
         try:
             result = self._collect()
         except OSError:
             result = None
         if result is None:
-            return read_facts(self.root)
+            return read_host_facts(self.root)
         kind, value = result
         if kind == "error":
             raise value  # type: ignore[misc]
