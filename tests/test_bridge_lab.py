@@ -24,6 +24,7 @@ from jitsiwizard.formats.hocon import _hocon_tokens, hocon_get_managed_block
 from jitsiwizard.health import Endpoints
 from jitsiwizard.health.xmpp import PinMismatch, probe
 from jitsiwizard.rootfs import Root
+from jitsiwizard.workflow.bridges import list_bridges, plan_add, plan_remove
 from jitsiwizard.workflow.session import Session
 from tests.lab import netns
 from tests.lab.prosody import Prosody
@@ -112,7 +113,8 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         session = Session(Root(main_root), simulate=True, endpoints=ends)
 
         # On the main host: bridge add.
-        run = netns.call_in(link.server, session.bridge_add, "bridge2", link.outside_address)
+        run = netns.call_in(link.server, plan_add, session, "bridge2",
+                            link.outside_address)
         assert session.apply_plan(run.plan, run.redact, on_event=lambda *a: None).status \
             == "applied"
         assert run_prosodyctl(prosody, run.plan) == [
@@ -159,7 +161,7 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         seen_by_main = []
 
         def listed() -> None:
-            seen_by_main.extend(netns.call_in(link.server, session.bridge_list))
+            seen_by_main.extend(netns.call_in(link.server, list_bridges, session))
 
         joined = netns.call_in(
             link.outside, probe, link.server_address, port, values["DOMAIN"], ca=None,
@@ -168,7 +170,7 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         assert (joined.login, joined.joined) == ("success", "joined")
         assert [(r["name"], r["address"], r["in_brewery"]) for r in seen_by_main] == [
             ("bridge2", link.outside_address, True)], seen_by_main
-        after = netns.call_in(link.server, session.bridge_list)
+        after = netns.call_in(link.server, list_bridges, session)
         assert after[0]["in_brewery"] is False
 
         # A wrong pin is refused before any password is sent.
@@ -182,7 +184,7 @@ def test_bridge_joins_the_brewery_with_what_the_wizard_wrote(tmp_path, link, cap
         assert not netns.call_in(link.outside, reaches, link.server_address, port, OTHER)
 
         # bridge remove: the account is gone, the rule with it.
-        gone = session.bridge_remove("bridge2")
+        gone = plan_remove(session, "bridge2")
         assert session.apply_plan(gone.plan, gone.redact, on_event=lambda *a: None).status \
             == "applied"
         # The last bridge: the checker account goes too, so Prosody's accounts are as

@@ -22,6 +22,7 @@ from jitsiwizard.apply.transaction import Phases
 from jitsiwizard.cli.main import main
 from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.session import Session
+from jitsiwizard.workflow.status import runs as recorded_runs
 from tests.lab.proc import wait_for
 from tests.lab.ufw_standin import state as ufw_state
 
@@ -60,11 +61,11 @@ def test_an_unconfirmed_change_is_undone_and_a_rollback_does_not_undo_it_again(t
     root = host(tmp_path)
     session, outcome = firewall_run(root, window=1.0)
     assert ufw_state(ufw)["enabled"] and "443/tcp" in ufw_state(ufw)["rules"]
-    assert session.arm_firewall_revert(outcome) is not None
-    assert session.firewall_guard_outcome(outcome.run_id, timeout=20) == "reverted"
+    assert session.firewall.start_countdown(outcome) is not None
+    assert session.firewall.outcome(outcome.run_id, timeout=20) == "reverted"
     after = ufw_state(ufw)
     assert (after["enabled"], after["rules"]) == (False, [])
-    assert not session.confirm_firewall_change(outcome.run_id)  # too late: it was undone
+    assert not session.firewall.confirm(outcome.run_id)  # too late: it was undone
 
     calls = len(after["calls"])
     assert not session.rollback(outcome.run_id).rollback_errors
@@ -74,9 +75,9 @@ def test_an_unconfirmed_change_is_undone_and_a_rollback_does_not_undo_it_again(t
 def test_a_confirmed_change_stays(tmp_path, ufw):
     root = host(tmp_path)
     session, outcome = firewall_run(root, window=30.0)
-    assert session.arm_firewall_revert(outcome) is not None
-    assert session.confirm_firewall_change(outcome.run_id)
-    assert session.firewall_guard_outcome(outcome.run_id, timeout=20) == "confirmed"
+    assert session.firewall.start_countdown(outcome) is not None
+    assert session.firewall.confirm(outcome.run_id)
+    assert session.firewall.outcome(outcome.run_id, timeout=20) == "confirmed"
     after = ufw_state(ufw)
     assert after["enabled"] and {"22/tcp", "80/tcp", "443/tcp", "10000/udp"} <= set(
         after["rules"])
@@ -95,7 +96,7 @@ session = Session(root, firewall_window=float(sys.argv[2]))
 planned = session.plan(loads(sys.stdin.readline().replace("\\\\n", "\\n")))
 outcome = apply(planned.plan, root, Runner(root), redact=planned.redact,
                 phases=guarded(session, planned))
-session.arm_firewall_revert(outcome)
+session.firewall.start_countdown(outcome)
 print(outcome.run_id, flush=True)
 sys.stdin.readline()  # waits for a confirmation that never comes
 """
@@ -118,7 +119,7 @@ def test_the_change_is_undone_after_the_wizard_is_killed(tmp_path, ufw):
         if child.poll() is None:
             child.kill()
     started = time.monotonic()
-    outcome = Session(root).firewall_guard_outcome(run_id, timeout=20)
+    outcome = Session(root).firewall.outcome(run_id, timeout=20)
     assert outcome == "reverted", f"after {time.monotonic() - started:.1f} s: {outcome}"
     assert ufw_state(ufw)["enabled"] is False
 
@@ -160,7 +161,7 @@ def event(kind, number, text):
 outcome = apply(planned.plan, root, Runner(root), redact=planned.redact, on_event=event,
                 phases=guarded(session, planned))
 event("countdown", 0, "")
-session.arm_firewall_revert(outcome)
+session.firewall.start_countdown(outcome)
 event("asked", 0, "")
 sys.stdin.readline()  # the admin never answers
 """
@@ -199,14 +200,14 @@ def race_trial(base: Path, stop_at: str, signum: int) -> str:
             child.kill()
             child.wait(timeout=10)
     deadline = time.monotonic() + 30
-    runs = Session(root).runs()
+    runs = recorded_runs(root)
     while time.monotonic() < deadline:
         now = ufw_state(ufw) if ufw.exists() else {"enabled": False, "rules": []}
         guard = [r.firewall for r in runs]
         if (now["enabled"], now["rules"]) == (False, []) and "pending" not in guard:
             return ""
         time.sleep(0.1)  # the guard is another process: its files are all there is to watch
-        runs = Session(root).runs()
+        runs = recorded_runs(root)
     return f"after 30 s: ufw {now}, runs {[(r.status, r.firewall) for r in runs]}"
 
 
@@ -232,17 +233,17 @@ def test_a_dead_guard_is_replaced_by_the_wizard_itself(tmp_path, ufw):
     when it looks for the guard's outcome (the terminal face does at the deadline)."""
     root = host(tmp_path)
     session, outcome = firewall_run(root, window=2.0)
-    deadline = session.arm_firewall_revert(outcome)
-    assert session.firewall_guard_alive(outcome.run_id)
-    assert Session(root).runs()[-1].firewall == "pending"
+    deadline = session.firewall.start_countdown(outcome)
+    assert session.firewall.guard_alive(outcome.run_id)
+    assert recorded_runs(root)[-1].firewall == "pending"
     armed = json.loads((root.path(f"/var/lib/jitsi-wizard/runs/{outcome.run_id}")
                         / "firewall-guard-armed").read_text())
     os.kill(armed["guard_pid"], signal.SIGKILL)
-    wait_for(lambda: not session.firewall_guard_alive(outcome.run_id), 10, "the guard to die")
-    assert Session(root).runs()[-1].firewall == "unknown"
-    assert session.firewall_undo_commands(outcome.run_id)[0].startswith("ufw ")
-    assert session.firewall_guard_outcome(outcome.run_id, timeout=5) == "reverted"
+    wait_for(lambda: not session.firewall.guard_alive(outcome.run_id), 10, "the guard to die")
+    assert recorded_runs(root)[-1].firewall == "unknown"
+    assert session.firewall.undo_commands(outcome.run_id)[0].startswith("ufw ")
+    assert session.firewall.outcome(outcome.run_id, timeout=5) == "reverted"
     assert time.time() <= deadline + 10
     after = ufw_state(ufw)
     assert (after["enabled"], after["rules"]) == (False, [])
-    assert Session(root).runs()[-1].firewall == "undone"
+    assert recorded_runs(root)[-1].firewall == "undone"

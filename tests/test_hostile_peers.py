@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import json
 import re
@@ -113,10 +114,9 @@ def short_deadlines(monkeypatch):
 
     def session(args):
         made = original(args)
-        made.check_timeout = DEADLINE
         if made.endpoints is not None:
             made.endpoints.timeout = DEADLINE
-        return made
+        return dataclasses.replace(made, check_timeout=DEADLINE)
 
     monkeypatch.setattr(cli, "_session", session)
 
@@ -315,7 +315,7 @@ def test_a_slow_lookup_ends_at_the_deadline(slow_resolver, tmp_path):
     with ends_within(DEADLINE + MARGIN), pytest.raises(ProbeError, match=WITHIN):
         http_get("http://jicofo.invalid:8888/stats", DEADLINE)
     session, answers = bridge_session(tmp_path, 5222, "ab" * 32, main="main.invalid")
-    session.endpoints = None  # the main host by its name
+    session = dataclasses.replace(session, endpoints=None)  # the main host by its name
     with ends_within(DEADLINE + MARGIN):
         checks = preflight(session, answers)
     assert [c.name for c in checks] == ["main host resolves"] and not checks[0].ok

@@ -13,7 +13,7 @@ from jitsiwizard.answers.model import LdapAnswers
 from jitsiwizard.answers.secrets import Secret
 from jitsiwizard.cli.main import main
 from jitsiwizard.rootfs import Root
-from jitsiwizard.workflow.session import Session
+from jitsiwizard.workflow.live_checks import LiveChecks
 from tests.lab.ca import CA
 from tests.lab.prosody import Prosody
 from tests.lab.slapd import Slapd
@@ -95,7 +95,7 @@ def test_the_check_accepts_exactly_the_logins_prosody_accepts(case, make_root, t
 
     ldap = ldap_answers(directory, user_filter, attribute)
     ldap.test_user, ldap.test_password = name, Secret("literal", password)
-    results = Session(Root(root), check_timeout=5.0).check_ldap(ldap, HOST)
+    results = LiveChecks(Root(root), timeout=5.0).ldap(ldap, HOST)
     failed = [r for r in results if r.status == "fail"]
     # A rejection must come from the test login itself, not from the connection or search.
     assert [r.name for r in failed] in ([], ["ldap.test_user"]), [r.render() for r in failed]

@@ -9,6 +9,7 @@ from jitsiwizard.host.facts import read_facts
 from jitsiwizard.host.prefill import answers_from_facts
 from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
+from jitsiwizard.screens.steps import problems_on
 
 from .conftest import POLICIES, answers_toml
 
@@ -64,4 +65,4 @@ def test_a_rerun_on_a_plain_ldap_host_keeps_what_the_host_runs(make_root, tmp_pa
     ldap = form.answers.auth.ldap
     assert (ldap.starttls, ldap.allow_plaintext) == (False, True)
     assert ldap.bind_password == Secret(f"file:{secret}", "plain-bind-pw")
-    assert [p for p in form.problems("auth")] == []
+    assert problems_on("auth", form) == []

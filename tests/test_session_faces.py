@@ -126,7 +126,7 @@ def test_a_videobridge_host_checks_only_its_media_port(tmp_path):
     from jitsiwizard.workflow.session import Session
 
     session = Session(Root(str(fixtures.build_bridge(tmp_path / "root"))), check_timeout=2.0)
-    assert session.jitsi_ports(bridge=True) == [(10000, "udp")]
-    names = {r.name for r in session.check_ports(22, False, bridge=True)}
+    assert session.checks.jitsi_ports(bridge=True) == [(10000, "udp")]
+    names = {r.name for r in session.checks.ports(22, False, bridge=True)}
     assert not [n for n in names if "443/tcp" in n or "80/tcp" in n], names
     assert any("10000/udp" in n for n in names), names

@@ -114,9 +114,9 @@ async def test_the_ldap_test_gates_next(request):
     from tests.test_tui_support import FixedChecks
 
     root = tui_root(request)
-    checks = FixedChecks(Root(root), ldap=[
+    session = FixedChecks(Root(root), ldap=[
         CheckResult("ldap.bind", "fail", "the directory refused the service account")])
-    app = make_app(root, checks=checks)
+    app = make_app(root, checks=session)
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         await ldap_form(pilot)
@@ -126,7 +126,7 @@ async def test_the_ldap_test_gates_next(request):
             app.screen.query_one("#ldap-results").render()), "the failed test")
         await wait_idle(pilot)
         assert "refused the service account" in await question(pilot)
-        checks.ldap_results = [CheckResult("ldap.bind", "ok", "bound")]
+        session.checks.ldap_results = [CheckResult("ldap.bind", "ok", "bound")]
         app.screen.query_one("#ldap-test").press()
         await wait_until(pilot, lambda: "works" in str(
             app.screen.query_one("#ldap-results").render()), "the passing test")

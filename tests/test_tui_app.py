@@ -80,7 +80,7 @@ async def test_a_hangup_during_a_run_aborts_its_command_and_handlers_are_restore
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         runner = Runner()
-        app.session._runner = runner  # what session.apply holds while the run is going
+        app.session._runner = runner  # what session.run holds while the run is going
         app.begin_apply()
         try:
             handler = signal.getsignal(signal.SIGHUP)

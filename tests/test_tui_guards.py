@@ -41,8 +41,8 @@ from tests.test_tui_support import (
 def asking_jicofo(root: Path, url: str):
     """The wizard, commands simulated, asking jicofo at `url` (given endpoints are probed
     even under simulate)."""
-    session = FixedChecks(Root(root))
-    session.endpoints = Endpoints(jicofo_url=url, timeout=2.0, given=True, settle=0)
+    session = FixedChecks(Root(root), endpoints=Endpoints(jicofo_url=url, timeout=2.0,
+                                                          given=True, settle=0))
     return make_app(root, checks=session)
 
 
@@ -127,9 +127,7 @@ class RealFirewallRun(FixedChecks):
     tests of its own, and here it would probe this machine's Prosody."""
 
     def __init__(self, root: Root, window: float):
-        super().__init__(root)
-        self.simulate = False
-        self.firewall_window = window
+        super().__init__(root, simulate=False, firewall_window=window)
 
     def _phases(self, planned, redact, log):
         return Phases(guard_firewall=super()._phases(planned, redact, log).guard_firewall)
@@ -187,7 +185,7 @@ async def test_keep_keeps_the_firewall_change(request, ufw):
         assert "Firewall: the change was kept" in outcome_text(apply)
         run_id = app.outcome.run_id
         # The guard saw the confirmation and ended without undoing anything.
-        assert app.session.firewall_guard_outcome(run_id, timeout=20) == "confirmed"
+        assert app.session.firewall.outcome(run_id, timeout=20) == "confirmed"
         assert ufw_state(ufw)["enabled"] and "443/tcp" in ufw_state(ufw)["rules"]
         assert app.exit_code == 0
         await press(pilot, "ctrl+n")

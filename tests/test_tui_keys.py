@@ -121,3 +121,71 @@ async def test_a_burst_across_steps_lands_on_the_step_it_was_typed_for(request):
         send_text(app, "zz")
         await settled(app)
         assert field.value == before  # the letters did not go back into the name
+
+
+async def test_space_ticks_and_enter_goes_on_from_a_tick(request):
+    """Firewall: the step starts on its tick, not on "Check again"; Space ticks it, Enter
+    leaves it as it is and goes to the next field."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("firewall")
+        await wait_screen(pilot, "firewall")
+        manage = app.screen.query_one("#manage")
+        await wait_until(pilot, lambda: manage.has_focus, "the tick to have the focus first")
+        before = manage.value
+        send_burst(app, ["space"])
+        await settled(app)
+        assert manage.value is not before
+        send_burst(app, ["space", "enter"])
+        await settled(app)
+        assert manage.value is before
+        assert app.focused is not manage and isinstance(app.focused, Input)
+
+
+async def test_enter_on_the_choice_already_made_goes_on(request):
+    """Certificate, self-signed already chosen: Enter goes to Authentication; on another
+    choice Enter chooses it and stays."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        modes = app.screen.query_one("#mode")
+        await focus(pilot, modes, "the certificate choice")
+        assert app.form.answers.cert.mode == "self-signed"
+        send_burst(app, ["enter"])
+        await settled(app)
+        await wait_screen(pilot, "auth")
+        await focus(pilot, app.screen.query_one("#policy"), "the policy choice")
+        send_burst(app, ["down", "enter"])
+        await settled(app)
+        assert app.form.answers.auth.policy == "local"
+        assert getattr(app.screen, "NAME", "") == "auth"
+
+
+async def test_dns_starts_on_next_not_on_check_again(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("dns")
+        await wait_screen(pilot, "dns")
+        await wait_until(pilot, lambda: app.focused is not None, "a focus")
+        assert app.focused.id != "recheck"
+
+
+async def test_capital_a_and_p_work_as_the_screen_shows_them(request):
+    """The users section reads "A add, P password": Shift+A and Shift+P act as a and p."""
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await on_auth(pilot)
+        app.screen.query_one("#policy-local").value = True
+        await wait_until(pilot, lambda: app.screen.query_one("#panel-local").display,
+                         "the users list")
+        await focus(pilot, app.screen.query_one("#users"), "the users list")
+        send_burst(app, ["A", *"bob"])
+        await settled(app)
+        assert app.screen.query_one("#name", Input).value == "bob"
+        send_burst(app, ["escape"])
+        await settled(app)
+        assert getattr(app.screen, "NAME", "") == "auth"

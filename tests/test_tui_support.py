@@ -19,6 +19,7 @@ from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.app import WizardApp
 from jitsiwizard.workflow.bridges import Check
+from jitsiwizard.workflow.live_checks import LiveChecks
 from jitsiwizard.workflow.session import Session
 
 SIZE = (80, 24)
@@ -34,40 +35,49 @@ def tui_root(request, **kw) -> Path:
     return base
 
 
+class FixedResults(LiveChecks):
+    """DNS, ports and LDAP checks that answer with the results the test gives."""
+
+    def __init__(self, root: Root, dns: list, ports: list, ldap: list):
+        super().__init__(root, timeout=1.0)
+        self.dns_results, self.ports_results, self.ldap_results = dns, ports, ldap
+
+    def dns(self, hostname: str, public_address: str = "") -> list:
+        return list(self.dns_results)
+
+    def ports(self, ssh_port: int, manage: bool, bridge: bool = False) -> list:
+        return list(self.ports_results)
+
+    def ldap(self, ldap, hostname: str) -> list:
+        return list(self.ldap_results)
+
+
 class FixedChecks(Session):
     """A session with the real own-certificate validation, whose DNS, ports and LDAP checks
-    answer with fixed results."""
+    (and a bridge host's preflight) answer with fixed results. `settings`: the session's,
+    over commands simulated and a 1 s check timeout."""
 
     def __init__(self, root: Root, *, dns=None, ports=None, ldap=None, bridge=None,
-                 main_certificate_file: str | None = None):
-        super().__init__(root, simulate=True, check_timeout=1.0,
-                         main_certificate_file=main_certificate_file)
-        self.dns_results = dns if dns is not None else [
+                 **settings):
+        super().__init__(root, **{"simulate": True, "check_timeout": 1.0, **settings})
+        dns_results = dns if dns is not None else [
             CheckResult("dns.ipv4", "ok", f"{HOST} points at this host (192.0.2.10)",
                         [f"resolver 127.0.0.1:53: {HOST} A -> 192.0.2.10"]),
             CheckResult("dns.ipv6", "ok", f"{HOST} has no AAAA record and this host has no "
                         "global IPv6 address")]
-        self.ports_results = ports if ports is not None else [
+        ports_results = ports if ports is not None else [
             CheckResult("ports.listen.443/tcp", "ok", "443/tcp is held by nginx"),
             CheckResult("ports.firewall", "ok", "no firewall rules filter inbound traffic")]
-        self.ldap_results = ldap if ldap is not None else [
+        ldap_results = ldap if ldap is not None else [
             CheckResult("ldap.bind", "ok", "bound as cn=jitsi,ou=services,dc=example,dc=org"),
             CheckResult("ldap.search", "ok", "3 users match", [], "", {"count": 3})]
+        self.checks = FixedResults(root, dns_results, ports_results, ldap_results)
         # The bridge host's preflight; the answers it was last asked about.
         self.bridge_results = bridge if bridge is not None else [
             Check("main host resolves", True, f"{HOST} is 192.0.2.10"),
             Check(f"TLS on {HOST}:5222", True, "STARTTLS with the pinned certificate"),
             Check(f"login bridge2@auth.{HOST}", True, "accepted")]
         self.bridge_asked = None
-
-    def check_dns(self, hostname: str, public_address: str = "") -> list:
-        return list(self.dns_results)
-
-    def check_ports(self, ssh_port: int, manage: bool, bridge: bool = False) -> list:
-        return list(self.ports_results)
-
-    def check_ldap(self, ldap, hostname: str) -> list:
-        return list(self.ldap_results)
 
     def bridge_preflight(self, answers) -> list:
         self.bridge_asked = answers

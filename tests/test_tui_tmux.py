@@ -29,7 +29,8 @@ class Terminal:
     """One tmux server of our own (-L), one 80x24 window running a command."""
 
     def __init__(self, name: str, command: list[str], env: dict[str, str], status: Path,
-                 size: tuple[int, int] = (80, 24)):
+                 size: tuple[int, int] = (80, 24), hold: bool = False):
+        self.hold = hold
         self.socket = f"jw-{name}-{os.getpid()}-{time.monotonic_ns()}"
         self.command = command
         self.env = env
@@ -46,6 +47,8 @@ class Terminal:
         line = f"env -u COLUMNS -u LINES {shell_env} " + " ".join(_quote(a)
                                                                   for a in self.command)
         line += f"; echo $? > {_quote(str(self.status_file))}"
+        if self.hold:  # the pane stays once the command ends: what it printed can be read
+            line += "; exec cat"
         self.tmux("-f", "/dev/null", "new-session", "-d", "-x", str(self.size[0]), "-y",
                   str(self.size[1]), line)
         return self
@@ -122,11 +125,11 @@ def terminal(tmp_path):
     silent = SilentDns().start()
 
     def run(name: str, term: str = "xterm-256color", size: tuple[int, int] = (80, 24),
-            **extra: str) -> Terminal:
+            hold: bool = False, **extra: str) -> Terminal:
         env = {"TERM": term, "TMPDIR": str(tmp_path), "LANG": "C.UTF-8", **extra}
         command = [str(WIZARD), "--demo", "--resolver", silent.resolver]
         status = tmp_path / f"{name}.status"
-        started.append(Terminal(name, command, env, status, size).start())
+        started.append(Terminal(name, command, env, status, size, hold).start())
         return started[-1]
 
     yield run
@@ -159,7 +162,7 @@ def next_step(term: Terminal, shows: str) -> str:
 
 
 def test_demo_in_tmux_walks_to_done(terminal):
-    term = terminal("walk")
+    term = terminal("walk", hold=True)
     term.wait_for("Files under")  # Welcome, with what was read from the demo host
     next_step(term, "[ OK ] meet.example.org")  # Hostname, validated as typed
     term.keys("End")
@@ -197,6 +200,12 @@ def test_demo_in_tmux_walks_to_done(terminal):
     next_step(term, "Meetings: https://meet.example.org/")  # Done
     term.keys("C-n")  # Quit
     assert term.exit_status() == 0
+    # Done's commands stay on the terminal, each on one line.
+    term.wait_for("Replay with: jitsi-wizard --answers")
+    shown = term.tmux("capture-pane", "-p", "-J").stdout  # wrapped lines joined
+    assert re.search(r"Undo with: +jitsi-wizard rollback \S+ --root \S+ --simulate$", shown,
+                     re.M), shown
+    assert "the demo's tree is removed now" in shown
 
 
 @pytest.mark.parametrize("term_type", ["screen", "tmux-256color", "linux"])

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import time
 
-from tests.test_tui_tmux import Terminal, terminal, walk_to_auth  # noqa: F401 (fixture)
+from tests.test_tui_tmux import (  # noqa: F401 (terminal: the fixture)
+    Terminal,
+    forward,
+    terminal,
+    wait_title,
+    walk_to_auth,
+)
 
 DOWN = "\x1b[B"
 TAB = "\t"
@@ -52,3 +58,19 @@ def test_a_user_added_in_one_burst(terminal):  # noqa: F811 (the fixture)
     term.wait_for("Add a user")
     shown = term.wait_for("bob")
     assert any("User name" in line and "bob" in line for line in shown.splitlines())
+
+
+def test_space_ticks_and_enter_goes_on(terminal):  # noqa: F811 (the fixture)
+    """Firewall starts on its tick (not on Check again); Space ticks it; Enter then goes to
+    the SSH port, leaving the tick as it is."""
+    term = terminal("burst-tick")
+    term.wait_for("Files under")
+    term.keys("Enter")
+    wait_title(term, "hostname")
+    for name in ("dns", "firewall"):
+        forward(term, name)
+    term.wait_for("[ ] Let the wizard manage ufw")
+    term.wait_for("no firewall rules filter")  # the check's lines above it are in
+    burst(term, " " + ENTER + "5")
+    shown = term.wait_for("SSH port        225")
+    assert "[x] Let the wizard manage ufw" in shown

@@ -54,7 +54,9 @@ def cmd_bridge_add(args) -> int:
     session = args.make_session(args)
     session.require_permission()
     session.refuse_if_interrupted()  # reported (exit 4) before anything about NAME or ADDR
-    run = session.bridge_add(args.name, args.address)
+    from jitsiwizard.workflow.bridges import plan_add
+
+    run = plan_add(session, args.name, args.address)
     print(run.plan.render(run.redact), end="")
     outcome = session.apply_plan(run.plan, run.redact, on_event=_event(run.redact))
     code = _finish(outcome, session)
@@ -71,14 +73,18 @@ def cmd_bridge_remove(args) -> int:
     session = args.make_session(args)
     session.require_permission()
     session.refuse_if_interrupted()  # before NAME: the interrupted run may be its `add`
-    run = session.bridge_remove(args.name)
+    from jitsiwizard.workflow.bridges import plan_remove
+
+    run = plan_remove(session, args.name)
     print(run.plan.render(run.redact), end="")
     return _finish(session.apply_plan(run.plan, run.redact, on_event=_event(run.redact)),
                    session)
 
 
 def cmd_bridge_list(args) -> int:
-    rows = args.make_session(args).bridge_list()
+    from jitsiwizard.workflow.bridges import list_bridges
+
+    rows = list_bridges(args.make_session(args))
     if args.json:
         import json
 

@@ -63,9 +63,9 @@ def register(subparsers) -> None:
 # --- check ------------------------------------------------------------------------------------
 
 def check_command(args: argparse.Namespace) -> int:
-    from jitsiwizard.workflow.session import Session
+    from jitsiwizard.answers.load import load_file
 
-    return run_check_command(Session.load_answers(args.answers).answers, args)
+    return run_check_command(load_file(args.answers).answers, args)
 
 
 def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
@@ -82,7 +82,8 @@ def run_check_command(answers: Answers, args: argparse.Namespace) -> int:
     session = Session(root,
                       resolver=getattr(args, "resolver", None),
                       check_timeout=getattr(args, "timeout", DEFAULT_TIMEOUT))
-    results = session.run_checks(answers, host_addresses=getattr(args, "host_addresses", None))
+    results = session.checks.run_all(answers,
+                                     host_addresses=getattr(args, "host_addresses", None))
     redact = session.redactor(answers)
     if getattr(args, "json", False):
         print(redact(json.dumps([r.to_json() for r in results], indent=2)))

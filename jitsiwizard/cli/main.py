@@ -88,6 +88,26 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"jitsi-wizard {__version__}")
     _common(parser, sub=False)
+    _wizard_and_replay(parser)
+    _endpoints(parser, sub=False)
+    parser.set_defaults(func=cmd_main)
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _plan_command(sub)
+    from jitsiwizard.cli import bridge as cli_bridge
+    cli_bridge.register(sub, _common, _endpoints, _session)
+    _host_commands(sub)
+    _document_commands(sub)
+    if with_checks:
+        from jitsiwizard.cli import checks as check_commands
+        check_commands.register(sub)
+        for name in CHECK_COMMANDS:
+            _common(sub.choices[name], sub=True)
+    return parser
+
+
+def _wizard_and_replay(parser: argparse.ArgumentParser) -> None:
+    """The options of the command without a sub-command: the wizard, or a replay."""
     parser.add_argument("--answers", metavar="FILE",
                         help="replay an answers file: validate, check, plan, apply; no prompts")
     parser.add_argument("--edit", metavar="FILE",
@@ -118,10 +138,9 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                              "it on this terminal within 60 s, as `netplan try` does; skip: "
                              "no confirmation, for automation. RISKY over SSH: nothing then "
                              "undoes a change that shuts you out")
-    _endpoints(parser, sub=False)
-    parser.set_defaults(func=cmd_main)
 
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+def _plan_command(sub) -> None:
     p = sub.add_parser("plan", help="show the plan for an answers file")
     _common(p, sub=True)
     p.add_argument("--answers", metavar="FILE", required=True)
@@ -130,9 +149,9 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
                    help="a videobridge host: the main host's certificate (PEM), not fetched")
     p.set_defaults(func=cmd_plan)
 
-    from jitsiwizard.cli import bridge as cli_bridge
-    cli_bridge.register(sub, _common, _endpoints, _session)
 
+def _host_commands(sub) -> None:
+    """What the host has and had: status, verify, rollback, runs."""
     p = sub.add_parser("status", help="what is configured on this host now")
     _common(p, sub=True)
     p.add_argument("--json", action="store_true")
@@ -155,17 +174,13 @@ def make_parser(with_checks: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runs)
 
+
+def _document_commands(sub) -> None:
+    """The answers file's documentation: an example, and its JSON Schema."""
     p = sub.add_parser("example-answers", help="print a documented answers file")
     p.set_defaults(func=cmd_example)
     p = sub.add_parser("schema", help="print the JSON Schema of the answers file")
     p.set_defaults(func=cmd_schema)
-
-    if with_checks:
-        from jitsiwizard.cli import checks as check_commands
-        check_commands.register(sub)
-        for name in CHECK_COMMANDS:
-            _common(sub.choices[name], sub=True)
-    return parser
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -245,8 +260,10 @@ def _warn(text: str) -> None:
     print(text, file=sys.stderr)
 
 
-def _load(session: Session, path: str):
-    loaded = session.load_answers(path)
+def _load(path: str):
+    from jitsiwizard.answers.load import load_file
+
+    loaded = load_file(path)
     _warn_problems(loaded.warnings)
     return loaded
 
@@ -321,7 +338,7 @@ def run_tui(args, edit: str | None) -> int:
 
 def run_replay(args) -> int:
     session = _session(args)
-    loaded = _load(session, args.answers)
+    loaded = _load(args.answers)
     if not args.dry_run:
         session.require_permission()
         session.refuse_if_interrupted()
@@ -345,7 +362,7 @@ def run_replay(args) -> int:
     if args.dry_run or planned.plan.is_empty:
         return EXIT_OK
 
-    if session.firewall_needs_confirming(planned) and not sys.stdin.isatty():
+    if session.firewall.needs_confirming(planned) and not sys.stdin.isatty():
         raise UserError("this run changes the firewall, and a firewall change over SSH must "
                         "be confirmed from a terminal within 60 s (or it is undone)",
                         "run it in a terminal, or add --confirm-firewall=skip if nothing "
@@ -363,14 +380,14 @@ def run_replay(args) -> int:
         print(redact(f"[{kind}] {number}: {text}" if number else f"[{kind}] {text}"),
               flush=True)
 
-    outcome = session.apply(planned, on_event=event)
-    if outcome.status in ("applied", "nothing-to-do"):
-        _, notes = session.save_answers(planned.answers)
-        for note in notes:
-            _warn(f"note: {note}")
-    code = _report(outcome, session)
-    deadline = session.arm_firewall_revert(outcome)
-    if deadline is not None and not _firewall_confirmed(session, outcome.run_id, deadline):
+    result = session.run(planned, on_event=event)
+    for note in result.notes:
+        _warn(f"note: {note}")
+    code = _report(result.outcome, session)
+    if result.guard_error is not None:
+        raise result.guard_error  # after the report: the run stays applied
+    if result.deadline is not None and not _firewall_confirmed(
+            session, result.outcome.run_id, result.deadline):
         return EXIT_CHECKS_FAILED
     return code
 
@@ -387,7 +404,7 @@ def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
           "(the rest of the run stays applied).", flush=True)
     guard_lost = False
     while time.time() < deadline:
-        if not guard_lost and not session.firewall_guard_alive(run_id):
+        if not guard_lost and not session.firewall.guard_alive(run_id):
             guard_lost = True
             _guard_lost(session, run_id)
         wait = max(0.0, min(1.0, deadline - time.time()))  # a look at the guard each second
@@ -398,12 +415,12 @@ def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
         if not answer:
             break  # end of input: no one can confirm
         if answer.strip().lower() in ("yes", "y"):
-            if session.confirm_firewall_change(run_id):
+            if session.firewall.confirm(run_id):
                 print("firewall change kept")
                 return True
             break
         print("type yes to keep the firewall change", flush=True)
-    outcome = session.firewall_guard_outcome(run_id, timeout=60.0)
+    outcome = session.firewall.outcome(run_id, timeout=60.0)
     if outcome == "reverted":
         print("not confirmed: the firewall change was undone; the rest of the run stays "
               f"applied. Undo the rest with: {session.command(f'rollback {run_id}')}",
@@ -412,7 +429,7 @@ def _firewall_confirmed(session: Session, run_id: str, deadline: float) -> bool:
         state = outcome or "still running"
         print(f"not confirmed, and undoing the firewall change did not finish ({state}): "
               "check `ufw status` and the run log; these commands undo it:", file=sys.stderr)
-        for command in session.firewall_undo_commands(run_id):
+        for command in session.firewall.undo_commands(run_id):
             print(f"  {command}", file=sys.stderr)
     return False
 
@@ -421,7 +438,7 @@ def _guard_lost(session: Session, run_id: str) -> None:
     print("\nWARNING: the firewall guard stopped before a decision. This wizard undoes the "
           "change itself at the deadline unless you type yes; if this session ends first, "
           "nothing will. These commands undo it:", file=sys.stderr, flush=True)
-    for command in session.firewall_undo_commands(run_id):
+    for command in session.firewall.undo_commands(run_id):
         print(f"  {command}", file=sys.stderr, flush=True)
 
 
@@ -472,7 +489,7 @@ def _report(outcome, session: Session) -> int:
 
 def _run_checks(session: Session, answers) -> bool:
     """Run the preflight checks; print them; True when one failed."""
-    results = session.run_checks(answers)
+    results = session.checks.run_all(answers)
     failed = False
     for r in results:
         print(r.render())
@@ -485,7 +502,7 @@ def _run_checks(session: Session, answers) -> bool:
 
 def cmd_plan(args) -> int:
     session = _session(args)
-    loaded = _load(session, args.answers)
+    loaded = _load(args.answers)
     planned = session.plan(loaded)
     _warn_problems(planned.warnings[len(loaded.warnings):])
     plan, redact = planned.plan, planned.redact
@@ -533,7 +550,7 @@ def cmd_status(args) -> int:
         if firewall in ("unknown", "undo failed"):
             print(f"warning: the firewall change of run {doc['last_run']} is {firewall}: "
                   "check `ufw status`; these commands undo it:")
-            for command in session.firewall_undo_commands(doc["last_run"]):
+            for command in session.firewall.undo_commands(doc["last_run"]):
                 print(f"  {command}")
     _print_changed_since(doc)
     checked = doc["last_verification"]
@@ -578,7 +595,7 @@ def _print_changed_since(doc: dict) -> None:
 
 def cmd_verify(args) -> int:
     session = _session(args)
-    report = session.verify_now()
+    report = session.verification.now()
     if args.json:
         print(report.to_json())
     else:
@@ -610,7 +627,9 @@ def cmd_rollback(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    runs = _session(args).runs()
+    from jitsiwizard.workflow.status import runs as recorded_runs
+
+    runs = recorded_runs(_root(args))
     if args.json:
         import json
 

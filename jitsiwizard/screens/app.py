@@ -18,33 +18,15 @@ from textual.app import App
 from textual.binding import Binding
 
 from jitsiwizard.errors import EXIT_CHECKS_FAILED, UserError
-from jitsiwizard.screens.base import (
-    STEP_NAMES,
-    ConfirmDialog,
-    plain_console,
-    steps_of,
-    use_ascii_scrollbars,
-)
+from jitsiwizard.screens.base import ConfirmDialog, plain_console, use_ascii_scrollbars
 from jitsiwizard.screens.keys import KeyQueue
+from jitsiwizard.screens.steps import BY_NAME, FIRST, steps_of
 from jitsiwizard.workflow.session import Session
 
 if TYPE_CHECKING:
     from jitsiwizard.host.facts import HostFacts
     from jitsiwizard.workflow.form import WizardForm
 
-# Screen name -> "module:Class" under jitsiwizard.screens.
-SCREENS = {
-    "welcome": "welcome:WelcomeScreen",
-    "hostname": "hostname:HostnameScreen",
-    "bridge": "bridge:BridgeScreen",
-    "dns": "dns:DnsScreen",
-    "firewall": "firewall:FirewallScreen",
-    "certificate": "certificate:CertificateScreen",
-    "auth": "auth:AuthScreen",
-    "review": "review:ReviewScreen",
-    "apply": "apply:ApplyScreen",
-    "done": "done:DoneScreen",
-}
 # Signals that end a terminal session; during an apply they roll the run back instead.
 SESSION_SIGNALS = (signal.SIGHUP, signal.SIGTERM)
 
@@ -81,6 +63,7 @@ class WizardApp(App):
         self._previous_handlers: dict = {}
         self._quit_question: ConfirmDialog | None = None
         self.keys = KeyQueue(self)
+        self.farewell: list[str] = []  # Done's lines, printed once the screen is gone
 
     # What the screens show of the plan under review.
     @property
@@ -102,7 +85,7 @@ class WizardApp(App):
         # The host is read before the first frame, which then shows it: one frame fewer
         # than drawing "Reading this host..." first (what the admin waits for is the facts).
         self.load_host()
-        self.go("welcome")
+        self.go(FIRST)
         if self.first_frame is not None:
             self.call_after_refresh(self.first_frame)
 
@@ -133,7 +116,7 @@ class WizardApp(App):
 
     def screen_named(self, name: str):
         if not self.is_screen_installed(name):
-            module_name, class_name = SCREENS[name].split(":")
+            module_name, class_name = BY_NAME[name].screen.split(":")
             module = importlib.import_module(f"jitsiwizard.screens.{module_name}")
             self.install_screen(getattr(module, class_name)(), name)
         return self.get_screen(name)
@@ -151,7 +134,7 @@ class WizardApp(App):
             name = getattr(screen, "NAME", "")
             if name:
                 return name
-        return STEP_NAMES[0]
+        return FIRST
 
     @property
     def form_made(self) -> bool:
@@ -166,7 +149,7 @@ class WizardApp(App):
         return self.facts.default_role if self.facts is not None else "meeting-server"
 
     def step_names(self) -> tuple:
-        return tuple(name for name, _ in steps_of(self.role))
+        return tuple(step.name for step in steps_of(self.role))
 
     def go_next(self, leaving: str | None = None) -> None:
         """One step on; `leaving` names the step the request came from, so a request that
@@ -197,12 +180,10 @@ class WizardApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         # Keys and pastes go through one queue, each routed once the screen has handled the
-        # one before (see keys.py): over SSH they arrive in bursts. Quit keys do not wait.
+        # one before (see keys.py): over SSH they arrive in bursts. Quit keys too: Ctrl+C
+        # typed behind the Enter that starts a run meets the run, as it was typed.
         if (isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded
                 and self.keys.running):
-            if isinstance(event, events.Key) and await self._check_bindings(event.key,
-                                                                            priority=True):
-                return
             self.keys.put(event)
             return
         await super().on_event(event)
@@ -218,12 +199,14 @@ class WizardApp(App):
         if self.current_step() == "done":
             self.exit(self.exit_code)
             return
-        if isinstance(self.screen, ConfirmDialog):
-            # A second Ctrl+C (or Ctrl+Q) in the quit question quits, as a shell's habit
-            # over SSH expects; any other question stays.
-            if self.screen is self._quit_question:
-                self.exit(self.exit_code)
+        if self._quit_question is not None:
+            # A second Ctrl+C (or Ctrl+Q) while the quit question is up quits, as a shell's
+            # habit over SSH expects, even when it came before the question was drawn (quit
+            # keys do not wait in the key queue).
+            self.exit(self.exit_code)
             return
+        if isinstance(self.screen, ConfirmDialog):
+            return  # any other question stays
         pending = (self.is_screen_installed("apply")
                    and getattr(self.get_screen("apply"), "firewall", None) == "pending")
         if pending:
@@ -235,6 +218,7 @@ class WizardApp(App):
             message = "Quit the wizard? Nothing on this host has been changed."
 
         def answered(leave: bool | None) -> None:
+            self._quit_question = None
             if leave:
                 self.exit(self.exit_code)
 
@@ -270,12 +254,16 @@ def run_app(session: Session, edit: str | None = None,
     # over: the message stays on the terminal, and nothing has changed (exit 2).
     session.read_host()
     if edit:
-        session.load_for_edit(edit)
+        from jitsiwizard.workflow.form import load_for_edit
+
+        load_for_edit(edit)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UserError("the interactive wizard needs a terminal",
                         "run it in a terminal (ssh -t), or replay answers with --answers FILE")
     app = WizardApp(session, edit=edit, first_frame=first_frame)
     app.run()
+    if app.farewell:  # the commands Done showed stay in the terminal's scrollback
+        print("\n".join(app.farewell), flush=True)
     if app.return_code not in (None, 0):
         return app.return_code
     return app.exit_code

@@ -65,14 +65,11 @@ class ApplyLog(Message):
 
 
 class ApplyFinished(Message):
-    def __init__(self, outcome, error: str = "", saved: str | None = None,
-                 notes: list[str] | None = None, deadline: float | None = None,
-                 guard_error: str = ""):
+    """The run's result (Session.run), or None and why the run did not start."""
+
+    def __init__(self, result, error: str = ""):
         super().__init__()
-        self.outcome, self.error = outcome, error
-        self.saved, self.notes = saved, notes or []
-        # The firewall guard's deadline (time.time()) when the run changed the firewall.
-        self.deadline, self.guard_error = deadline, guard_error
+        self.result, self.error = result, error
 
 
 class FirewallSettled(Message):
@@ -190,23 +187,14 @@ class ApplyScreen(WizardScreen):
             post(ApplyLog(line))  # thread-safe and never blocks the run
 
         try:
-            outcome = session.apply(planned, on_event=event, log=log)
-            saved, notes = None, []
-            if outcome.status in ("applied", "nothing-to-do"):
-                saved, notes = session.save_answers(planned.answers)
+            result = session.run(planned, on_event=event, log=log)
         except UserError as exc:
             post(ApplyFinished(None, planned.redact(exc.render())))
             return
         except Exception as exc:  # shown to the admin; the run's own log has the details
             post(ApplyFinished(None, planned.redact(f"{exc.__class__.__name__}: {exc}")))
             return
-        deadline, guard_error = None, ""
-        try:  # at once: the window for the admin starts now
-            deadline = session.arm_firewall_revert(outcome)
-        except Exception as exc:  # the run stays applied: the admin is told the guard is off
-            guard_error = f"{exc.__class__.__name__}: {exc}"
-        post(ApplyFinished(outcome, saved=saved, notes=notes, deadline=deadline,
-                           guard_error=guard_error))
+        post(ApplyFinished(result))
 
     # -- progress --------------------------------------------------------------------------
 
@@ -273,9 +261,13 @@ class ApplyScreen(WizardScreen):
         app = self.app
         app.end_apply()
         self.running = False
-        outcome = message.outcome
-        app.outcome = outcome
-        app.saved_answers, app.saved_notes = message.saved, message.notes
+        result = message.result
+        if result is None:
+            app.outcome, app.saved_answers, app.saved_notes = None, None, []
+        else:
+            app.outcome, app.saved_answers, app.saved_notes = (result.outcome, result.saved,
+                                                               result.notes)
+        outcome = app.outcome
         box = self.query_one("#apply-outcome", Static)
         self.query_one("#back", Button).disabled = False
         if outcome is None:
@@ -293,12 +285,14 @@ class ApplyScreen(WizardScreen):
             self.applied_text = Text.assemble(("Applied. ", "bold green"),
                                               f"Run {outcome.run_id}; log {outcome.log_path}"
                                               f"{fallbacks}")
-            if message.guard_error:
+            if result.guard_error is not None:
+                error = result.guard_error
                 self.firewall = "failed"
                 self.firewall_problem = (f"the guard that undoes it unless kept did not "
-                                         f"start ({message.guard_error}); the change stays")
-            if message.deadline is not None:
-                self.ask_firewall(message.deadline)
+                                         f"start ({error.__class__.__name__}: {error}); the "
+                                         "change stays")
+            if result.deadline is not None:
+                self.ask_firewall(result.deadline)
                 return
             self.show_applied()
             self.query_one("#next", Button).focus()
@@ -334,8 +328,8 @@ class ApplyScreen(WizardScreen):
         self.status.stop("the firewall change waits for Keep")
         self.show_applied()
         session, run_id = self.app.session, self.app.outcome.run_id
-        dialog = FirewallDialog(deadline, guard_alive=lambda: session.firewall_guard_alive(run_id),
-                                undo_commands=lambda: session.firewall_undo_commands(run_id))
+        dialog = FirewallDialog(deadline, guard_alive=lambda: session.firewall.guard_alive(run_id),
+                                undo_commands=lambda: session.firewall.undo_commands(run_id))
         self.app.push_screen(dialog, lambda choice: self.firewall_answered(choice, deadline))
 
     def firewall_answered(self, choice: str | None, deadline: float) -> None:
@@ -343,11 +337,11 @@ class ApplyScreen(WizardScreen):
 
         session, run_id = self.app.session, self.app.outcome.run_id
         try:
-            if choice == KEEP and session.confirm_firewall_change(run_id):
+            if choice == KEEP and session.firewall.confirm(run_id):
                 self.firewall_settled("confirmed")
                 return
             if choice == UNDO:
-                session.undo_firewall_change_now(run_id)
+                session.firewall.undo_now(run_id)
         except OSError as exc:  # the marker could not be written: the guard decides alone
             self.notify(f"{exc}", title="Firewall", severity="error", markup=False)
         # Undoing is the guard's, whatever the reason: wait for it to say how it ended.
@@ -359,7 +353,7 @@ class ApplyScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="firewall")
     def wait_for_guard(self, run_id: str, bound: float) -> None:
         try:
-            outcome = self.app.session.firewall_guard_outcome(run_id, timeout=bound)
+            outcome = self.app.session.firewall.outcome(run_id, timeout=bound)
         except OSError:
             outcome = None
         self.post_message(FirewallSettled(outcome))

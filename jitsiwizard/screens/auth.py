@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Input, OptionList, RadioButton, Ra
 from textual.widgets.option_list import Option
 
 from jitsiwizard.answers.model import LocalUser
+from jitsiwizard.answers.validate import check_user_name, check_user_password
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.screens.base import (
     WizardScreen,
@@ -23,6 +24,7 @@ from jitsiwizard.screens.base import (
     result_text,
     text_width,
 )
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
 from jitsiwizard.workflow.form import typed
 
@@ -56,9 +58,9 @@ def answers_key(attr: str) -> str:
 
 class UsersList(OptionList):
     BINDINGS: ClassVar = [
-        Binding("a", "screen.add_user", "Add"),
-        Binding("p", "screen.set_password", "Password"),
-        Binding("delete,r", "screen.toggle_remove", "Remove/keep"),
+        Binding("a,A,shift+a", "screen.add_user", "Add"),
+        Binding("p,P,shift+p", "screen.set_password", "Password"),
+        Binding("delete,r,R,shift+r", "screen.toggle_remove", "Remove/keep"),
     ]
 
 
@@ -90,7 +92,7 @@ class AuthScreen(WizardScreen):
         self.accepted_for: tuple | None = None  # "continue anyway" given for these settings
 
     BINDINGS: ClassVar = [*WizardScreen.BINDINGS,
-                          Binding("a", "add_user", "Add user", show=False)]
+                          Binding("a,A,shift+a", "add_user", "Add user", show=False)]
 
     def check_action(self, action: str, parameters) -> bool | None:
         # A adds a user wherever the focus is (a field takes the letter first), with the
@@ -316,7 +318,8 @@ class AuthScreen(WizardScreen):
     # -- LDAP test -------------------------------------------------------------------------
 
     def action_test_ldap(self) -> None:
-        problems = [p for p in self.form.problems("auth") if p.field.startswith("auth.ldap")]
+        problems = [p for p in problems_on("auth", self.form)
+                    if p.field.startswith("auth.ldap")]
         box = self.query_one("#ldap-results", Static)
         if problems:  # as Next shows them: under their fields, the first one focused
             self.show_problems(problems)
@@ -336,11 +339,14 @@ class AuthScreen(WizardScreen):
     @work(thread=True, exclusive=True, group="ldap")
     def test_ldap(self, ldap) -> None:
         key = self.tested_for
-        results = self.app.session.check_ldap(ldap, self.form.answers.host.hostname)
+        results = self.app.session.checks.ldap(ldap, self.form.answers.host.hostname)
         self.app.call_from_thread(self.ldap_tested, results, key)
 
     def ldap_tested(self, results: list, key: tuple | None = None) -> None:
-        self.query_one("#ldap-test", Button).disabled = False
+        button = self.query_one("#ldap-test", Button)
+        button.disabled = False
+        if self.app.focused is None:  # disabling the button took the focus from it
+            button.focus(scroll_visible=False)
         current = key is None or key == self.tested_for
         if current:
             self.ldap_results = results
@@ -361,7 +367,11 @@ class AuthScreen(WizardScreen):
             self.query_one("#ldap-results", Static))))
         if not current:  # shown, but it does not count for the settings as they are now
             head.append("\nThe settings changed while it ran: test again.", "bold")
-        self.query_one("#ldap-results", Static).update(head)
+        results_box = self.query_one("#ldap-results", Static)
+        results_box.update(head)
+        # The verdict and its fix sit under the button: bring them into view (a failure's
+        # fix fell below row 24).
+        self.call_after_refresh(results_box.scroll_visible, animate=False)
 
     # -- leaving ---------------------------------------------------------------------------
 
@@ -371,7 +381,7 @@ class AuthScreen(WizardScreen):
         return self.current_problems()
 
     def current_problems(self) -> list:
-        problems = self.form.problems("auth")
+        problems = problems_on("auth", self.form)
         auth = self.form.answers.auth
         if not problems and auth.policy == "local":
             missing = [u.name for u in auth.users if not u.remove and u.password is None
@@ -460,7 +470,6 @@ class UserDialog(ModalScreen):
     def problem(self, *, final: bool) -> str:
         """What is wrong with the dialog's values; while typing (not final), only what is
         wrong already, not what is still missing."""
-        session = self.app.session
         name = self.fixed_name
         if not name:
             name = self.query_one("#name", Input).value.strip()
@@ -468,7 +477,7 @@ class UserDialog(ModalScreen):
                 return "Give a user name." if final else ""
             if name in self.taken:
                 return f"{name} is already in the list."
-            error = session.check_user_name(name)
+            error = check_user_name(name)
             if error:
                 return f"User name {error}"
         password = self.query_one("#password", Input).value
@@ -478,7 +487,7 @@ class UserDialog(ModalScreen):
                 return ""
             return ("Type the password twice." if not self.keep_allowed else
                     "Type a new password twice (Cancel keeps the current one).")
-        error = session.check_user_password(password)
+        error = check_user_password(password)
         if error:
             return f"The password {error}."
         if (final or len(again) >= len(password)) and password != again:

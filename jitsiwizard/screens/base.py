@@ -15,24 +15,10 @@ from textual.screen import ModalScreen, Screen
 from textual.scrollbar import ScrollBarRender
 from textual.widgets import Button, Static
 
+from jitsiwizard.screens.steps import LABELS, MEETING_SERVER, problems_on, steps_of
+
 if TYPE_CHECKING:
     from textual.widgets import Input
-
-# The wizard's steps, in order: (screen name, label in the step line). A meeting server has
-# them all; an extra videobridge has its own Bridge step instead of the name, DNS, certificate
-# and authentication, which belong to its main host.
-STEPS = (("welcome", "Welcome"), ("hostname", "Hostname"), ("dns", "DNS"),
-         ("firewall", "Firewall"), ("certificate", "Certificate"), ("auth", "Auth"),
-         ("review", "Review"), ("apply", "Apply"), ("done", "Done"))
-STEP_NAMES = tuple(name for name, _ in STEPS)
-BRIDGE_STEPS = (("welcome", "Welcome"), ("bridge", "Bridge"), ("firewall", "Firewall"),
-                ("review", "Review"), ("apply", "Apply"), ("done", "Done"))
-STEP_LABELS = {**dict(STEPS), **dict(BRIDGE_STEPS)}  # every step of either role
-
-
-def steps_of(role: str) -> tuple:
-    """The steps the role needs, as (screen name, label)."""
-    return BRIDGE_STEPS if role == "videobridge" else STEPS
 
 # The Linux console's fonts lack most symbols: plain ASCII marks read the same everywhere.
 STATUS_MARK = {"ok": " OK ", "warn": "WARN", "fail": "FAIL"}
@@ -117,24 +103,24 @@ class StepLine(Static):
         self.show()
 
     def show(self) -> None:
-        steps = steps_of(getattr(self.app, "role", "meeting-server"))
-        names = [name for name, _ in steps]
+        steps = steps_of(getattr(self.app, "role", MEETING_SERVER))
+        names = [step.name for step in steps]
         text = Text(no_wrap=True, overflow="crop")
         reached = True
-        for name, label in steps:
+        for step in steps:
             if text:
                 text.append("  ")
-            if name == self.current:
-                text.append(f" {label} ", "bold reverse")
+            if step.name == self.current:
+                text.append(f" {step.label} ", "bold reverse")
                 reached = False
             else:
-                text.append(label, "" if reached else "dim")
+                text.append(step.label, "" if reached else "dim")
         width, height = self.app.size
         if len(text) + (5 if self.simulated else 0) > width - 1:  # the line has a padding
             # Too narrow for every step: where the admin is, in words.
             number = names.index(self.current) + 1 if self.current in names else 0
             text = Text(no_wrap=True, overflow="crop")
-            text.append(f" Step {number} of {len(steps)}: {STEP_LABELS[self.current]} ",
+            text.append(f" Step {number} of {len(steps)}: {LABELS[self.current]} ",
                         "bold reverse")
         if self.simulated:
             text.append("  SIM", "bold reverse")
@@ -239,10 +225,6 @@ class WizardScreen(Screen):
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
     ]
-
-    @property
-    def wizard(self):
-        return self.app
 
     @property
     def form(self):
@@ -393,6 +375,8 @@ class WizardScreen(Screen):
         if not self.query_one(button, Button).disabled:
             self.query_one(results, Static).update(Text(
                 f"The settings changed since the last {verb}: {verb} again.", "dim"))
+            if not self.status.running:  # "... test passed" no longer holds
+                self.status.stop("")
         return True
 
     def field_lines(self) -> dict:
@@ -473,7 +457,7 @@ class WizardScreen(Screen):
 
     def current_problems(self) -> list:
         """The step's validation errors as the answers stand now."""
-        return self.form.problems(self.NAME)
+        return problems_on(self.NAME, self.form)
 
     def on_input_changed(self) -> None:
         self.update_problems()  # after the subclass's own handler (Textual calls both)

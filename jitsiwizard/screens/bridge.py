@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Static
 
 from jitsiwizard.errors import ProblemList
 from jitsiwizard.screens.base import STATUS_MARK, STATUS_STYLE, WizardScreen
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 from jitsiwizard.workflow.form import typed
 
@@ -144,7 +145,7 @@ class BridgeScreen(WizardScreen):
 
     def action_check(self) -> None:
         box = self.query_one("#bridge-results", Static)
-        problems = self.form.problems("bridge")
+        problems = problems_on("bridge", self.form)
         if problems:
             self.show_problems(problems)
             box.update("")

@@ -14,6 +14,7 @@ from textual.widgets import Checkbox, Input, RadioButton, RadioSet, Static
 
 from jitsiwizard.answers.model import ACME_SERVERS
 from jitsiwizard.screens.base import WizardScreen, hanging, problems_text, text_width
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
 
 INTRO = "How the web server gets its TLS certificate. Browsers and the apps need a trusted one."
@@ -233,7 +234,7 @@ class CertificateScreen(WizardScreen):
     # -- leaving ---------------------------------------------------------------------------
 
     def check_before_next(self) -> list:
-        problems = self.form.problems("certificate")
+        problems = problems_on("certificate", self.form)
         if not problems and self.form.answers.cert.mode == "own":
             self.start_validation()  # the files may have changed since
             if self.status.running:

@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
 from jitsiwizard.screens.base import WizardScreen, result_text, text_width
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("Browsers, the certificate authority and the apps find this server through DNS: "
@@ -106,7 +107,7 @@ class DnsScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="dns")
     def run_check(self, hostname: str, public: str) -> None:
-        results = self.app.session.check_dns(hostname, public)
+        results = self.app.session.checks.dns(hostname, public)
         self.app.call_from_thread(self.check_done, (hostname, public), results)
 
     def check_done(self, key: tuple[str, str], results: list) -> None:
@@ -143,7 +144,7 @@ class DnsScreen(WizardScreen):
     # -- leaving ---------------------------------------------------------------------------
 
     def check_before_next(self) -> list:
-        return self.form.problems("dns")
+        return problems_on("dns", self.form)
 
     PROBLEMS_BOX = "#nat-problems"
 

@@ -82,7 +82,15 @@ class DoneScreen(WizardScreen):
             "Every change can be undone with `jitsi-wizard rollback`: the backup of each "
             "file is kept with the run.")
     BINDINGS: ClassVar = [Binding("escape", "back", "Back", show=False),
-                          Binding("ctrl+n", "next", "Quit")]
+                          Binding("ctrl+n", "next", "Quit"),
+                          # The focus is on Quit: the summary scrolls from there.
+                          Binding("down", "scroll('scroll_down')", show=False),
+                          Binding("up", "scroll('scroll_up')", show=False),
+                          Binding("pagedown", "scroll('page_down')", show=False),
+                          Binding("pageup", "scroll('page_up')", show=False)]
+
+    def action_scroll(self, how: str) -> None:
+        getattr(self.query_one("#body"), f"action_{how}")()
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="done-url", classes="url")
@@ -108,6 +116,34 @@ class DoneScreen(WizardScreen):
                 ("Meetings: ", "bold"), (f"https://{answers.host.hostname}/",
                                          "bold underline")))
         self.query_one("#done-summary", Static).update(self.summary(answers))
+        app.farewell = self.farewell(answers)
+
+    def farewell(self, answers) -> list[str]:
+        """What stays on the terminal once the wizard has gone: where things are and the
+        commands, each on one line (copied from the scrollback, they paste as printed)."""
+        app = self.app
+        outcome = app.outcome
+        command = app.session.command
+        lines = ["jitsi-wizard: done."]
+        if answers.is_bridge:
+            lines.append(f"  Videobridge for: {answers.bridge.main}")
+        else:
+            lines.append(f"  Meetings:    https://{answers.host.hostname}/")
+        if outcome is not None and outcome.run_id:
+            lines += [f"  Run:         {outcome.run_id}",
+                      f"  Undo with:   {command(f'rollback {outcome.run_id}')}",
+                      f"  Run log:     {outcome.log_path}"]
+        if app.saved_answers:
+            lines += [f"  Answers:     {app.saved_answers}",
+                      f"  Replay with: {command(f'--answers {quote(app.saved_answers)}')}"]
+        firewall = self.firewall_summary()
+        if firewall:
+            lines.append(f"  Firewall:    {firewall}")
+        lines += [f"  note: {note}" for note in app.saved_notes]
+        if app.session.demo and not app.session.demo_kept:
+            lines.append("  note: the demo's tree is removed now: start it with --keep-demo "
+                         "to try these commands")
+        return lines
 
     def summary(self, answers) -> Text:
         """Where things are first (they are what the admin needs later), then what to do
@@ -117,6 +153,9 @@ class DoneScreen(WizardScreen):
         plan, outcome, redact = app.plan, app.outcome, app.redact or (lambda t: t)
         command = app.session.command
         width = max(40, self.app.size.width - 4)  # the body's padding and scroll bar
+        if app.session.demo and not app.session.demo_kept:  # first: in view at 80x24
+            text.append("note: the demo removes its tree when you quit; start it with "
+                        "--keep-demo to try these commands afterwards\n", "yellow")
         if outcome is not None and outcome.run_id:
             run_dir = outcome.log_path.rsplit("/", 1)[0]
             _line(text, "Run", outcome.run_id, width)
@@ -131,9 +170,6 @@ class DoneScreen(WizardScreen):
         firewall = self.firewall_summary()
         if firewall:
             _line(text, "Firewall", firewall, width)
-        if app.session.demo and not app.session.demo_kept:
-            text.append("note: the demo removes its tree when you quit; start it with "
-                        "--keep-demo to try these commands afterwards\n", "yellow")
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")

@@ -14,6 +14,7 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.widgets import Button, Checkbox, Input, Static
 
 from jitsiwizard.screens.base import WizardScreen, result_text, text_width
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field, Tick
 
 INTRO = ("Jitsi needs 80/tcp (certificates), 443/tcp (web) and 10000/udp (media) open from "
@@ -132,7 +133,7 @@ class FirewallScreen(WizardScreen):
 
     @work(thread=True, exclusive=True, group="ports")
     def run_check(self, ssh_port: int, manage: bool) -> None:
-        results = self.app.session.check_ports(ssh_port or 22, manage,
+        results = self.app.session.checks.ports(ssh_port or 22, manage,
                                                self.form.answers.is_bridge)
         self.app.call_from_thread(self.check_done, (ssh_port, manage), results)
 
@@ -177,7 +178,7 @@ class FirewallScreen(WizardScreen):
         screen, quitting). So the callbacks below already run on the UI thread."""
         session = self.app.session
         host = self.form.answers.host.hostname or "THIS-HOST"
-        ports = list(self.probe_ports or session.jitsi_ports(self.form.answers.is_bridge))
+        ports = list(self.probe_ports or session.checks.jitsi_ports(self.form.answers.is_bridge))
 
         def ready(listening, skipped, commands) -> None:
             for port in listening:
@@ -192,7 +193,7 @@ class FirewallScreen(WizardScreen):
             self.probe_lines[(number, proto)] = ("ok", f"reached from {peer}")
             self.show_probe()
 
-        outcomes = await session.listen_for_probe(
+        outcomes = await session.checks.listen_for_probe(
             host, ports, timeout=self.probe_timeout, settle=PROBE_SETTLE,
             address=self.probe_address, on_ready=ready, on_reached=reached)
         for outcome in outcomes:
@@ -202,7 +203,7 @@ class FirewallScreen(WizardScreen):
         self.query_one("#probe", Button).label = "Listen for a probe"
 
     def show_probe(self, ended: str = "") -> None:
-        port_label = self.app.session.port_label
+        port_label = self.app.session.checks.port_label
         text = Text()
         showing = bool(self.probe_commands and not ended)
         help_line = self.query_one("#probe-help", Static)
@@ -229,7 +230,7 @@ class FirewallScreen(WizardScreen):
     # -- leaving ---------------------------------------------------------------------------
 
     def check_before_next(self) -> list:
-        return self.form.problems("firewall")
+        return problems_on("firewall", self.form)
 
     PROBLEMS_BOX = "#firewall-problems"
 

@@ -6,7 +6,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
+from jitsiwizard.answers.validate import check_hostname
 from jitsiwizard.screens.base import WizardScreen, problems_text
+from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 
 INTRO = ("The fully qualified name people type to reach the meetings, e.g. "
@@ -42,7 +44,7 @@ class HostnameScreen(WizardScreen):
     def show_check(self, value: str) -> None:
         line = self.query_one("#hostname-check", Static)
         note = self.query_one("#hostname-note", Static)
-        name, error = self.app.session.check_hostname(value)
+        name, error = check_hostname(value)
         if not value.strip():
             line.update(Text("Type the name, e.g. meet.example.org", "dim"))
         elif error:
@@ -60,7 +62,7 @@ class HostnameScreen(WizardScreen):
             note.update("")
 
     def check_before_next(self) -> list:
-        return self.form.problems("hostname")
+        return problems_on("hostname", self.form)
 
     def show_problems(self, problems) -> None:
         self.query_one("#hostname-check", Static).update(

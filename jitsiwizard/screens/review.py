@@ -16,7 +16,6 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 from jitsiwizard.screens.base import (
-    STEP_LABELS,
     ConfirmDialog,
     KeyHints,
     WizardScreen,
@@ -25,10 +24,10 @@ from jitsiwizard.screens.base import (
     plain_console,
     text_width,
 )
-from jitsiwizard.workflow.form import on_screen, screen_of
+from jitsiwizard.screens.steps import LABELS, step_of
+from jitsiwizard.workflow.form import on_screen
 
 INTRO = "Everything the run would do, in order. Nothing has changed yet."
-LABELS = STEP_LABELS
 
 
 def fold(line: str, width: int | None) -> list[str]:
@@ -134,7 +133,7 @@ class ReviewScreen(WizardScreen):
         text = Text()
         text.append("The plan cannot be built yet:\n", "bold red")
         if error is not None:
-            where = screen_of(error.field) if error.field else ""
+            where = step_of(error.field) if error.field else ""
             text.append(error.message)
             if error.hint:
                 text.append(f"\n  fix: {error.hint}", "dim")
@@ -143,7 +142,7 @@ class ReviewScreen(WizardScreen):
         for problem in problems:
             if problem.warning:
                 continue
-            where = LABELS.get(screen_of(problem.field), "")
+            where = LABELS.get(step_of(problem.field), "")
             problem = on_screen(problem, self.app.form.answers)
             text.append(f"- {problem.field}: {problem.message}")
             if problem.hint:

@@ -32,31 +32,6 @@ from jitsiwizard.rootfs import Root
 _PENDING = "pending-secret"
 _STAND_IN = "stand-in-for-an-unreadable-password"
 
-# Which screen owns which answers key (validation problems are shown where they can be fixed).
-FIELD_SCREENS = (
-    ("host.hostname", "hostname"),
-    ("host.public_address", "dns"),
-    ("host.local_address", "dns"),
-    ("host.email", "certificate"),
-    ("cert.", "certificate"),
-    ("auth.", "auth"),
-    ("firewall.", "firewall"),
-    ("bridge", "bridge"),
-)
-# An extra videobridge has no Hostname or DNS step: its Bridge step takes the NAT addresses.
-BRIDGE_FIELD_SCREENS = (("host.public_address", "bridge"), ("host.local_address", "bridge"),
-                        ("role", "welcome"))
-
-
-def screen_of(field_path: str, role: str = "meeting-server") -> str:
-    screens = (BRIDGE_FIELD_SCREENS + FIELD_SCREENS if role == "videobridge"
-               else FIELD_SCREENS)
-    for prefix, screen in screens:
-        if field_path == prefix or field_path.startswith(prefix):
-            return screen
-    return "review"
-
-
 # What the screens call each answers key (a problem is shown in the screen's words).
 FIELD_LABELS = {
     "host.hostname": "Hostname", "host.public_address": "Public address",
@@ -350,17 +325,14 @@ class WizardForm:
                 slot.put(loaded.answers, pending[slot.name])
         return loaded
 
-    def problems(self, screen: str | None = None) -> list[Problem]:
-        """Validation errors (not warnings), only those a given screen can fix when named."""
+    def problems(self) -> list[Problem]:
+        """Validation errors (not warnings); which step shows each is the screens' to say
+        (screens/steps.py)."""
         try:
             self.build()
         except ProblemList as exc:
-            found = [p for p in exc.problems if not p.warning]
-        else:
-            return []
-        if screen is None:
-            return found
-        return [p for p in found if screen_of(p.field, self.answers.role) == screen]
+            return [p for p in exc.problems if not p.warning]
+        return []
 
     # -- the local users editor -----------------------------------------------------------
 

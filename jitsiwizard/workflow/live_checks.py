@@ -1,6 +1,6 @@
-"""The session's live checks (DNS, ports and firewall, LDAP) and the outside probe, as both
-faces call them: each check bounded by its timeout plus CHECK_GRACE and never raising. A part
-of `Session` (see session.py), kept apart so that each module stays readable."""
+"""The live checks (DNS, ports and firewall, LDAP) and the outside probe, as both faces call
+them (`session.checks`): each check bounded by its timeout plus CHECK_GRACE and never
+raising."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from jitsiwizard.errors import UserError
 if TYPE_CHECKING:
     from jitsiwizard.answers.model import Answers, LdapAnswers
     from jitsiwizard.checks.result import CheckResult
+    from jitsiwizard.rootfs import Root
 
 # Beyond a check's own timeout, the time its clean-up may take before it is cut off. The one
 # bound for every check, whichever face runs it.
@@ -18,7 +19,16 @@ CHECK_GRACE = 1.0
 
 
 class LiveChecks:
-    """Mixed into Session: uses its root, resolver, check_timeout and demo."""
+    """The checks against this host and the network, each bounded by `timeout` seconds.
+    `resolver` (ADDR[:PORT]) answers the DNS and LDAP name lookups; None: the system's. In
+    the demo (`demo`) the example host name is never looked up."""
+
+    def __init__(self, root: Root, *, resolver: str | None = None, timeout: float = 5.0,
+                 demo: bool = False):
+        self.root = root
+        self.resolver = resolver
+        self.timeout = timeout
+        self.demo = demo
 
     # -- the live checks -----------------------------------------------------------------
 
@@ -30,14 +40,14 @@ class LiveChecks:
         from jitsiwizard.checks import guarded
 
         try:
-            return asyncio.run(guarded(name, job, self.check_timeout, CHECK_GRACE))
+            return asyncio.run(guarded(name, job, self.timeout, CHECK_GRACE))
         except UserError as exc:
             from jitsiwizard.checks.result import FAIL, CheckResult
 
             return [CheckResult(name, FAIL, f"the check could not run: {exc.message}", [],
                                 exc.hint, {"reason": "error"})]
 
-    def check_dns(self, hostname: str, public_address: str = "") -> list[CheckResult]:
+    def dns(self, hostname: str, public_address: str = "") -> list[CheckResult]:
         if self.demo and self.resolver is None:
             from jitsiwizard.checks.result import WARN, CheckResult
 
@@ -49,15 +59,15 @@ class LiveChecks:
         from jitsiwizard.checks.dnscheck import check_dns
 
         return self._bounded("dns", check_dns(hostname, resolver=self.resolver,
-                                              timeout=self.check_timeout,
+                                              timeout=self.timeout,
                                               public_address=public_address))
 
-    def check_ports(self, ssh_port: int, manage: bool,
+    def ports(self, ssh_port: int, manage: bool,
                     bridge: bool = False) -> list[CheckResult]:
         from jitsiwizard.checks.ports import check_local_ports
 
         return self._bounded("ports", check_local_ports(
-            ports=self.jitsi_ports(bridge), ssh_port=ssh_port, timeout=self.check_timeout,
+            ports=self.jitsi_ports(bridge), ssh_port=ssh_port, timeout=self.timeout,
             root=self.root, manage_firewall=manage))
 
     def ldap_as_seen_here(self, ldap: LdapAnswers) -> LdapAnswers:
@@ -69,7 +79,7 @@ class LiveChecks:
             ldap.ca_file = str(self.root.real(ldap.ca_file))  # links followed inside it
         return ldap
 
-    def check_ldap(self, ldap: LdapAnswers, hostname: str) -> list[CheckResult]:
+    def ldap(self, ldap: LdapAnswers, hostname: str) -> list[CheckResult]:
         from jitsiwizard.answers.files import pem_problem
         from jitsiwizard.checks.ldapcheck import check_ldap
 
@@ -82,11 +92,11 @@ class LiveChecks:
                                 problem.hint, {"reason": "ca_file"})]
 
         return self._bounded("ldap", check_ldap(self.ldap_as_seen_here(ldap),
-                                                self.check_timeout, resolver=self.resolver,
+                                                self.timeout, resolver=self.resolver,
                                                 host=hostname))
 
-    def run_checks(self, answers: Answers,
-                   host_addresses: list[str] | None = None) -> list[CheckResult]:
+    def run_all(self, answers: Answers,
+                host_addresses: list[str] | None = None) -> list[CheckResult]:
         """Every check the answers call for, concurrently, each bounded like the others."""
         import asyncio
 
@@ -99,10 +109,9 @@ class LiveChecks:
             answers.auth = copy.copy(answers.auth)
             answers.auth.ldap = self.ldap_as_seen_here(answers.auth.ldap)
         return asyncio.run(run_checks(answers, resolver=self.resolver,
-                                      timeout=self.check_timeout, root=self.root,
+                                      timeout=self.timeout, root=self.root,
                                       host_addresses=host_addresses,
                                       ldap_resolver=self.resolver, grace=CHECK_GRACE))
-
 
     # -- the outside probe -----------------------------------------------------------------
 

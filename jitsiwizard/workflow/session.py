@@ -1,8 +1,18 @@
-"""The one workflow that both faces drive: the CLI (replay, plan, check, rollback, status) and
-the screens. It loads and validates answers, reads the host, runs the pre-checks and the
-live checks, builds the plan, applies it (planning again after a fresh install), saves the
-answers, rolls back, and reports status. Neither face holds a step of its own: `cli.py` parses
-arguments and prints, the screens show the session's state and call it.
+"""The one workflow that both faces drive: the command line (cli/) and the screens
+(screens/). It reads the host, makes the form the screens edit, runs the pre-checks, builds
+the plan, runs it (`run`: apply, planning again after a fresh install; save the answers;
+start the firewall's countdown), rolls back, and reports status. Neither face holds a step of
+its own: the command line parses arguments and prints, the screens show the session's state
+and call it.
+
+The session is made of parts, each given what it needs from the session's settings:
+
+    checks        the live checks (DNS, ports, LDAP) and the outside probe  live_checks.py
+    verification  the checks around the restarts, `verify`, the last report  verification.py
+    firewall      a firewall change confirmed in time, or undone            firewall.py
+
+and uses meetings.py (meetings in progress), status.py (`status`, `runs`) and bridges.py
+(extra videobridges).
 
 Heavy pieces (the planner, the transaction, the checks with dnspython and ldap3) are imported
 when first used, so the wizard's first screen and `--help` stay quick.
@@ -18,27 +28,47 @@ from typing import TYPE_CHECKING, Callable
 from jitsiwizard.errors import EXIT_INTERRUPTED, Problem, ProblemList, UserError
 from jitsiwizard.paths import RUNS_DIR, SAVED_ANSWERS, SECRETS_DIR
 from jitsiwizard.rootfs import Root
+from jitsiwizard.workflow.firewall import FirewallConfirmation
 from jitsiwizard.workflow.live_checks import LiveChecks
 from jitsiwizard.workflow.planned import Planned
-from jitsiwizard.workflow.run_guards import RunGuards
+from jitsiwizard.workflow.verification import Verification
 
 if TYPE_CHECKING:
     from jitsiwizard.answers.load import LoadedAnswers
     from jitsiwizard.answers.model import Answers
     from jitsiwizard.answers.secrets import Redactor
     from jitsiwizard.apply.runner import Runner
-    from jitsiwizard.health import Endpoints
+    from jitsiwizard.apply.transaction import Phases, RunOutcome
+    from jitsiwizard.health import Endpoints, Report
     from jitsiwizard.host.facts import HostFacts
     from jitsiwizard.plan.steps import Plan
     from jitsiwizard.workflow.form import WizardForm
     from jitsiwizard.workflow.host_reader import HostReader
+    from jitsiwizard.workflow.meetings import MeetingsCheck
 
 NOT_PLANNED_SIMULATED = ("the install was only simulated, so there are no Jitsi files to "
                          "configure yet: the configuration is planned after a real install")
 
 
 @dataclass
-class Session(LiveChecks, RunGuards):
+class RunResult:
+    """What `Session.run` did, as both faces show it."""
+
+    outcome: RunOutcome  # the transaction's
+    saved: str | None = None  # where the answers were saved (once applied)
+    notes: list[str] = field(default_factory=list)  # on secrets the saved answers leave out
+    # The end of the admin's window to confirm the firewall change (time.time()); None
+    # when there is nothing to confirm.
+    deadline: float | None = None
+    # Why the countdown could not start: the run stays applied, the change unguarded.
+    guard_error: Exception | None = None
+
+
+@dataclass
+class Session:
+    """The workflow on one host (`root`). Its settings (the fields below) are fixed once it
+    is made: its parts (checks, verification, firewall) are made from them."""
+
     root: Root
     simulate: bool = False
     force: bool = False
@@ -60,22 +90,37 @@ class Session(LiveChecks, RunGuards):
         self._host_reader: HostReader | None = None
         self._runner: Runner | None = None
         self._not_planned: str | None = None  # set by replan() when it could plan nothing
+        self.checks = LiveChecks(self.root, resolver=self.resolver, timeout=self.check_timeout,
+                                 demo=self.demo)
 
-    # -- how printed commands must be typed to act on the same tree ---------------------
+        def verify_bridge(answers: Answers, restarted: list, units: Runner) -> Report:
+            from jitsiwizard.workflow.bridges import verify_bridge
 
-    @property
-    def cli_options(self) -> str:
-        """What a printed command needs to act on the same tree the same way."""
-        if self.root.is_real:
-            return " --simulate" if self.simulate else ""
-        from shlex import quote
+            return verify_bridge(self, answers, restarted, units)
 
-        return f" --root {quote(str(self.root.base))}" + (" --simulate" if self.simulate
-                                                           else "")
+        self.verification = Verification(
+            self.root, simulate=self.simulate, endpoints=self.endpoints,
+            keep_on_failure=self.keep_on_failure, read_host=self.read_host,
+            verify_bridge=verify_bridge)
+        self.firewall = FirewallConfirmation(self.root, simulate=self.simulate,
+                                             mode=self.confirm_firewall,
+                                             window=self.firewall_window)
+
+    def the_endpoints(self) -> Endpoints:
+        """Where the verification looks: the endpoints given, else this host's own."""
+        from jitsiwizard.health import Endpoints
+
+        return self.endpoints if self.endpoints is not None else Endpoints()
 
     def command(self, words: str) -> str:
-        """`jitsi-wizard WORDS` as the admin can paste it."""
-        return f"jitsi-wizard {words}{self.cli_options}"
+        """`jitsi-wizard WORDS` as the admin can paste it: with what it needs to act on the
+        same tree the same way."""
+        options = " --simulate" if self.simulate else ""
+        if not self.root.is_real:
+            from shlex import quote
+
+            options = f" --root {quote(str(self.root.base))}" + options
+        return f"jitsi-wizard {words}{options}"
 
     # -- the host ------------------------------------------------------------------------
 
@@ -132,26 +177,12 @@ class Session(LiveChecks, RunGuards):
         return detect_ssh_port(self.root, self.environ)
 
     def connected_ssh_port(self) -> int | None:
+        """The port of the SSH connection the admin is on, if any."""
         from jitsiwizard.plan.firewall import connected_ssh_port
 
         return connected_ssh_port(self.environ)
 
     # -- answers -------------------------------------------------------------------------
-
-    @staticmethod
-    def load_answers(path: str) -> LoadedAnswers:
-        from jitsiwizard.answers.load import load_file
-
-        return load_file(path)
-
-    @staticmethod
-    def load_for_edit(path: str) -> LoadedAnswers:
-        """An answers file to open in the wizard: as strict as replay, except for passwords
-        that cannot be read here (they are typed in the wizard). Raises UserError /
-        ProblemList."""
-        from jitsiwizard.workflow.form import load_for_edit
-
-        return load_for_edit(path)[0]
 
     def form_for_host(self, edit: str | None = None) -> WizardForm:
         """What the screens edit: from an answers file (--edit), else the host as it is."""
@@ -166,38 +197,9 @@ class Session(LiveChecks, RunGuards):
 
             bridge_of = main_of_this_bridge(self.root)
         form = WizardForm.for_host(facts, self.root, bridge_of)
-        if self.certificate_worth_keeping(facts):
+        if _certificate_worth_keeping(self.root, facts):
             form.answers.cert.mode = "keep"  # changing a working certificate is a choice
         return form
-
-    def certificate_worth_keeping(self, facts) -> bool:
-        """Whether the certificate nginx serves covers the host and is not about to expire."""
-        from jitsiwizard.checks.certs import still_good
-
-        if not (facts.jitsi_installed and facts.cert_file and facts.hostname):
-            return False
-        return still_good(self.root.read_text(facts.cert_file), facts.hostname)
-
-    @staticmethod
-    def check_hostname(value: str) -> tuple[str, str | None]:
-        """(the name as it will be used, the problem with it or None)."""
-        from jitsiwizard.answers.validate import check_hostname
-
-        return check_hostname(value)
-
-    @staticmethod
-    def check_user_name(value: str) -> str | None:
-        """A local user's name: the problem with it, or None."""
-        from jitsiwizard.answers.validate import check_user_name
-
-        return check_user_name(value)
-
-    @staticmethod
-    def check_user_password(value: str) -> str | None:
-        """A local user's new password, by the rule answers files follow too."""
-        from jitsiwizard.answers.validate import check_user_password
-
-        return check_user_password(value)
 
     # -- checks before planning ------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class Session(LiveChecks, RunGuards):
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = self._store_secrets(build(answers, facts, self.root, force=self.force,
                                          ssh_port_in_use=ssh_port), answers)
-        self.preview_phases(plan, answers)
+        self.verification.preview(plan, answers)
         redact = self.redactor(answers)
         for value in facts.secrets:  # found in the host's files: masked like the answers'
             redact.add_value(value)
@@ -318,24 +320,11 @@ class Session(LiveChecks, RunGuards):
     # -- extra videobridges (workflow/bridges.py) --------------------------------------
 
     def bridge_preflight(self, answers: Answers) -> list:
+        """A videobridge host's checks of its main host (name, TLS with the pinned
+        certificate, its account's login)."""
         from jitsiwizard.workflow.bridges import preflight
 
         return preflight(self, answers)
-
-    def bridge_add(self, name: str, address: str):
-        from jitsiwizard.workflow.bridges import plan_add
-
-        return plan_add(self, name, address)
-
-    def bridge_remove(self, name: str):
-        from jitsiwizard.workflow.bridges import plan_remove
-
-        return plan_remove(self, name)
-
-    def bridge_list(self) -> list[dict]:
-        from jitsiwizard.workflow.bridges import list_bridges
-
-        return list_bridges(self)
 
     def apply_plan(self, plan: Plan, redact: Redactor, *,
                    on_event: Callable[[str, int, str], None]):
@@ -349,12 +338,36 @@ class Session(LiveChecks, RunGuards):
         runner = Runner(self.root, simulate=self.simulate, redact=redact)
         return apply(plan, self.root, runner, redact=redact, on_event=on_event)
 
-    # -- applying ------------------------------------------------------------------------
+    # -- running the plan --------------------------------------------------------------
 
-    def apply(self, planned: Planned, *, on_event: Callable[[str, int, str], None],
-              log: Callable[[str], None] | None = None):
+    def meetings(self, planned: Planned) -> MeetingsCheck:
+        """Whether applying would drop meetings (asked of jicofo only when the plan restarts
+        what carries them)."""
+        from jitsiwizard.workflow.meetings import meetings_in_progress
+
+        return meetings_in_progress(planned, self.the_endpoints(), simulate=self.simulate)
+
+    def run(self, planned: Planned, *, on_event: Callable[[str, int, str], None],
+            log: Callable[[str], None] | None = None) -> RunResult:
+        """The whole run, as both faces start it: apply the plan as one transaction, keep
+        the verification's report, save the answers once applied (or once the host already
+        matched them), and start the admin's window to confirm a firewall change. Raises
+        what applying or saving raises; a countdown that cannot start is reported in the
+        result (the run stays applied)."""
+        outcome = self._apply(planned, on_event=on_event, log=log)
+        result = RunResult(outcome)
+        if outcome.status in ("applied", "nothing-to-do"):
+            result.saved, result.notes = self.save_answers(planned.answers)
+        try:  # at once: the admin's window starts now
+            result.deadline = self.firewall.start_countdown(outcome)
+        except Exception as exc:  # the faces say the change is not guarded
+            result.guard_error = exc
+        return result
+
+    def _apply(self, planned: Planned, *, on_event: Callable[[str, int, str], None],
+               log: Callable[[str], None] | None) -> RunOutcome:
         """Apply the plan as one transaction; returns the run's outcome. The answers used are
-        kept with the run, and, once it succeeded, as the host's last answers."""
+        kept with the run; the verification's report as the last one."""
         from jitsiwizard.answers.save import dumps
         from jitsiwizard.apply import apply
         from jitsiwizard.apply.runner import Runner
@@ -373,10 +386,18 @@ class Session(LiveChecks, RunGuards):
         finally:
             self._runner = None
         if outcome.verification is not None:
-            self._save_verification(outcome.verification)
+            self.verification.keep(outcome.verification)
         if outcome.status == "applied" and self._not_planned:
             outcome.not_planned = self._not_planned  # both faces say so where the admin looks
         return outcome
+
+    def _phases(self, planned: Planned, redact: Redactor, log) -> Phases:
+        """What the run checks around its restarts, and the guard it starts before its first
+        firewall command when the change must be confirmed."""
+        phases = self.verification.phases(planned, redact, log)
+        if self.firewall.guarded:
+            phases.guard_firewall = self.firewall.start_guard
+        return phases
 
     def abort(self) -> None:
         """Stop the command in progress (a hang-up during apply): the run then rolls back."""
@@ -409,72 +430,18 @@ class Session(LiveChecks, RunGuards):
         return rollback(self.root, Runner(self.root, simulate=self.simulate, redact=redact),
                         run_id, redact=redact, force=self.force)
 
-    def runs(self) -> list:
-        from jitsiwizard.apply import list_runs
-        from jitsiwizard.apply.firewall_guard import firewall_state
-
-        runs = list_runs(self.root)
-        for run in runs:
-            run.firewall = firewall_state(self.root, run.run_id)
-        return runs
-
     def status(self) -> dict:
         """What the host has now, as data both faces show."""
-        from jitsiwizard.workflow.bridges import main_of_this_bridge, read_registry
+        from jitsiwizard.workflow.status import host_status
 
-        facts = self.read_host()
-        runs = self.runs()
-        interrupted = self.interrupted()
-        return {
-            "bridges": [str(e.get("name")) for e in read_registry(self.root)],
-            "videobridge_of": main_of_this_bridge(self.root),
-            "os": facts.release, "jitsi_installed": facts.jitsi_installed,
-            "generation": facts.generation, "hostname": facts.hostname,
-            "policy": facts.policy, "authentication_module": facts.main_auth,
-            "guests": facts.guests, "anonymousdomain": facts.anonymousdomain,
-            "jicofo_authentication": facts.jicofo_auth,
-            "legacy_jicofo_key": facts.legacy_auth_key,
-            "ldap": None if facts.ldap is None else {
-                "backend": facts.ldap.backend, "file": facts.ldap.file,
-                "server": facts.ldap.server, "base": facts.ldap.base},
-            "users": sorted(facts.users), "certificate": facts.cert_file,
-            "key": facts.key_file,
-            "packages": {k: v for k, v in facts.packages.items()
-                         if k.startswith(("jitsi", "jicofo", "prosody", "nginx", "lua-ldap"))},
-            "warnings": facts.warnings,
-            "last_run": runs[-1].run_id if runs else None,
-            "last_run_status": runs[-1].status if runs else None,
-            "last_run_firewall": runs[-1].firewall if runs else None,
-            "interrupted_run": interrupted.run_id if interrupted else None,
-            "last_verification": self._verification_line(),
-            **self._changed_since_last_run(facts),
-        }
+        return host_status(self.root, self.read_host(), self.interrupted(),
+                           self.verification.last())
 
-    def _changed_since_last_run(self, facts: HostFacts) -> dict:
-        """The files the wizard wrote that changed since (outside its own lines: a package
-        upgrade or an admin; inside: a hand edit the next run refuses), their diff with secret
-        values redacted, and the packages upgraded since the last run."""
-        from jitsiwizard.answers.secrets import Redactor
-        from jitsiwizard.apply.drift import changed_files, upgraded_packages
 
-        redact = Redactor()
-        for value in facts.secrets:
-            redact.add_value(value)
-        changed = []
-        for item in changed_files(self.root):
-            redact.add_found("\n".join(line[2:] for line in item.diff))
-            changed.append({"path": item.path, "inside": item.inside, "gone": item.gone,
-                            "diff": [redact(line) for line in item.diff]})
-        return {"changed_since_last_run": changed,
-                "upgraded_since_last_run": [f"{name} {old} -> {new}" for name, old, new
-                                            in upgraded_packages(self.root)]}
+def _certificate_worth_keeping(root: Root, facts: HostFacts) -> bool:
+    """Whether the certificate nginx serves covers the host and is not about to expire."""
+    from jitsiwizard.checks.certs import still_good
 
-    def _verification_line(self) -> dict | None:
-        doc = self.last_verification()
-        if doc is None:
-            return None
-        findings = doc.get("findings") if isinstance(doc.get("findings"), list) else []
-        failed = [f"{f.get('name')}: {f.get('evidence')}" for f in findings
-                  if isinstance(f, dict) and f.get("ok") is False]
-        return {"ok": bool(doc.get("ok")), "when": str(doc.get("when", "?")),
-                "failed": failed}
+    if not (facts.jitsi_installed and facts.cert_file and facts.hostname):
+        return False
+    return still_good(root.read_text(facts.cert_file), facts.hostname)

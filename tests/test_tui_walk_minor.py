@@ -1,0 +1,116 @@
+"""The admin's walk, minor points (issue #20): focus and status lines that must not leave the
+admin guessing."""
+
+from __future__ import annotations
+
+from jitsiwizard.checks.result import CheckResult
+from jitsiwizard.rootfs import Root
+from tests.test_tui_keys import send_burst, settled
+from tests.test_tui_support import (
+    FixedChecks,
+    focus,
+    loaded,
+    make_app,
+    tui_root,
+    type_into,
+    wait_screen,
+    wait_until,
+)
+
+SIZE = (80, 24)
+FIX = "check the bind DN and password with the directory's administrator"
+
+
+async def ldap_form(pilot) -> None:
+    app = pilot.app
+    await loaded(pilot)
+    app.go("auth")
+    await wait_screen(pilot, "auth")
+    app.screen.query_one("#policy-ldap").value = True
+    await wait_until(pilot, lambda: app.screen.query_one("#panel-ldap").display, "LDAP form")
+    await type_into(pilot, "#ldap-url", "ldaps://ldap.example.org")
+    await type_into(pilot, "#ldap-bind-dn", "cn=jitsi,ou=services,dc=example,dc=org")
+    await type_into(pilot, "#ldap-bind-pw", "service-secret")
+    await type_into(pilot, "#ldap-base", "ou=people,dc=example,dc=org")
+
+
+def region_shown(app, widget) -> bool:
+    """The widget's first line is inside the screen's body as scrolled now."""
+    body = app.screen.query_one("#body")
+    top = widget.region.y
+    return body.region.y <= top < body.region.y + body.region.height
+
+
+async def test_the_ldap_test_keeps_the_focus_and_shows_its_verdict(request):
+    """Test connection: the button keeps the focus once the test ends (Page Down then
+    scrolls), and the failure with its fix is in view at 80x24."""
+    root = tui_root(request)
+    session = FixedChecks(Root(root), ldap=[
+        CheckResult("ldap.bind", "fail", "the directory refused the service account",
+                    [], FIX)])
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await ldap_form(pilot)
+        button = app.screen.query_one("#ldap-test")
+        await focus(pilot, button, "the test button")
+        send_burst(app, ["enter"])
+        results = app.screen.query_one("#ldap-results")
+        await wait_until(pilot, lambda: "failed" in str(results.render()), "the failed test")
+        await settled(app)
+        await wait_until(pilot, lambda: app.focused is button, "the button to keep the focus")
+        await wait_until(pilot, lambda: region_shown(app, results), "the verdict in view")
+        body = app.screen.query_one("#body")
+        before = body.scroll_y
+        send_burst(app, ["pagedown"])
+        await settled(app)
+        await wait_until(pilot, lambda: body.scroll_y != before or body.max_scroll_y == before,
+                         "Page Down to scroll")
+
+
+async def test_a_passed_test_is_not_claimed_once_the_password_changed(request):
+    root = tui_root(request)
+    session = FixedChecks(Root(root))
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await ldap_form(pilot)
+        app.screen.query_one("#ldap-test").press()
+        status = app.screen.status
+        await wait_until(pilot, lambda: "passed" in str(status.render()), "the passed test")
+        await type_into(pilot, "#ldap-bind-pw", "another-secret")
+        await wait_until(pilot, lambda: "passed" not in str(status.render()),
+                         "the status line to drop the old verdict")
+        assert "test again" in str(app.screen.query_one("#ldap-results").render())
+
+
+async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
+    """On Review: Ctrl+N, Right, Enter (apply) and Ctrl+C Ctrl+C Ctrl+Q, all at once. The
+    quit keys come after the run has started: they are refused while it runs, and no
+    question says nothing was changed (it did, when quit keys overtook the keys ahead)."""
+    from jitsiwizard.answers.model import LocalUser
+    from jitsiwizard.screens.base import ConfirmDialog
+    from jitsiwizard.workflow.form import typed
+    from tests.test_tui_support import next_step
+
+    app = make_app(tui_root(request))
+    asked: list[str] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")
+        await wait_screen(pilot, "auth")
+        app.screen.query_one("#policy-local").value = True
+        app.form.answers.auth.users.append(LocalUser("user0", typed("pass-word-1")))
+        await next_step(pilot, "review")
+        await wait_until(pilot, lambda: app.plan is not None, "the plan")
+        original = app.push_screen
+
+        def push_screen(screen, *args, **kw):
+            if isinstance(screen, ConfirmDialog) and screen.title_text == "Quit":
+                asked.append(screen.message)
+            return original(screen, *args, **kw)
+
+        app.push_screen = push_screen
+        send_burst(app, ["ctrl+n", "right", "enter", "ctrl+c", "ctrl+c", "ctrl+q"])
+        await settled(app)
+        await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
+        assert app.outcome.status == "applied"
+        assert not any("Nothing on this host" in m for m in asked), asked
