@@ -166,7 +166,7 @@ def test_firewall_confirm_keeps_a_guarded_change_over_ssh(tmp_path, lab, ufw):
     link, controller = lab
     root = host(tmp_path)
     session, outcome = firewall_run(root, window=60.0)
-    assert session.arm_firewall_revert(outcome) is not None
+    assert session.firewall.start_countdown(outcome) is not None
     inventory = controller.inventory({"meet": {"ansible_host": link.server_address}})
     play = controller.playbook("confirm.yml", [{"hosts": "meet", "gather_facts": False,
                                                 "tasks": [{"name": "confirm",
@@ -176,5 +176,5 @@ def test_firewall_confirm_keeps_a_guarded_change_over_ssh(tmp_path, lab, ufw):
     done = controller.run(play, inventory)
     assert done.returncode == 0, done.output[-4000:]
     assert done.results("confirm")["meet"]["state"] == "confirmed"
-    assert session.firewall_guard_outcome(outcome.run_id, timeout=20) == "confirmed"
+    assert session.firewall.outcome(outcome.run_id, timeout=20) == "confirmed"
     assert ufw_state(ufw)["enabled"]

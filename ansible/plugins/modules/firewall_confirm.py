@@ -91,11 +91,11 @@ def main():
         module.exit_json(changed=True, state="confirmed" if keep else "reverted")
     try:
         if keep:
-            if session.confirm_firewall_change(run_id):
+            if session.firewall.confirm(run_id):
                 module.exit_json(changed=True, state="confirmed")
         else:
-            session.undo_firewall_change_now(run_id)
-        state = session.firewall_guard_outcome(run_id, timeout=60.0) or "still running"
+            session.firewall.undo_now(run_id)
+        state = session.firewall.outcome(run_id, timeout=60.0) or "still running"
     except UserError as exc:
         module.fail_json(msg=exc.render(), fix=exc.hint)
     if state == "reverted":
@@ -106,7 +106,7 @@ def main():
         module.exit_json(changed=True, state=state)
     module.fail_json(msg=f"undoing the firewall change of run {run_id} did not finish "
                      f"({state}): check `ufw status`", state=state,
-                     undo=session.firewall_undo_commands(run_id),
+                     undo=session.firewall.undo_commands(run_id),
                      fix="run the undo commands on the host")
 
 

@@ -350,11 +350,11 @@ def _password_values(value, key=""):
         yield value
 
 
-def _load(session, params):
-    if params["answers_file"]:
-        return session.load_answers(params["answers_file"])
-    from jitsiwizard.answers.load import parse
+def _load(params):
+    from jitsiwizard.answers.load import load_file, parse
 
+    if params["answers_file"]:
+        return load_file(params["answers_file"])
     return parse(_plain(params["answers"]), "", "the answers option")
 
 
@@ -400,15 +400,6 @@ def _failure_text(outcome):
     return f"{head}; {tail}. Details: {outcome.log_path}"
 
 
-def _run(session, planned, on_event):
-    """Apply, keep the answers, and start the window to confirm a firewall change: what the
-    command line does after its prompts. Returns (outcome, the window's deadline or None)."""
-    outcome = session.apply(planned, on_event=on_event)
-    if outcome.status in ("applied", "nothing-to-do"):
-        session.save_answers(planned.answers)
-    return outcome, session.arm_firewall_revert(outcome)
-
-
 def replay(module):
     """The run; returns the task's result. Raises Failed, or the wizard's UserError."""
     from jitsiwizard.rootfs import Root
@@ -425,7 +416,7 @@ def replay(module):
                       confirm_firewall="skip" if params["confirm_firewall"] == "skip"
                       else "ask",
                       main_certificate_file=params["main_certificate"])
-    loaded = _load(session, params)
+    loaded = _load(params)
     for secret in loaded.answers.secrets():  # Ansible masks them wherever it prints
         if secret is not None and secret.value:
             module.no_log_values.add(secret.value)
@@ -451,7 +442,7 @@ def replay(module):
     result["notes"] += [redact(note) for note in planned.plan.notes]
     if (not params["skip_checks"] and not check_mode and session.root.is_real
             and not simulate and not answers.is_bridge):
-        checks = session.run_checks(answers)
+        checks = session.checks.run_all(answers)
         result["checks"] = [redact(c.render()) for c in checks]
         if any(c.status == "fail" for c in checks):
             raise Failed("the checks before planning failed: nothing was changed",
@@ -478,7 +469,11 @@ def replay(module):
     def on_event(kind, number, text):
         events.append(redact(f"[{kind}] {number}: {text}" if number else f"[{kind}] {text}"))
 
-    outcome, deadline = _run(session, planned, on_event)
+    # The run sequence both faces call: apply, keep the answers, start the window to confirm
+    # a firewall change.
+    run = session.run(planned, on_event=on_event)
+    outcome, deadline = run.outcome, run.deadline
+    result["notes"] += [f"note: {note}" for note in run.notes]
     result.update(events=events, run_id=outcome.run_id, log=outcome.log_path,
                   verification=outcome.verification, status=_outcome_status(outcome))
     result["notes"] += [f"fallback: {text}" for text in outcome.fallbacks]
@@ -490,11 +485,16 @@ def replay(module):
     result["changed"] = outcome.status == "applied"
     if outcome.not_planned:
         result["notes"].append(f"NOT CONFIGURED: {outcome.not_planned}")
+    if run.guard_error is not None:  # the run stays applied, its firewall change unguarded
+        raise Failed(f"the run was applied, but the guard of its firewall change could not "
+                     f"start: {run.guard_error}", "check `ufw status`; these commands undo "
+                     "the change: " + "; ".join(session.firewall.undo_commands(outcome.run_id)),
+                     **_with_facts(result))
     if deadline is not None:
         result["firewall"] = {"run_id": outcome.run_id, "deadline": deadline,
                               "state": "awaiting confirmation",
                               "root": params["root"],
-                              "undo": session.firewall_undo_commands(outcome.run_id)}
+                              "undo": session.firewall.undo_commands(outcome.run_id)}
     return _with_facts(result)
 
 
