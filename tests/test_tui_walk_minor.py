@@ -114,3 +114,43 @@ async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
         await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
         assert app.outcome.status == "applied"
         assert not any("Nothing on this host" in m for m in asked), asked
+
+
+def test_messages_speak_the_screens_words_not_the_answers_keys():
+    from jitsiwizard.errors import Problem
+    from jitsiwizard.workflow.form import on_screen
+
+    cases = [
+        Problem("cert.cert_file", "the files look swapped", "swap cert_file and key_file"),
+        Problem("auth.ldap", "the directory refused the bind",
+                "check auth.ldap.bind_dn and auth.ldap.bind_password"),
+        Problem("cert.acme_server", "cert.acme_server = 'https://ca.example/dir' needs "
+                "certbot", ""),
+    ]
+    shown = [on_screen(p) for p in cases]
+    assert shown[0].hint == "swap Certificate and Private key"
+    assert shown[1].hint == "check Bind DN and Bind password"
+    assert shown[2].message == "ACME URL 'https://ca.example/dir' needs certbot"
+    for problem in shown:
+        assert "_" not in problem.message + problem.hint
+
+
+async def test_other_acme_url_says_what_to_type_and_whose_terms(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-certbot").value = True
+        await settled(app)
+        route = app.screen.query_one("#route")
+        await wait_until(pilot, lambda: "cert.mode" not in str(route.render())
+                         and "certbot" in str(route.render()), "the route in screen words")
+        app.screen.query_one("#server-custom").value = True
+        await wait_until(pilot, lambda: "type the ACME server" in str(route.render()),
+                         "the route to ask for the URL")
+        tos = app.screen.query_one("#tos")
+        assert "letsencrypt.org" not in str(tos.label)
+        app.screen.query_one("#server-production").value = True
+        await wait_until(pilot, lambda: "letsencrypt.org" in str(tos.label),
+                         "Let's Encrypt's terms for Let's Encrypt")

@@ -16,6 +16,7 @@ from jitsiwizard.answers.model import ACME_SERVERS
 from jitsiwizard.screens.base import WizardScreen, hanging, problems_text, text_width
 from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Choice, Choices, Field, Tick
+from jitsiwizard.workflow.form import choice_words, screen_words
 
 INTRO = "How the web server gets its TLS certificate. Browsers and the apps need a trusted one."
 MODES = (
@@ -105,6 +106,10 @@ class CertificateScreen(WizardScreen):
         self.query_one("#own").display = cert.mode == "own"
         custom = cert.acme_server not in ACME_SERVERS
         self.query_one("#acme-url-field").display = custom
+        # The terms are the chosen server's: Let's Encrypt's page only for Let's Encrypt.
+        self.query_one("#tos", Checkbox).label = (
+            "I agree to the ACME server's terms (its directory links them)" if custom
+            else f"I agree to the ACME server's terms ({TOS_URL})")
         if cert.mode == "own":
             self.schedule_validation()
         self.show_route()
@@ -119,11 +124,15 @@ class CertificateScreen(WizardScreen):
             self.show_route_text(route, "your files: give the certificate and its key above; "
                                  "nginx will serve them")
             return
+        if cert.mode in ("letsencrypt", "certbot") and not cert.acme_server:
+            self.show_route_text(route, "certbot: type the ACME server's directory URL above")
+            return
         try:
             chosen, reason = self.app.session.certificate_route(self.form.answers)
         except UserError:
             route.update("")
             return
+        reason = screen_words(choice_words(reason))
         words = {"keep": "nothing to change", "helper": "Jitsi's helper script",
                  "certbot": "certbot", "own": "your files", "self-signed": "a new "
                  "self-signed certificate"}

@@ -11,8 +11,10 @@ to the widget focused at that moment, and the next one waits until the screen ha
 and everything it set off (every message queued on the app and the screen's widgets handled,
 the layout computed, the callbacks waiting for a refresh run), within a bound, so a stuck
 widget delays typing by at most that much. Quit keys wait in line too (a quit question must
-not describe the host as it was before the keys ahead of it). It leans on Textual internals (message queues, layout flags) read defensively; the
-tests in test_tui_keys.py pin the behaviour on the oldest and newest Textual the suite runs.
+not describe the host as it was before the keys ahead of it).
+
+It leans on Textual internals (message queues, layout flags), read defensively; the tests in
+test_tui_keys.py pin the behaviour on the oldest and newest Textual the suite runs.
 """
 
 from __future__ import annotations

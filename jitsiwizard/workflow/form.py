@@ -84,6 +84,26 @@ CHOICES = {"'letsencrypt'": "Let's Encrypt", "'certbot'": "certbot",
            "'own'": "your own certificate", "'self-signed'": "a self-signed certificate",
            "'open'": "open", "'local'": "local users", "'ldap'": "LDAP"}
 _FILE_WORDS = re.compile(r"\[[a-z.]+\]|\b[a-z_]+ = |\[\[")
+# Answers keys as messages spell them (whole, or the last part when it cannot be mistaken
+# for a word: cert_file, bind_dn), longest first, with an optional " = " after them.
+_KEY_NAMES = sorted({**{key: label for key, label in FIELD_LABELS.items()},
+                     **{key.rsplit(".", 1)[1]: label for key, label in FIELD_LABELS.items()
+                        if "_" in key.rsplit(".", 1)[-1]}}.items(),
+                    key=lambda item: -len(item[0]))
+_KEYS = re.compile(r"(?<![\w.])(" + "|".join(re.escape(k) for k, _ in _KEY_NAMES)
+                   + r")(?![\w.])( = )?")
+_KEY_LABELS = dict(_KEY_NAMES)
+
+
+def choice_words(text: str) -> str:
+    """`cert.mode = 'certbot'` and the like as the screens name the choice."""
+    return re.sub(r"\b(?:cert\.mode|auth\.policy|policy) = ('[a-z-]+')",
+                  lambda m: CHOICES.get(m.group(1), m.group(1)), text)
+
+
+def screen_words(text: str) -> str:
+    """Answers keys named in a message or a fix, in the screen's labels."""
+    return _KEYS.sub(lambda m: _KEY_LABELS[m.group(1)] + (" " if m.group(2) else ""), text)
 _USER_KEY = re.compile(r"^auth\.users\[(\d+)\](?:\.(\w+))?$")
 
 
@@ -98,8 +118,7 @@ def on_screen(problem: Problem, answers: Answers | None = None) -> Problem:
         name = users[index].name if index < len(users) else f"#{index + 1}"
         label = f"User {name}" + (f" ({part})" if part and part != "name" else "")
         field_path = "auth.users"
-    message = re.sub(r"\b(?:cert\.mode|auth\.policy|policy) = ('[a-z-]+')",
-                     lambda m: CHOICES.get(m.group(1), m.group(1)), problem.message)
+    message = choice_words(problem.message)
     message = re.sub(r"\b(?:public|local)_address\b",
                      lambda m: FIELD_LABELS["host." + m.group(0)].lower(), message)
     hint = problem.hint
@@ -108,7 +127,8 @@ def on_screen(problem: Problem, answers: Answers | None = None) -> Problem:
         hint = SCREEN_HINTS[field_path]
     elif _FILE_WORDS.search(hint):
         hint = ""
-    return Problem(label or field_path, message, hint, None, problem.warning)
+    return Problem(label or field_path, screen_words(message), screen_words(hint), None,
+                   problem.warning)
 
 
 def unused_fields(answers: Answers) -> set[str]:
