@@ -20,6 +20,7 @@ ROOTFS_PACKAGES=(
   dnsmasq-base                          # DNS
   nftables                              # firewall rules inside network namespaces
   tmux                                  # the real terminal
+  openssh-server openssh-client         # Ansible reaches the lab's hosts over real SSH
   gnutls-bin                            # a second TLS library's view of certificates
   lua5.4 nodejs systemd default-jdk-headless  # readers that check the wizard's escaping
 )
