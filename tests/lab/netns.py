@@ -132,3 +132,53 @@ def call_in(ns: str, fn, *args, **kwargs):
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+class Lan:
+    """Namespaces on one Ethernet segment: a Linux bridge in a namespace of its own, a veth
+    pair from each member to it. `addresses` maps a member's role to its address; `ns[role]`
+    is its namespace."""
+
+    prefix_len = 24
+
+    def __init__(self, addresses: dict[str, str]) -> None:
+        tag = f"{os.getpid()}x{next(_COUNTER)}"
+        self.addresses = dict(addresses)
+        self.hub = f"jw-hub-{tag}"
+        self.ns = {role: f"jw-{role}-{tag}" for role in addresses}
+        self._veths = [(f"jl{i}{tag}", f"jh{i}{tag}") for i in range(len(addresses))]
+        self.started = False
+
+    def start(self) -> Lan:
+        try:
+            _ip("netns", "add", self.hub)
+            self.started = True
+            _ip("-n", self.hub, "link", "add", "br0", "type", "bridge")
+            _ip("-n", self.hub, "link", "set", "br0", "up")
+            for (role, address), (inner, outer) in zip(self.addresses.items(), self._veths):
+                ns = self.ns[role]
+                _ip("netns", "add", ns)
+                _ip("link", "add", inner, "type", "veth", "peer", "name", outer)
+                _ip("link", "set", inner, "netns", ns)
+                _ip("link", "set", outer, "netns", self.hub)
+                _ip("-n", self.hub, "link", "set", outer, "master", "br0", "up")
+                _ip("-n", ns, "addr", "add", f"{address}/{self.prefix_len}", "dev", inner)
+                _ip("-n", ns, "link", "set", inner, "up")
+                _ip("-n", ns, "link", "set", "lo", "up")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for ns in (*self.ns.values(), self.hub):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+        for inner, _ in self._veths:
+            subprocess.run(["ip", "link", "del", inner], capture_output=True, timeout=10)
+        self.started = False
+
+    def __enter__(self) -> Lan:
+        return self if self.started else self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

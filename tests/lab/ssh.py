@@ -140,10 +140,12 @@ class Controller:
             **extra,
         }
 
-    def inventory(self, hosts: dict[str, dict]) -> Path:
-        """An inventory (JSON is YAML) of hosts: name -> their variables."""
-        path = self.dir / "inventory.yml"
-        path.write_text(json.dumps({"all": {"hosts": hosts, "vars": {
+    def inventory(self, hosts: dict[str, dict], groups: dict[str, dict] | None = None,
+                  name: str = "inventory.yml") -> Path:
+        """An inventory (JSON is YAML) of hosts: name -> their variables; and groups:
+        name -> {"hosts": {name: variables}, "vars": {...}}."""
+        path = self.dir / name
+        path.write_text(json.dumps({"all": {"hosts": hosts, "children": groups or {}, "vars": {
             "ansible_user": "root", "ansible_python_interpreter": sys.executable}}},
             indent=2))
         return path
