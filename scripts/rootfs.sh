@@ -118,20 +118,22 @@ rootfs_venv_dir() {
 # (the linters excepted: they check the code, whatever their version).
 floors() {
   sed -nE 's/^ *"([A-Za-z0-9_.-]+)>=([0-9.]+)("|;).*/\1==\2/p' "$REPO/pyproject.toml" |
-    grep -vE '^(ruff|vermin)=='
+    grep -vE '^(ruff|vermin|ansible-lint)=='
 }
 
 # rootfs_venv NAME DIR: the wizard and its test tools installed into the tree's own Python
-# (again whenever pyproject.toml changes).
+# (again whenever pyproject.toml changes); ansible-lint (the `lint` extra) too, except with
+# the floors: it needs Python >= 3.10.
 rootfs_venv() {
-  local name=$1 dir=$2 venv constraints=()
+  local name=$1 dir=$2 venv constraints=() extras=test,lint
   venv=$(rootfs_venv_dir "$name")
   # pip reaches the package index with this host's trust store (and index, if one is set).
   cp -L "${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}" "$dir/etc/jw-host-ca.crt"
   if [ "$name" = "$FLOORS_RELEASE" ]; then
     floors > "$dir/opt/jw-floors.txt"
     constraints=(-c /opt/jw-floors.txt)
+    extras=test
   fi
-  rootfs_run "$dir" bash -c 'cd /src && REPO=/src && . scripts/lib.sh &&
-    ensure_venv "$0" "$@" -e "/src[test]"' "$venv" "${constraints[@]}"
+  rootfs_run "$dir" bash -c 'extras=$1 && shift && cd /src && REPO=/src && . scripts/lib.sh &&
+    ensure_venv "$0" "$@" -e "/src[$extras]"' "$venv" "$extras" "${constraints[@]}"
 }
