@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import ssl
 import subprocess
 
 import pytest
 
-from jitsiwizard import fixtures
 from jitsiwizard.health import Endpoints
 from jitsiwizard.health.xmpp import probe
 from jitsiwizard.paths import BRIDGE_TRUST_PEM, BRIDGE_TRUST_STORE
@@ -29,17 +27,13 @@ from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.bridges import CHECKER, CHECKER_SECRET, bridge_paths, list_bridges
 from jitsiwizard.workflow.session import Session
 from tests.lab import netns, ssh
-from tests.lab.prosody import Prosody
+from tests.lab.fleet import ADDRESSES, BRIDGES, PLAYBOOK, fleet
 
 from .conftest import HOST, snapshot
 from .test_bridge_lab import shard
 
 pytestmark = pytest.mark.lab
 
-ADDRESSES = {"ctl": "169.254.81.10", "main": "169.254.81.1", "bridge1": "169.254.81.2",
-             "bridge2": "169.254.81.3"}
-BRIDGES = ("bridge1", "bridge2")
-PLAYBOOK = "jitsiwizard.fleet.bridges"  # the collection's own playbook
 ADD = "jitsiwizard.fleet.videobridge : Add this bridge on the main host"
 CONFIGURE = "jitsiwizard.fleet.videobridge : Configure this host as the main host's videobridge"
 
@@ -77,68 +71,14 @@ def test_ansible_doc_documents_the_bridge_module_and_the_role(collections):
 
 
 @pytest.fixture
-def fleet(tmp_path, collections):
-    """The four namespaces, sshd on the three hosts, the main's Prosody; yields (lan,
-    controller, prosody, roots)."""
-    main_root = fixtures.build(tmp_path / "main")
-    state = main_root / "var/lib/jitsi-wizard"
-    state.mkdir(parents=True)
-    (state / "answers.toml").write_text(f'[host]\nhostname = "{HOST}"\n[firewall]\n'
-                                        "manage = true\n")
-    roots = {"main": main_root}
-    for name in BRIDGES:
-        roots[name] = fixtures.build_bridge(tmp_path / name)
-        (tmp_path / f"{name}-secret").mkdir()
-    with netns.Lan(ADDRESSES) as lan:
-        controller = ssh.Controller(tmp_path / "controller", lan.ns["ctl"], collections)
-        hosts = []
-        try:
-            for role in ("main", *BRIDGES):
-                host = ssh.SshHost(tmp_path / f"sshd-{role}", lan.ns[role], ADDRESSES[role],
-                                   controller.key_pub)
-                controller.trust(host)
-                hosts.append(host.start())
-            prosody = Prosody(main_root, HOST, tmp_path / "prosody", netns=lan.ns["main"],
-                              interfaces=("127.0.0.1", ADDRESSES["main"]))
-            prosody.port = 5222  # the main host's own namespace: where bridges look for it
-            prosody.write_config()
-            # Prosody's certificate for auth.HOST where the host keeps it (bridge list sends
-            # its password only to a server that presents this one).
-            certs = main_root / "etc/prosody/certs"
-            certs.mkdir(parents=True, exist_ok=True)
-            shutil.copy(prosody.certs_dir / f"{HOST}.crt", certs / f"auth.{HOST}.crt")
-            with prosody.start():
-                yield lan, controller, prosody, roots
-        finally:
-            controller.stop()
-            for host in hosts:
-                host.stop()
-
-
-def inventory(controller, tmp_path, roots, *, checks: bool, bad: str = "",
-              name: str = "inventory.yml"):
-    """Three hosts: the main one with its --root tree and Prosody's port, two bridges."""
-    bridges = {}
-    for bridge in BRIDGES:
-        bridges[bridge] = {"ansible_host": ADDRESSES[bridge],
-                           "videobridge_root": str(roots[bridge]),
-                           "videobridge_secret_dir": str(tmp_path / f"{bridge}-secret")}
-    if bad:
-        bridges[bad]["videobridge_answers"] = {"host": {"public_address": "not-an-address"}}
-    return controller.inventory({}, {
-        "main": {"hosts": {"meet": {"ansible_host": ADDRESSES["main"],
-                                    "videobridge_root": str(roots["main"]),
-                                    "videobridge_simulate": True,
-                                    "videobridge_xmpp": "127.0.0.1:5222"}}},
-        # Under --simulate `prosodyctl register` is only recorded: the first run's checks
-        # would find no account to log in with (the test registers them after it).
-        "bridges": {"hosts": bridges, "vars": {"videobridge_simulate": True,
-                                               "videobridge_skip_checks": not checks}},
-    }, name=name)
+def lab(tmp_path, collections):
+    with fleet(tmp_path, collections) as running:
+        yield running
 
 
 def trees(roots) -> dict:
-    return {name: snapshot(root, include_state=True) for name, root in roots.items()}
+    return {name: snapshot(root, include_state=True) for name, root in roots.items()
+            if not name.endswith("-secret")}
 
 
 def secrets_kept(main_root) -> dict[str, str]:
@@ -166,10 +106,11 @@ def changed(run) -> list:
             if r.get("changed")]
 
 
-def test_a_meeting_server_with_two_bridges_by_the_playbook(tmp_path, fleet):
-    lan, controller, prosody, roots = fleet
+def test_a_meeting_server_with_two_bridges_by_the_playbook(lab):
+    lan, controller, prosody = lab.lan, lab.controller, lab.prosody
+    roots = lab.trees("hosts")
     outputs = []
-    first = inventory(controller, tmp_path, roots, checks=False)
+    first = lab.inventory(roots, checks=False)
 
     # Check mode on fresh hosts: each bridge would be added; not a byte of any tree changes.
     before = trees(roots)
@@ -196,7 +137,7 @@ def test_a_meeting_server_with_two_bridges_by_the_playbook(tmp_path, fleet):
         (b, ADDRESSES[b]) for b in BRIDGES]
     kept = secrets_kept(roots["main"])
     for bridge in BRIDGES:
-        secret_file = tmp_path / f"{bridge}-secret/bridge-{bridge}.secret"
+        secret_file = roots[f"{bridge}-secret"] / f"bridge-{bridge}.secret"
         assert secret_file.read_text() == kept[bridge] + "\n"
         assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
         values = shard(roots[bridge])
@@ -229,7 +170,7 @@ def test_a_meeting_server_with_two_bridges_by_the_playbook(tmp_path, fleet):
             b: b == bridge for b in BRIDGES}
 
     # Again, now with the bridge hosts' checks (the accounts log in): no change anywhere.
-    second = inventory(controller, tmp_path, roots, checks=True, name="checked.yml")
+    second = lab.inventory(roots, checks=True, name="checked.yml")
     before = trees(roots)
     again = controller.run(PLAYBOOK, second, "-vvv")
     outputs.append(again.output)
@@ -245,7 +186,7 @@ def test_a_meeting_server_with_two_bridges_by_the_playbook(tmp_path, fleet):
 
     # Bad answers for one bridge host: it fails with the wizard's message, its tree as it
     # was; the main host and the other bridge go on, unchanged.
-    bad = inventory(controller, tmp_path, roots, checks=True, bad="bridge2", name="bad.yml")
+    bad = lab.inventory(roots, checks=True, bad="bridge2", name="bad.yml")
     refused = controller.run(PLAYBOOK, bad, "-vvv")
     outputs.append(refused.output)
     assert refused.returncode == 2, refused.output[-4000:]
