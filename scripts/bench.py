@@ -262,6 +262,45 @@ def bench_replay(repeat: int) -> tuple[float, float]:
     return median(replay), median(imports)
 
 
+# --- 2b: a meeting server and two bridges by Ansible ------------------------------------------
+
+def bench_fleet(repeat: int) -> tuple[float, float] | str:
+    """The collection's playbook on the three-host lab (tests/lab/fleet.py: real SSH into
+    network namespaces, fresh --simulate trees each time): both bridge hosts at once, against
+    the same playbook limited to the main host and one bridge, the slower bridge of the two.
+    Returns (three hosts, slowest single bridge), or why it cannot run here."""
+    from tests.lab import fleet, ssh
+
+    why = ssh.available()
+    if why:
+        return why
+    work = Path(tempfile.mkdtemp(prefix="jw-bench-fleet-"))
+    together, single = [], []
+    try:
+        (work / "collection").mkdir()
+        collections = ssh.build_collection(work / "collection")
+        with fleet.fleet(work / "lab", collections) as lab:
+            def timed(name: str, *limit: str) -> float:
+                roots = lab.trees(name)
+                inventory = lab.inventory(roots, checks=False, name=f"{name}.yml")
+                args = ("--limit", ",".join(limit)) if limit else ()
+                started = time.monotonic()
+                done = lab.controller.run(fleet.PLAYBOOK, inventory, *args)
+                took = time.monotonic() - started
+                if done.returncode != 0:
+                    raise RuntimeError(done.output[-3000:])
+                return took
+
+            timed("warm-up")  # the first SSH connections, the first imports
+            for n in range(repeat):
+                together.append(timed(f"all-{n}"))
+                single.append(max(timed(f"{bridge}-{n}", "meet", bridge)
+                                  for bridge in fleet.BRIDGES))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return median(together), median(single)
+
+
 # --- 3: concurrent checks against slow servers ----------------------------------------------
 
 class SlowDns(threading.Thread):
@@ -392,7 +431,7 @@ def bench_checks(repeat: int, delay: float = 1.0) -> tuple[float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--only", choices=["screen", "replay", "checks", "memory"])
+    parser.add_argument("--only", choices=["screen", "replay", "fleet", "checks", "memory"])
     args = parser.parse_args()
     rows = []
     started = time.monotonic()
@@ -407,6 +446,15 @@ def main() -> int:
         work = replay - imports
         rows.append(("replay, LDAP + guests", f"{replay:.3f} s", f"import only {imports:.3f} s",
                      replay / imports, f"plan+apply {work:.3f} s < 0.3 s", work < 0.3))
+    if args.only in (None, "fleet"):
+        measured = bench_fleet(max(1, args.repeat // 2))
+        if isinstance(measured, str):
+            print(f"  fleet: not measured here: {measured}")
+        else:
+            together, single = measured
+            rows.append(("Ansible: main + 2 bridges", f"{together:.2f} s",
+                         f"main + 1 bridge, slowest {single:.2f} s", together / single,
+                         "<= 1.3x", together / single <= 1.3))
     if args.only in (None, "checks"):
         together, slowest = bench_checks(args.repeat)
         rows.append(("all checks, servers 1 s slow", f"{together:.3f} s",

@@ -28,10 +28,15 @@ class CallbackModule(CallbackBase):
         self.tasks = []  # [(name, {host: result})], in order
 
     def _record(self, result, **extra):
-        name = result._task.get_name()
-        if not self.tasks or self.tasks[-1][0] != name:
-            self.tasks.append((name, {}))
-        self.tasks[-1][1][result._host.get_name()] = dict(result._result, **extra)
+        name, host = result._task.get_name(), result._host.get_name()
+        # The latest entry of this task that has no result of this host yet: under the free
+        # strategy, hosts' results of different tasks interleave.
+        entry = next((hosts for n, hosts in reversed(self.tasks)
+                      if n == name and host not in hosts), None)
+        if entry is None:
+            entry = {}
+            self.tasks.append((name, entry))
+        entry[host] = dict(result._result, **extra)
 
     def v2_runner_on_ok(self, result):
         self._record(result)
