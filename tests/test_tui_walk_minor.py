@@ -193,3 +193,32 @@ async def test_back_is_gone_once_a_run_applied(request):
         assert app.outcome.status == "applied"
         await wait_until(pilot, lambda: not app.screen.query_one("#back").display,
                          "Back to go")
+
+
+def test_the_whole_plan_wraps_between_words_and_diff_lines_keep_every_character():
+    from jitsiwizard.screens.review import fold
+
+    words = ("12. write /etc/prosody/conf.avail/meet.example.org.cfg.lua: the host's "
+             "authentication and the guest host's anonymous login, for local users")
+    lines = fold(words, 64)  # a word longer than a line would be cut: none here is
+    assert all(len(line) <= 64 for line in lines) and len(lines) > 1
+    assert " ".join(part.strip() for part in lines) == words  # no word cut in two
+    assert all(line.startswith("     ") for line in lines[1:])
+    diff = "+" + "x" * 90
+    assert "".join(part if n == 0 else part[5:] for n, part in
+                   enumerate(fold(diff, 40))) == diff
+
+
+async def test_review_errors_wrap_under_their_own_text(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.form.answers.auth.policy = "ldap"  # an empty LDAP form: the plan cannot be built
+        app.go("review")
+        await wait_screen(pilot, "review")
+        summary = app.screen.query_one("#plan-summary")
+        await wait_until(pilot, lambda: "cannot be built" in str(summary.render()),
+                         "the plan's problems")
+        lines = str(summary.render()).splitlines()
+        body = [line for line in lines[1:] if line and not line.startswith("Press Esc")]
+        assert body and all(line.startswith(("- ", "  ")) for line in body), lines
