@@ -200,8 +200,8 @@ def test_the_whole_plan_wraps_between_words_and_diff_lines_keep_every_character(
 
     words = ("12. write /etc/prosody/conf.avail/meet.example.org.cfg.lua: the host's "
              "authentication and the guest host's anonymous login, for local users")
-    lines = fold(words, 64)  # a word longer than a line would be cut: none here is
-    assert all(len(line) <= 64 for line in lines) and len(lines) > 1
+    lines = fold(words, 60)  # a word longer than a line would be cut: none here is
+    assert all(len(line) <= 60 for line in lines) and len(lines) > 1
     assert " ".join(part.strip() for part in lines) == words  # no word cut in two
     assert all(line.startswith("     ") for line in lines[1:])
     diff = "+" + "x" * 90
@@ -219,6 +219,10 @@ async def test_review_errors_wrap_under_their_own_text(request):
         summary = app.screen.query_one("#plan-summary")
         await wait_until(pilot, lambda: "cannot be built" in str(summary.render()),
                          "the plan's problems")
-        lines = str(summary.render()).splitlines()
+        from jitsiwizard.screens.base import text_width
+
+        width = text_width(summary)
+        lines = str(summary.render()).splitlines()  # as written, before the widget wraps
         body = [line for line in lines[1:] if line and not line.startswith("Press Esc")]
         assert body and all(line.startswith(("- ", "  ")) for line in body), lines
+        assert all(len(line) <= width for line in lines), lines  # wrapped here, indented
