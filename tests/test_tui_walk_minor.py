@@ -226,3 +226,26 @@ async def test_review_errors_wrap_under_their_own_text(request):
         body = [line for line in lines[1:] if line and not line.startswith("Press Esc")]
         assert body and all(line.startswith(("- ", "  ")) for line in body), lines
         assert all(len(line) <= width for line in lines), lines  # wrapped here, indented
+
+
+async def test_five_downs_at_once_scroll_the_help_five_lines(request):
+    from jitsiwizard.screens.base import HelpDialog
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")  # the longest help
+        await wait_screen(pilot, "auth")
+        send_burst(app, ["f1"])
+        await settled(app)
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog)
+                                  and app.screen, "the help")
+        body = await wait_until(pilot, lambda: dialog.query(".help-body")
+                                and dialog.query_one(".help-body"), "the help text")
+        await wait_until(pilot, lambda: body.has_focus and body.max_scroll_y >= 5,
+                         "the text to have the focus")
+        send_burst(app, ["down"] * 5)
+        await settled(app)
+        await wait_until(pilot, lambda: body.scroll_target_y == 5 or body.scroll_y == 5,
+                         "five lines down")
+        await wait_until(pilot, lambda: round(body.scroll_y) == 5, "the scroll to end there")
