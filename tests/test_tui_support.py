@@ -18,7 +18,6 @@ from jitsiwizard import fixtures
 from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.app import WizardApp
-from jitsiwizard.workflow.bridges import Check
 from jitsiwizard.workflow.session import Session
 
 SIZE = (80, 24)
@@ -55,9 +54,10 @@ class FixedChecks(Session):
             CheckResult("ldap.search", "ok", "3 users match", [], "", {"count": 3})]
         # The bridge host's preflight; the answers it was last asked about.
         self.bridge_results = bridge if bridge is not None else [
-            Check("main host resolves", True, f"{HOST} is 192.0.2.10"),
-            Check(f"TLS on {HOST}:5222", True, "STARTTLS with the pinned certificate"),
-            Check(f"login bridge2@auth.{HOST}", True, "accepted")]
+            CheckResult("bridge.resolve", "ok", "main host resolves", [f"{HOST} is 192.0.2.10"]),
+            CheckResult("bridge.tls", "ok", f"TLS on {HOST}:5222",
+                        ["STARTTLS with the pinned certificate"]),
+            CheckResult("bridge.login", "ok", f"login bridge2@auth.{HOST}", ["accepted"])]
         self.bridge_asked = None
 
     def check_dns(self, hostname: str, public_address: str = "") -> list:

@@ -20,9 +20,12 @@ The DNS, certificate and authentication steps of a meeting server do not apply h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jitsiwizard.answers.model import Answers, BridgeAnswers
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import hocon, properties
+from jitsiwizard.host.bridges import LEGACY_SHARD
 from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import (
     BRIDGE_DEBCONF_PRESEED,
@@ -45,14 +48,23 @@ from jitsiwizard.rootfs import FileView
 
 BRIDGE_PACKAGE = "jitsi-videobridge2"
 BRIDGE_UNIT = "jitsi-videobridge2"
-XMPP_PORT = 5222
 MEDIA_PORT = 10000
 # The trust store holds one public certificate: its password guards nothing secret, but
 # PKCS#12 tools want one.
 TRUST_STORE_PASSWORD = "jitsi-wizard-public"
 TRUST_ALIAS = "jitsi-wizard-main"
-LEGACY_SHARD = "org.jitsi.videobridge.xmpp.user.shard."
 SHARD_SECRET_KEYS = ("PASSWORD", f"{LEGACY_SHARD}PASSWORD")
+
+
+@dataclass(frozen=True)
+class MainCertificate:
+    """The main host's Prosody certificate (PEM) and its SHA-256: a fact about another host,
+    fetched from it (or given as a file) and checked against the pin before planning
+    (health/bridge.py). The bridge trusts exactly this certificate. Never part of
+    the answers: a replay fetches it again."""
+
+    pem: str
+    sha256: str
 
 
 def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
@@ -70,8 +82,10 @@ def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
 
 
 def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
-                 ssh_port_in_use: int | None = None) -> Plan:
-    """The plan that takes this bridge host to these answers. Pure, like meeting.build."""
+                 ssh_port_in_use: int | None = None,
+                 main_certificate: MainCertificate | None = None) -> Plan:
+    """The plan that takes this bridge host to these answers. Pure, like meeting.build;
+    `main_certificate` is needed once the bridge is installed."""
     bridge = answers.bridge
     if bridge is None:
         raise UserError("[role] kind = 'videobridge' needs a [bridge] section",
@@ -91,13 +105,14 @@ def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: 
                "(in the same run and the same rollback; the package stays if it is rolled "
                "back)")
         return b.plan
-    if not bridge.main_certificate_pem:
+    pin = bridge.main_certificate_sha256.replace(":", "").lower()
+    if main_certificate is None or main_certificate.sha256 != pin:  # never another one
         raise UserError("the main host's certificate was not fetched",
                         "the session fetches it from MAIN:5222 and checks it against "
                         "bridge.main_certificate_sha256 before planning",
                         field="bridge.main_certificate_sha256")
     _shard_steps(b, answers)
-    _trust_steps(b, bridge)
+    _trust_steps(b, bridge, main_certificate)
     _nat_steps(b, answers)
     from jitsiwizard.plan.firewall import firewall_steps
 
@@ -161,10 +176,10 @@ def _nat_steps(b: Builder, answers: Answers) -> None:
            secret_keys=SHARD_SECRET_KEYS)
 
 
-def _trust_steps(b: Builder, bridge: BridgeAnswers) -> None:
+def _trust_steps(b: Builder, bridge: BridgeAnswers, main: MainCertificate) -> None:
     """The main host's certificate as the bridge's only trust anchor."""
     services = (BRIDGE_UNIT,)
-    changed = b.file(BRIDGE_TRUST_PEM, bridge.main_certificate_pem,
+    changed = b.file(BRIDGE_TRUST_PEM, main.pem,
                      f"the certificate of {bridge.main}'s Prosody (SHA-256 "
                      f"{bridge.main_certificate_sha256[:16]}...), pinned",
                      services=services, mode=0o644)

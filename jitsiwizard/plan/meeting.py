@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from typing import TYPE_CHECKING
 
 from jitsiwizard.answers.model import Answers
 from jitsiwizard.errors import UserError
@@ -58,6 +59,9 @@ from jitsiwizard.plan.render import render
 from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import FileView
 
+if TYPE_CHECKING:
+    from jitsiwizard.plan.bridge import MainCertificate
+
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
 
@@ -73,13 +77,16 @@ def password_matches(record: ScramRecord, password: str) -> bool:
 
 
 def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
-          ssh_port_in_use: int | None = None) -> Plan:
+          ssh_port_in_use: int | None = None,
+          main_certificate: MainCertificate | None = None) -> Plan:
     """The plan that takes this host to these answers. Pure: reads the facts and, through
-    `files`, the host's files; touches nothing."""
+    `files`, the host's files; touches nothing. A videobridge host's plan also needs the main
+    host's certificate, fetched and checked before planning (plan/bridge.py)."""
     if answers.is_bridge:
         from jitsiwizard.plan.bridge import build_bridge
 
-        return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use)
+        return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use,
+                            main_certificate=main_certificate)
     b = Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)
