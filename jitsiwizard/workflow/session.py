@@ -300,7 +300,8 @@ class Session(LiveChecks, RunGuards):
                 return self._store_secrets(build(
                     answers, facts, self.root, force=self.force,
                     ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
-                                     else None), main_certificate=self.main_host), answers)
+                                     else None),
+                    main_certificate=getattr(self, "main_host", None)), answers)
             if self.simulate:
                 self._not_planned = NOT_PLANNED_SIMULATED
                 return self._store_secrets(Plan(notes=[NOT_PLANNED_SIMULATED]), answers)
