@@ -152,7 +152,15 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
         raise UserError(f"{mode!r} is not a certificate mode",
                         "use keep, letsencrypt, certbot, own or self-signed",
                         field="cert.mode")
+    return _acme_route(facts, answers, files, host)
 
+
+def _acme_route(facts: HostFacts, answers: Answers, files: FileView,
+                host: str) -> tuple[str, str]:
+    """The route for a certificate from an ACME server: what already renews it is kept,
+    else the package's helper where it can do the job, else certbot."""
+    cert = answers.cert
+    mode = cert.mode
     url = cert.acme_url
     live = letsencrypt_paths(host)
     if (_renewal_server(files, host) == url and _serves(facts, files, *live)

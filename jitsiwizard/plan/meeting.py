@@ -118,12 +118,33 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
 # --- authentication -------------------------------------------------------------------------
 
 def _auth_steps(b: Builder, answers: Answers) -> None:
+    """Authentication as the policy says: the main host's module, the guest host, the LDAP
+    settings, where the web app sends guests, and jicofo."""
     facts, host = b.facts, answers.host.hostname
-    policy, guests = answers.auth.policy, answers.auth.guests and answers.auth.policy != "open"
-    anonymous = facts.anonymous_module
-    module = prosody_auth.module_for(policy, anonymous)
-    prosody = ("prosody",)
+    guests = answers.auth.guests and answers.auth.policy != "open"
+    _main_host_auth(b, answers)
 
+    # Guests: a VirtualHost of the wizard's own.
+    guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
+                        anonymous_module=facts.anonymous_module,
+                        modules=facts.turn_modules) if guests else None
+    _owned_prosody_file(b, OWNED_GUESTS, guest_text,
+                        "guest host: anonymous users may join started meetings"
+                        if guests else "no guest host")
+    _ldap_steps(b, answers)
+
+    # config.js tells the web app where guests log in.
+    b.file(facts.config_js, b.edit(facts.config_js, configjs.configjs_set_anonymousdomain,
+                                   f"guest.{host}" if guests else None),
+        "anonymousdomain for guests" if guests else "no anonymousdomain")
+    _jicofo_steps(b, answers)
+
+
+def _main_host_auth(b: Builder, answers: Answers) -> None:
+    """The main host's authentication module, and a hand-made ldap2 file replaced by ours."""
+    facts, host, policy = b.facts, answers.host.hostname, answers.auth.policy
+    module = prosody_auth.module_for(policy, facts.anonymous_module)
+    prosody = ("prosody",)
     if policy == "local" and facts.plain_passwords:
         b.note(f"{host} moves from internal_plain to internal_hashed: existing users are "
                "kept (Prosody hashes each password on first use) and passwords are no "
@@ -149,16 +170,12 @@ def _auth_steps(b: Builder, answers: Answers) -> None:
         b.file(facts.ldap.file, None, "remove the hand-made ldap2 settings (unsafe: user "
                "names are not escaped)", services=prosody, secret_keys=("bind_password",))
 
-    # Guests: a VirtualHost of the wizard's own.
-    guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
-                        anonymous_module=anonymous,
-                        modules=facts.turn_modules) if guests else None
-    _owned_prosody_file(b, OWNED_GUESTS, guest_text,
-                        "guest host: anonymous users may join started meetings"
-                        if guests else "no guest host")
 
-    # LDAP: Prosody's mod_auth_ldap settings, in a file holding the service password.
-    ldap = answers.auth.ldap if policy == "ldap" else None
+def _ldap_steps(b: Builder, answers: Answers) -> None:
+    """Prosody's mod_auth_ldap settings, in a file holding the service password, and the CA
+    libldap trusts for the directory (none without the ldap policy)."""
+    host = answers.host.hostname
+    ldap = answers.auth.ldap if answers.auth.policy == "ldap" else None
     ldap_text = None
     if ldap is not None:
         ldap_text = render(
@@ -174,21 +191,19 @@ def _auth_steps(b: Builder, answers: Answers) -> None:
     dropin = (render("prosody-ldap-ca.conf.j2", ca_file=ldap.ca_file)
               if ldap is not None and ldap.ca_file else None)
     if b.file(LDAP_CA_DROPIN, dropin, "the CA libldap trusts for the directory"
-              if dropin else "no LDAP CA override", services=prosody):
+              if dropin else "no LDAP CA override", services=("prosody",)):
         b.command(["systemctl", "daemon-reload"], "make systemd read the prosody drop-in")
     if ldap is not None and ldap.ca_file and not b.files.exists(ldap.ca_file):
         raise UserError(f"CA file {ldap.ca_file} does not exist on this host",
                         "copy the directory's CA certificate there, or fix the path",
                         field="auth.ldap.ca_file")
 
-    # config.js tells the web app where guests log in.
-    b.file(facts.config_js, b.edit(facts.config_js, configjs.configjs_set_anonymousdomain,
-                                   f"guest.{host}" if guests else None),
-        "anonymousdomain for guests" if guests else "no anonymousdomain")
 
-    # Jicofo: authentication on for every policy but open. The legacy key wins over
-    # jicofo.conf, so it is only kept where jicofo.conf does not exist.
-    secured = policy != "open"
+def _jicofo_steps(b: Builder, answers: Answers) -> None:
+    """Jicofo: authentication on for every policy but open. The legacy key wins over
+    jicofo.conf, so it is only kept where jicofo.conf does not exist."""
+    facts, host = b.facts, answers.host.hostname
+    secured = answers.auth.policy != "open"
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
         body = _jicofo_block(b, host, secured)
