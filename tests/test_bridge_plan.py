@@ -180,3 +180,14 @@ def test_a_certificate_other_than_the_pinned_one_is_refused(tmp_path, capsys):
                  "--main-certificate", str(pem), "--skip-checks"]) == 2
     assert "not the pinned" in capsys.readouterr().err
     assert snapshot(root, include_state=True) == before
+
+
+@pytest.mark.parametrize("given", [None, MainCertificate(MAIN_PEM, "ab" * 32)])
+def test_the_plan_trusts_only_the_pinned_certificate(tmp_path, given):
+    """The main host's certificate is a fact handed to the planner, never an answer: without
+    it, or with another one than the answers pin, nothing is planned."""
+    root = fixtures.build_bridge(tmp_path / "root")
+    with pytest.raises(UserError) as caught:
+        build(loaded(bridge_toml(PIN)), read_facts(Root(root)), Root(root),
+              main_certificate=given)
+    assert caught.value.field == "bridge.main_certificate_sha256"

@@ -372,6 +372,20 @@ def test_self_signed_route_warns_and_points_nginx_back(tmp_path):
     assert any("browsers" in n and "mobile apps will not connect" in n for n in notes)
 
 
+def test_a_site_edited_by_hand_is_refused_like_every_file(tmp_path):
+    """The certificate's steps go through the Builder's hand-edit check too."""
+    root = host_root(tmp_path)
+    facts = make_facts(root)
+    facts.managed = {SITE: "0" * 64}  # the wizard wrote something else there
+    b = Builder(facts, root, force=False)
+    cert_steps(b, make_answers("certbot"))
+    assert b.hand_edited == [SITE]
+    with pytest.raises(UserError) as caught:
+        b.refuse_hand_edits()
+    assert caught.value.field == "--force"
+    assert f"ssl_certificate {LIVE_CRT};" in caught.value.message  # what the run would do
+
+
 def test_a_site_without_certificate_lines_is_refused_before_planning(tmp_path):
     root = host_root(tmp_path)
     write(root, SITE, site_text().replace(f"ssl_certificate_key {JITSI_KEY};",
