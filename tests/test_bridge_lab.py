@@ -23,7 +23,7 @@ from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.health import Endpoints
 from jitsiwizard.health.xmpp import PinMismatch, probe
-from jitsiwizard.host.bridges import SHARD_CONFIG
+from jitsiwizard.plan.bridge import SHARD_CONFIG
 from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.session import Session
 from tests.lab import netns

@@ -13,9 +13,8 @@ from jitsiwizard.cli.main import main
 from jitsiwizard.errors import ProblemList, UserError
 from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.formats.properties import properties_get
-from jitsiwizard.host.bridges import SHARD_CONFIG
 from jitsiwizard.host.facts import read_facts
-from jitsiwizard.plan.bridge import MainCertificate
+from jitsiwizard.plan.bridge import SHARD_CONFIG, MainCertificate
 from jitsiwizard.plan.meeting import build
 from jitsiwizard.rootfs import Root
 

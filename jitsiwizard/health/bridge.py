@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING
 
 from jitsiwizard.errors import UserError
 from jitsiwizard.health.report import Finding, Report
-from jitsiwizard.host.bridges import XMPP_PORT
-from jitsiwizard.plan.bridge import MainCertificate
+from jitsiwizard.plan.bridge import XMPP_PORT, MainCertificate
 
 if TYPE_CHECKING:
     from jitsiwizard.answers.model import BridgeAnswers

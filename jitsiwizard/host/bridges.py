@@ -1,20 +1,11 @@
 """What this host's files say about extra videobridges: on the main host, the registry
-`bridge add` keeps (bridges.json) and whether the wizard manages the firewall; on a
-videobridge host the wizard configured, the main host its shard names. Also where the shard's
-settings live and where a bridge logs in, for the planners (plan/bridge.py, plan/bridges.py)."""
+`bridge add` keeps (bridges.json, written by plan/bridges.py) and whether the wizard manages
+the firewall; on a videobridge host the wizard configured, the main host its shard names."""
 
 from __future__ import annotations
 
-import json
-
 from jitsiwizard.paths import BRIDGE_TRUST_PEM, BRIDGES_FILE, JVB_CONF, JVB_PROPS, SAVED_ANSWERS
 from jitsiwizard.rootfs import FileView
-
-XMPP_PORT = 5222  # the main host's Prosody, where a bridge logs in
-# The shard's keys in the legacy sip-communicator.properties (read before jvb.conf), and the
-# object that holds them in jvb.conf (templates/jvb-bridge.hocon.j2).
-LEGACY_SHARD = "org.jitsi.videobridge.xmpp.user.shard."
-SHARD_CONFIG = ("videobridge", "apis", "xmpp-client", "configs", "shard")
 
 
 def read_registry(root) -> list[dict]:
@@ -25,11 +16,6 @@ def read_registry(root) -> list[dict]:
     doc = read_json(root.path(BRIDGES_FILE))
     entries = doc.get("bridges") if isinstance(doc, dict) else None
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-
-
-def registry_text(entries: list[dict]) -> str:
-    """bridges.json holding `entries`, as the wizard writes it."""
-    return json.dumps({"bridges": entries}, indent=2, sort_keys=True) + "\n"
 
 
 def wizard_manages_firewall(files: FileView) -> bool:
@@ -50,6 +36,7 @@ def main_of_this_bridge(files: FileView) -> str | None:
     the main host its shard names, from the legacy properties or jvb.conf's managed block."""
     from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
     from jitsiwizard.formats.properties import properties_get
+    from jitsiwizard.plan.bridge import LEGACY_SHARD, SHARD_CONFIG  # as the plan writes them
 
     if files.read_text(BRIDGE_TRUST_PEM) is None:
         return None

@@ -10,20 +10,26 @@ again, and with the last bridge what `bridge add` set up for all of them."""
 
 from __future__ import annotations
 
+import json
 import posixpath
 from typing import TYPE_CHECKING
 
 from jitsiwizard.answers.spec import CHECKER_ACCOUNT
-from jitsiwizard.host.bridges import XMPP_PORT, registry_text
 from jitsiwizard.host.prosody_auth import password_stdin, register_argv, unregister_argv
 from jitsiwizard.paths import BRIDGES_DIR, BRIDGES_FILE, PROSODY_DATA
+from jitsiwizard.plan.bridge import XMPP_PORT
 
-if TYPE_CHECKING:  # the planner proper is loaded only when a plan is made
+if TYPE_CHECKING:
     from jitsiwizard.plan.builder import Builder
 
 CHECKER = CHECKER_ACCOUNT  # the main host's account that looks into the brewery
 CHECKER_SECRET = f"{BRIDGES_DIR}/{CHECKER}.secret"
 ON_BRIDGE = "/root"  # where the admin copies the bridge's files on the new host
+
+
+def registry_text(entries: list[dict]) -> str:
+    """bridges.json holding `entries`, as the wizard writes it (host/bridges.py reads it)."""
+    return json.dumps({"bridges": entries}, indent=2, sort_keys=True) + "\n"
 
 
 def bridge_paths(name: str) -> tuple[str, str]:

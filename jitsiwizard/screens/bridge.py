@@ -4,6 +4,8 @@ host resolves, answers on 5222/tcp with that certificate, and accepts the login.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -153,10 +155,9 @@ class BridgeScreen(WizardScreen):
         try:
             checks = self.app.session.bridge_preflight(answers)
         except Exception as exc:  # noqa: BLE001 - shown as a failed check, never a traceback
-            from jitsiwizard.checks.result import FAIL, CheckResult
-
-            checks = [CheckResult("bridge.preflight", FAIL, "the connection check",
-                                  [str(exc)], "check the values above")]
+            checks = [SimpleNamespace(name="bridge.preflight", status="fail", ok=False,
+                                      summary="the connection check", evidence=[str(exc)],
+                                      fix="check the values above")]  # as a CheckResult
         self.app.call_from_thread(self.checked, checks, key)
 
     def checked(self, checks: list, key: tuple | None = None) -> None:
