@@ -71,7 +71,8 @@ class Builder:
 
     def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
              owner=None, group=None, secret_keys=(), secret: bool = False) -> bool:
-        """Plan `path` to hold `text` (None: absent). Returns whether anything changes.
+        """Plan `path` to hold `text` (None: absent, a file or an empty directory removed).
+        Returns whether anything changes.
         Every file step is made here, so every one is checked for hand edits. `secret`: the
         whole content is a secret, never shown (nor, when removed, its old content)."""
         before = self.files.read_text(path)
