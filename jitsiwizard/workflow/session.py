@@ -90,6 +90,7 @@ class Session:
         self._host_reader: HostReader | None = None
         self._runner: Runner | None = None
         self._not_planned: str | None = None  # set by replan() when it could plan nothing
+        self.main_host = None  # a bridge host: the main's certificate (a fact), set by plan()
         self.checks = LiveChecks(self.root, resolver=self.resolver, timeout=self.check_timeout,
                                  demo=self.demo)
 
@@ -249,13 +250,15 @@ class Session:
         if any(not p.warning for p in problems):
             raise ProblemList(problems, "the certificate files")
         warnings += problems
+        self.main_host = None  # a fact about the main host, kept for replan()
         if answers.is_bridge:
-            from jitsiwizard.workflow.bridges import attach_main_certificate
+            from jitsiwizard.workflow.bridges import main_host_certificate
 
-            attach_main_certificate(self, answers, self.main_certificate_file)
+            self.main_host = main_host_certificate(self, answers, self.main_certificate_file)
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = self._store_secrets(build(answers, facts, self.root, force=self.force,
-                                         ssh_port_in_use=ssh_port), answers)
+                                         ssh_port_in_use=ssh_port,
+                                         main_certificate=self.main_host), answers)
         self.verification.preview(plan, answers)
         redact = self.redactor(answers)
         for value in facts.secrets:  # found in the host's files: masked like the answers'
@@ -300,7 +303,8 @@ class Session:
                 return self._store_secrets(build(
                     answers, facts, self.root, force=self.force,
                     ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
-                                     else None)), answers)
+                                     else None),
+                    main_certificate=self.main_host), answers)
             if self.simulate:
                 self._not_planned = NOT_PLANNED_SIMULATED
                 return self._store_secrets(Plan(notes=[NOT_PLANNED_SIMULATED]), answers)
