@@ -19,11 +19,11 @@ import ssl
 import pytest
 
 from jitsiwizard import fixtures
+from jitsiwizard.checks.xmpp import PinMismatch, probe
 from jitsiwizard.cli.main import main
 from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.health import Endpoints
-from jitsiwizard.health.xmpp import PinMismatch, probe
-from jitsiwizard.plan.bridge import SHARD_CONFIG
+from jitsiwizard.host.bridges import SHARD_CONFIG
 from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.bridges import list_bridges, plan_add, plan_remove
 from jitsiwizard.workflow.session import Session

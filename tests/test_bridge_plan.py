@@ -13,9 +13,10 @@ from jitsiwizard.cli.main import main
 from jitsiwizard.errors import ProblemList, UserError
 from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.formats.properties import properties_get
+from jitsiwizard.host.bridges import SHARD_CONFIG
 from jitsiwizard.host.facts import read_facts
-from jitsiwizard.plan.bridge import SHARD_CONFIG, MainCertificate
 from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.videobridge import MainCertificate
 from jitsiwizard.rootfs import Root
 
 from .bridge_support import BRIDGE_PW, MAIN, MAIN_PEM, bridge_toml, pem_sha256, write_pem

@@ -28,11 +28,11 @@ import pytest
 
 from jitsiwizard import fixtures
 from jitsiwizard.answers import load as A
+from jitsiwizard.checks.deadline import Deadline, Expired
 from jitsiwizard.cli import main as cli
 from jitsiwizard.cli.main import main
 from jitsiwizard.errors import UserError
 from jitsiwizard.health import Endpoints, Expectation, Login
-from jitsiwizard.health.deadline import Deadline, Expired
 from jitsiwizard.health.probes import MAX_BODY, ProbeError, http_get, meetings
 from jitsiwizard.health.report import _certificate, _health, _login
 from jitsiwizard.paths import BRIDGES_FILE

@@ -20,9 +20,9 @@ from jitsiwizard.answers.load import load_file
 from jitsiwizard.checks.result import FAIL, OK, CheckResult
 from jitsiwizard.cli import main as cli
 from jitsiwizard.host.facts import read_facts
-from jitsiwizard.plan.bridge import MainCertificate
 from jitsiwizard.plan.meeting import build
 from jitsiwizard.plan.steps import Plan
+from jitsiwizard.plan.videobridge import MainCertificate
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import ConfirmDialog
 from tests.bridge_support import MAIN, MAIN_PEM, pem_sha256, write_pem

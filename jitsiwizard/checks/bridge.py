@@ -17,9 +17,8 @@ def bridge_checks(bridge: BridgeAnswers, host: str, port: int,
     """The checks in order, up to the first that fails (what follows it cannot be known):
     the main host reached at host:port resolves, answers with TLS and the pinned
     certificate, and lets bridge.username log in. The password goes to no other server."""
-    from jitsiwizard.health.bridge import reach_fix
-    from jitsiwizard.health.deadline import Deadline
-    from jitsiwizard.health.xmpp import PinMismatch, XmppError, probe
+    from jitsiwizard.checks.deadline import Deadline
+    from jitsiwizard.checks.xmpp import PinMismatch, XmppError, probe
 
     resolves = "main host resolves"
     try:
@@ -50,3 +49,25 @@ def bridge_checks(bridge: BridgeAnswers, host: str, port: int,
         "the account may have been removed on the main host: run `jitsi-wizard bridge add` "
         "there again and use the new answers file"))
     return checks
+
+
+def reach_fix(exc: Exception, host: str, port: int, domain: str) -> str:
+    """The fix for an XMPP exchange that failed, after what was seen: no connection (the
+    firewall or the service), an XMPP server without `domain`, or a port that answered but
+    not as Prosody does (something else listens there)."""
+    from jitsiwizard.checks.xmpp import StreamError, Unreachable
+
+    if isinstance(exc, Unreachable) and exc.refused:
+        return (f"nothing accepts connections on {host}:{port}: Prosody must run on the main "
+                f"host and listen there (`systemctl status prosody` on {host}); a firewall "
+                "that rejects rather than drops says the same, so check "
+                "`jitsi-wizard bridge add NAME --address THIS-HOST` opened the port")
+    if isinstance(exc, Unreachable):
+        return (f"the main host's firewall must let this host reach {port}/tcp (`jitsi-wizard "
+                "bridge add NAME --address THIS-HOST` opens it), and Prosody must run there")
+    if isinstance(exc, StreamError):
+        return (f"the XMPP server on {host}:{port} does not serve {domain}: is bridge.main the "
+                "main host's name?")
+    said = "answered" if getattr(exc, "answered", False) else "accepted the connection"
+    return (f"{host}:{port} {said} but not as the main host's Prosody does: something else "
+            "listens on that port, or bridge.main_address (--xmpp) names the wrong host")

@@ -11,9 +11,10 @@ import hashlib
 import ssl
 from typing import TYPE_CHECKING
 
+from jitsiwizard.checks.bridge import reach_fix
 from jitsiwizard.errors import UserError
 from jitsiwizard.health.report import Finding, Report
-from jitsiwizard.plan.bridge import XMPP_PORT, MainCertificate
+from jitsiwizard.plan.videobridge import XMPP_PORT, MainCertificate
 
 if TYPE_CHECKING:
     from jitsiwizard.answers.model import BridgeAnswers
@@ -63,7 +64,7 @@ def fetch_main_certificate(host: str, port: int, bridge: BridgeAnswers,
                            timeout: float) -> MainCertificate:
     """The certificate the main host's Prosody presents for auth.MAIN at host:port, refused
     unless it is the pinned one."""
-    from jitsiwizard.health.xmpp import PinMismatch, XmppError, fetch_certificate
+    from jitsiwizard.checks.xmpp import PinMismatch, XmppError, fetch_certificate
 
     pin = bridge.main_certificate_sha256
     try:
@@ -82,27 +83,10 @@ def fetch_main_certificate(host: str, port: int, bridge: BridgeAnswers,
     return MainCertificate(pem, seen)
 
 
-def reach_fix(exc: Exception, host: str, port: int, domain: str) -> str:
-    """The fix for an XMPP exchange that failed, after what was seen: no connection (the
-    firewall or the service), an XMPP server without `domain`, or a port that answered but
-    not as Prosody does (something else listens there)."""
-    from jitsiwizard.health.xmpp import StreamError, Unreachable
-
-    if isinstance(exc, Unreachable):
-        return (f"the main host's firewall must let this host reach {port}/tcp (`jitsi-wizard "
-                "bridge add NAME --address THIS-HOST` opens it), and Prosody must run there")
-    if isinstance(exc, StreamError):
-        return (f"the XMPP server on {host}:{port} does not serve {domain}: is bridge.main the "
-                "main host's name?")
-    said = "answered" if getattr(exc, "answered", False) else "accepted the connection"
-    return (f"{host}:{port} {said} but not as the main host's Prosody does: something else "
-            "listens on that port, or bridge.main_address (--xmpp) names the wrong host")
-
-
 def served_certificate(host: str, port: int, domain: str, timeout: float) -> tuple[str, str]:
     """(PEM, SHA-256) of the certificate this host's Prosody presents for `domain` at
     host:port (--xmpp), as `bridge add` pins it."""
-    from jitsiwizard.health.xmpp import XmppError, fetch_certificate
+    from jitsiwizard.checks.xmpp import XmppError, fetch_certificate
 
     try:
         return fetch_certificate(host, port, domain, timeout=timeout)
@@ -154,7 +138,7 @@ def brewery_occupants(host: str, port: int, bridge: BridgeAnswers, timeout: floa
     TLS with exactly the certificate bridge.main_certificate_sha256 (`expected` says which
     that is): (nicknames, "") or (None, why unknown). Without that certificate, or with
     another one, the password is not sent."""
-    from jitsiwizard.health.xmpp import PinMismatch, XmppError, probe
+    from jitsiwizard.checks.xmpp import PinMismatch, XmppError, probe
 
     pin = bridge.main_certificate_sha256
     if not pin:

@@ -1,19 +1,28 @@
 """What this host's files say about extra videobridges: on the main host, the registry
-`bridge add` keeps (bridges.json, written by plan/bridges.py) and whether the wizard manages
+`bridge add` keeps (bridges.json, written by plan/extra_bridges.py) and whether the wizard manages
 the firewall; on a videobridge host the wizard configured, the main host its shard names."""
 
 from __future__ import annotations
 
+import json
+
 from jitsiwizard.paths import BRIDGE_TRUST_PEM, BRIDGES_FILE, JVB_CONF, JVB_PROPS, SAVED_ANSWERS
 from jitsiwizard.rootfs import FileView
 
+# The shard's keys in the legacy sip-communicator.properties (read before jvb.conf), and the
+# object that holds them in jvb.conf (templates/jvb-bridge.hocon.j2): read here, written by
+# plan/videobridge.py.
+LEGACY_SHARD = "org.jitsi.videobridge.xmpp.user.shard."
+SHARD_CONFIG = ("videobridge", "apis", "xmpp-client", "configs", "shard")
 
-def read_registry(root) -> list[dict]:
+
+def read_registry(files: FileView) -> list[dict]:
     """The bridges `bridge add` recorded (bridges.json): [] when there is none, or the file
     is not what the wizard writes."""
-    from jitsiwizard.apply.fsio import read_json
-
-    doc = read_json(root.path(BRIDGES_FILE))
+    try:
+        doc = json.loads(files.read_text(BRIDGES_FILE) or "null")
+    except ValueError:
+        doc = None
     entries = doc.get("bridges") if isinstance(doc, dict) else None
     return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
@@ -36,7 +45,6 @@ def main_of_this_bridge(files: FileView) -> str | None:
     the main host its shard names, from the legacy properties or jvb.conf's managed block."""
     from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
     from jitsiwizard.formats.properties import properties_get
-    from jitsiwizard.plan.bridge import LEGACY_SHARD, SHARD_CONFIG  # as the plan writes them
 
     if files.read_text(BRIDGE_TRUST_PEM) is None:
         return None

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from jitsiwizard.answers.spec import CHECKER_ACCOUNT
 from jitsiwizard.host.prosody_auth import password_stdin, register_argv, unregister_argv
 from jitsiwizard.paths import BRIDGES_DIR, BRIDGES_FILE, PROSODY_DATA
-from jitsiwizard.plan.bridge import XMPP_PORT
+from jitsiwizard.plan.videobridge import XMPP_PORT
 
 if TYPE_CHECKING:
     from jitsiwizard.plan.builder import Builder

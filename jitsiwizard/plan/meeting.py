@@ -60,7 +60,7 @@ from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import FileView
 
 if TYPE_CHECKING:
-    from jitsiwizard.plan.bridge import MainCertificate
+    from jitsiwizard.plan.videobridge import MainCertificate
 
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
@@ -81,9 +81,9 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
           main_certificate: MainCertificate | None = None) -> Plan:
     """The plan that takes this host to these answers. Pure: reads the facts and, through
     `files`, the host's files; touches nothing. A videobridge host's plan also needs the main
-    host's certificate, fetched and checked before planning (plan/bridge.py)."""
+    host's certificate, fetched and checked before planning (plan/videobridge.py)."""
     if answers.is_bridge:
-        from jitsiwizard.plan.bridge import build_bridge
+        from jitsiwizard.plan.videobridge import build_bridge
 
         return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use,
                             main_certificate=main_certificate)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from jitsiwizard.answers.model import Answers, BridgeAnswers
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import hocon, properties
+from jitsiwizard.host.bridges import LEGACY_SHARD
 from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import (
     BRIDGE_DEBCONF_PRESEED,
@@ -53,10 +54,7 @@ MEDIA_PORT = 10000
 TRUST_STORE_PASSWORD = "jitsi-wizard-public"
 TRUST_ALIAS = "jitsi-wizard-main"
 XMPP_PORT = 5222  # the main host's Prosody, where a bridge logs in
-# The shard's keys in the legacy sip-communicator.properties (read before jvb.conf), and the
-# object that holds them in jvb.conf (templates/jvb-bridge.hocon.j2).
-LEGACY_SHARD = "org.jitsi.videobridge.xmpp.user.shard."
-SHARD_CONFIG = ("videobridge", "apis", "xmpp-client", "configs", "shard")
+# Where the shard's keys are (read and written alike): host/bridges.py.
 SHARD_SECRET_KEYS = ("PASSWORD", f"{LEGACY_SHARD}PASSWORD")
 
 

@@ -5,7 +5,7 @@ journaled run. Part of the imperative shell, beside session.py (which delegates 
 
 The work itself lives with its layer: the exchanges with Prosody (the certificate, the
 verification after a run, the brewery) in health/bridge.py, the preflight in checks/bridge.py,
-the registry in host/bridges.py, the add and remove plans in plan/bridges.py.
+the registry in host/bridges.py, the add and remove plans in plan/extra_bridges.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jitsiwizard.answers.validate import control_character
 from jitsiwizard.errors import UserError
 from jitsiwizard.host.bridges import main_of_this_bridge, read_registry
 from jitsiwizard.paths import BRIDGES_FILE
-from jitsiwizard.plan.bridges import (
+from jitsiwizard.plan.extra_bridges import (
     CHECKER,
     CHECKER_SECRET,
     ON_BRIDGE,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from jitsiwizard.checks.result import CheckResult
     from jitsiwizard.health import Endpoints, Report
     from jitsiwizard.host.facts import HostFacts
-    from jitsiwizard.plan.bridge import MainCertificate
+    from jitsiwizard.plan.videobridge import MainCertificate
     from jitsiwizard.rootfs import Root
 
 __all__ = ["CHECKER", "CHECKER_SECRET", "BridgeRun", "check_address", "check_name",
@@ -191,7 +191,7 @@ class BridgeRun:
 
 def plan_add(session: Session, name: str, address: str) -> BridgeRun:
     """`bridge add NAME --address ADDRESS`: refused for a name or an account that exists;
-    the new host's password made here, the plan from plan/bridges.py."""
+    the new host's password made here, the plan from plan/extra_bridges.py."""
     import secrets as random
 
     from jitsiwizard.answers.secrets import Redactor

@@ -271,23 +271,17 @@ class Session:
         them with everything else; before the restarts, so a run that cannot store them
         stops before touching services. (On a fresh host the configuration is planned again
         after the install, and so are these.)"""
-        from jitsiwizard.plan.steps import FileChange
+        from jitsiwizard.plan.builder import Builder
 
-        steps = []
-
+        build = Builder(self.facts if self.facts is not None else self.read_host(), self.root,
+                        self.force)
         prefix = f"file:{self.root.path(SECRETS_DIR)}/"
         for secret in answers.secrets():
-            if not secret.ref.startswith(prefix):
-                continue
-            target = f"{SECRETS_DIR}/{secret.ref[len(prefix):]}"
-            if self.root.read_text(target) == secret.value:
-                continue
-            steps.append(FileChange(target, secret.value, "a password typed in the wizard, "
-                                    "for replaying its answers", self.root.read_text(target),
-                                    0o600, secret=True))
-        first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
-                             len(plan.steps))
-        plan.steps[first_restart:first_restart] = steps
+            if secret.ref.startswith(prefix):
+                build.file(f"{SECRETS_DIR}/{secret.ref[len(prefix):]}", secret.value,
+                           "a password typed in the wizard, for replaying its answers",
+                           mode=0o600, secret=True)
+        plan.insert_before_restarts(build.plan.steps)
         return plan
 
     def replan(self, answers: Answers) -> Callable[[], Plan]:
