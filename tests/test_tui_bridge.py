@@ -301,3 +301,30 @@ async def test_an_answers_file_to_edit_brings_the_choice_back(request, tmp_path,
         await loaded(pilot)
         assert app.screen.query_one("#role-meeting-server").value
         assert app.screen.query("#role-videobridge")
+
+
+async def test_continue_anyway_without_the_main_host_says_how_the_wizard_takes_its_certificate(
+        request, tmp_path):
+    """The check failed, the admin went on: Review cannot plan without the main host's
+    certificate, and its fix says how to give it to the wizard itself (not only to a
+    replay), with the file to copy from the main host."""
+    failing = [CheckResult("bridge.tls", FAIL, f"TLS on {MAIN}:5222", ["connection refused"],
+                           "")]
+    root = tree(request, "empty")
+    session = FixedChecks(Root(root), bridge=failing)  # no certificate file: it is fetched
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await choose(pilot, "role-videobridge")
+        await next_step(pilot, "bridge")
+        await fill_bridge(pilot)
+        await type_into(pilot, "#bridge-address", "127.0.0.1")  # nothing listens on 5222
+        await run_check(pilot)
+        await next_step(pilot, "firewall")  # "continue anyway": yes
+        await next_step(pilot, "review")
+        summary = app.screen.query_one("#plan-summary")
+        await wait_until(pilot, lambda: "cannot be built" in str(summary.render()),
+                         "the plan's refusal")
+        text = " ".join(str(summary.render()).split())
+        assert "start jitsi-wizard again with --main-certificate FILE" in text, text
+        assert "/etc/prosody/certs/auth." in text, text

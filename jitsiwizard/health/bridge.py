@@ -77,8 +77,10 @@ def fetch_main_certificate(host: str, port: int, bridge: BridgeAnswers,
                         field="bridge.main_certificate_sha256") from None
     except XmppError as exc:
         raise UserError(f"cannot fetch the main host's certificate from {host}:{port}: {exc}",
-                        reach_fix(exc, host, port, bridge.domain) + ", or give the "
-                        "certificate with --main-certificate FILE",
+                        reach_fix(exc, host, port, bridge.domain) + "; or copy the main "
+                        f"host's /etc/prosody/certs/{bridge.domain}.crt here and start "
+                        "jitsi-wizard again with --main-certificate FILE (the wizard and "
+                        "--answers both take it)",
                         field="bridge.main") from None
     return MainCertificate(pem, seen)
 
