@@ -249,3 +249,29 @@ async def test_five_downs_at_once_scroll_the_help_five_lines(request):
         await wait_until(pilot, lambda: body.scroll_target_y == 5 or body.scroll_y == 5,
                          "five lines down")
         await wait_until(pilot, lambda: round(body.scroll_y) == 5, "the scroll to end there")
+
+
+async def test_own_certificate_paths_speak_as_the_host_names_them(request):
+    """A relative key path says it must be absolute (not that it does not exist); a missing
+    file is named by its path on the host, not where the demo's tree is."""
+    root = tui_root(request)
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-own").value = True
+        await settled(app)
+        await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
+        await type_into(pilot, "#key-file", "meet.key")
+        check = app.screen.query_one("#own-check")
+        await wait_until(pilot, lambda: "absolute" in str(check.render())
+                         or any("absolute" in p.message for p in app.screen.own_problems),
+                         "the relative path refused as such")
+        shown = " ".join(p.message + " " + p.hint for p in app.screen.own_problems)
+        assert "does not exist" not in shown and str(root) not in shown, shown
+        await type_into(pilot, "#key-file", "/etc/ssl/missing.key")
+        await wait_until(pilot, lambda: any("does not exist" in p.message
+                                            for p in app.screen.own_problems), "the check")
+        shown = " ".join(p.message + " " + p.hint for p in app.screen.own_problems)
+        assert "/etc/ssl/missing.crt does not exist" in shown and str(root) not in shown, shown

@@ -308,10 +308,27 @@ def own_cert_problems(answers: Answers, facts: HostFacts, root: Root,
     """validate_own for the answers' files, read under `root` (openssl needs real paths, so a
     Root and not any FileView)."""
     cert, key = answers.cert.cert_file, answers.cert.key_file
+    relative = [Problem(field, f"{path} is not an absolute path",
+                        f"give the full path, starting with / (e.g. /etc/ssl/{what})")
+                for field, path, what in (("cert.cert_file", cert, "meet.crt"),
+                                          ("cert.key_file", key, "meet.key"))
+                if path and not path.startswith("/")]
+    if relative:
+        return relative
     # root.real: links followed inside the root, never out to this machine's files.
-    return validate_own(str(root.real(cert)) if cert.startswith("/") else cert,
-                        str(root.real(key)) if key.startswith("/") else key,
-                        cert_hostname(answers, facts), now=now)
+    real_cert, real_key = str(root.real(cert)), str(root.real(key))
+    problems = validate_own(real_cert, real_key, cert_hostname(answers, facts), now=now)
+    if root.is_real:
+        return problems
+    # Under --root (the demo, a lab) say the paths as the host names them, not where the
+    # tree happens to be on this machine.
+    base = str(root.base).rstrip("/")
+
+    def said(text: str) -> str:
+        return text.replace(real_cert, cert).replace(real_key, key).replace(base + "/", "/")
+
+    return [Problem(p.field, said(p.message), said(p.hint), p.line, p.warning)
+            for p in problems]
 
 
 # --- the host name a certificate is for --------------------------------------------------------
