@@ -571,7 +571,7 @@ def _search(run: _Run, conn, ldap: LdapAnswers) -> None:
                        "syntax", [f"filter {query}: {exc}"], "fix auth.ldap.user_filter: "
                        "balanced parentheses around attribute=value parts, e.g. "
                        "(objectClass=inetOrgPerson)", "filter_syntax") from None
-    evidence = [where, f"{partial}{count} entries match"]
+    evidence = [where, f"{partial}{count} {'entry matches' if count == 1 else 'entries match'}"]
     if names:
         evidence.append(f"{attribute} of the first: {', '.join(names)}")
     if count == 0:
@@ -612,7 +612,8 @@ def _test_user(run: _Run, conn, ldap: LdapAnswers, address: str, mode: str,
     query = search_filter(ldap, run.host, name)
     conn.search(ldap.user_base, query, _scope(ldap), attributes=[ldap.name_attribute])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    evidence = [f"search {query} under {ldap.user_base}: {len(entries)} entries"]
+    evidence = [f"search {query} under {ldap.user_base}: {len(entries)} "
+                f"{'entry' if len(entries) == 1 else 'entries'}"]
     if not entries:
         raise run.stop("ldap.test_user", f"test user {name} not found", evidence,
                        f"check the name, and that {name}'s entry is under the user base and "

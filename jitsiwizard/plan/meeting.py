@@ -389,12 +389,14 @@ def _install_steps(b: Builder, answers: Answers) -> None:
 
 def _service_steps(b: Builder) -> None:
     restart = b.restart
+    changed = set(restart)  # services whose own files changed
     if "prosody" in restart:
         # The bridge and jicofo hold XMPP sessions to Prosody: they reconnect cleanly only
         # when restarted after it.
         restart |= {"jicofo", "jitsi-videobridge2"}
     why = {"prosody": "load the new Prosody configuration",
-           "jicofo": "load the new jicofo configuration",
+           "jicofo": ("load the new jicofo configuration" if "jicofo" in changed
+                      else "reconnect jicofo to Prosody"),
            "jitsi-videobridge2": "reconnect the videobridge to Prosody"}
     for name in ("prosody", "jicofo", "jitsi-videobridge2"):
         if name in restart:
