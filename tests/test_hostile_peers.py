@@ -379,7 +379,7 @@ def bridge_session(tmp_path: Path, port: int, pin: str, main: str = HOST):
 
 BRIDGE_FIXES = {
     # case: what the fix must say
-    "refused": "firewall must let this host reach",
+    "refused": "nothing accepts connections on",
     "silent": "accepted the connection but not as the main host's Prosody does",
     "drip": "answered but not as the main host's Prosody does",
     "huge stream header": "something else listens on that port",
