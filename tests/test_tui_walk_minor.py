@@ -275,3 +275,48 @@ async def test_own_certificate_paths_speak_as_the_host_names_them(request):
                                             for p in app.screen.own_problems), "the check")
         shown = " ".join(p.message + " " + p.hint for p in app.screen.own_problems)
         assert "/etc/ssl/missing.crt does not exist" in shown and str(root) not in shown, shown
+
+
+async def test_a_finished_dns_check_is_never_called_unfinished(request):
+    """The status line says the check's verdict; Next then never asks about a check that
+    "has not finished", after going back and forth as well."""
+    from jitsiwizard.screens.base import ConfirmDialog
+    from tests.test_tui_support import press
+
+    root = tui_root(request)
+    session = FixedChecks(Root(root), dns=[
+        CheckResult("dns.ipv4", "warn", "meet.example.org points at 192.0.2.99", [], "")])
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        for _ in range(2):
+            app.go("dns")
+            await wait_screen(pilot, "dns")
+            status = app.screen.status
+            await wait_until(pilot, lambda: "DNS check: warn" in str(status.render()),
+                             "the verdict on the status line")
+            await press(pilot, "ctrl+n")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                             or getattr(app.screen, "NAME", "") == "firewall", "Next")
+            if isinstance(app.screen, ConfirmDialog):
+                assert "has not finished" not in app.screen.message
+                await press(pilot, "escape")
+            app.go("hostname")
+            await wait_screen(pilot, "hostname")
+
+
+async def test_done_scrolls_from_its_quit_button(request):
+    from tests.test_tui_admin import run_to_apply
+    from tests.test_tui_support import next_step
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await run_to_apply(pilot, users=3)
+        await next_step(pilot, "done")
+        body = app.screen.query_one("#body")
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#next")
+                         and body.max_scroll_y > 0, "Quit focused, the summary taller")
+        send_burst(app, ["pagedown"])
+        await settled(app)
+        await wait_until(pilot, lambda: body.scroll_y > 0, "Page Down to scroll from Quit")
