@@ -86,7 +86,7 @@ CLI = contract("cli")["name"]
     # the lowest module of apply importing the transaction
     ("apply/fsio.py", "def late():\n    from jitsiwizard.apply import transaction\n", {APPLY}),
     # the health checks importing the CLI
-    ("health/deadline.py", "from jitsiwizard.cli import main\n", {LAYERS, CLI}),
+    ("health/probes.py", "from jitsiwizard.cli import main\n", {LAYERS, CLI}),
 ])
 def test_a_planted_violation_breaks_its_contract(copy, tmp_path, module, planted, contracts):
     top = tmp_path / "planted"

@@ -19,10 +19,11 @@ import ssl
 import pytest
 
 from jitsiwizard import fixtures
+from jitsiwizard.checks.xmpp import PinMismatch, probe
 from jitsiwizard.cli.main import main
-from jitsiwizard.formats.hocon import _hocon_tokens, hocon_get_managed_block
+from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.health import Endpoints
-from jitsiwizard.health.xmpp import PinMismatch, probe
+from jitsiwizard.host.bridges import SHARD_CONFIG
 from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.bridges import list_bridges, plan_add, plan_remove
 from jitsiwizard.workflow.session import Session
@@ -45,10 +46,9 @@ OTHER = "169.254.78.3"  # another address of the bridge host: not the one the ru
 
 def shard(root) -> dict:
     text = (root / "etc/jitsi/videobridge/jvb.conf").read_text()
-    tokens = [v for kind, v in _hocon_tokens(hocon_get_managed_block(text))
-              if kind not in ("ws", "nl")]
+    block = hocon_get_managed_block(text)
     keys = ("HOSTNAME", "DOMAIN", "USERNAME", "PASSWORD", "MUC_JIDS", "MUC_NICKNAME")
-    return {k: tokens[tokens.index(k) + 2] for k in keys}
+    return {k: hocon_get(block, *SHARD_CONFIG, k) for k in keys}
 
 
 def nft_for(link: Link, port: int, allowed: list[str]) -> None:
@@ -223,6 +223,6 @@ def test_unreachable_main_host_fails_preflight_with_a_fix(tmp_path, link, capsys
         "--answers", str(answers), "--root", str(bridge_root), "--simulate",
         "--xmpp", f"{link.server_address}:5222"])
     out = capsys.readouterr().out
-    assert code == 1 and "FAILED  TLS on" in out and "fix:" in out
+    assert code == 1 and "[FAIL] bridge.tls: TLS on" in out and "fix:" in out
     assert snapshot(bridge_root, include_state=True) == before
 

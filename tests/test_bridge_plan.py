@@ -11,10 +11,12 @@ from jitsiwizard.answers import load as A
 from jitsiwizard.answers import save as S
 from jitsiwizard.cli.main import main
 from jitsiwizard.errors import ProblemList, UserError
-from jitsiwizard.formats.hocon import hocon_get_managed_block
+from jitsiwizard.formats.hocon import hocon_get, hocon_get_managed_block
 from jitsiwizard.formats.properties import properties_get
+from jitsiwizard.host.bridges import SHARD_CONFIG
 from jitsiwizard.host.facts import read_facts
 from jitsiwizard.plan.meeting import build
+from jitsiwizard.plan.videobridge import MainCertificate
 from jitsiwizard.rootfs import Root
 
 from .bridge_support import BRIDGE_PW, MAIN, MAIN_PEM, bridge_toml, pem_sha256, write_pem
@@ -29,10 +31,7 @@ def _bridge_password(monkeypatch):
 
 
 def loaded(text: str):
-    result = A.loads(text)
-    if result.answers.bridge is not None:
-        result.answers.bridge.main_certificate_pem = MAIN_PEM
-    return result.answers
+    return A.loads(text).answers
 
 
 def problems(text: str) -> dict:
@@ -67,7 +66,9 @@ def test_videobridge_needs_the_bridge_section():
 
 
 def plan_on(root, text: str):
-    return build(loaded(text), read_facts(Root(root)), Root(root))
+    """The plan, with the main host's certificate as the session fetches it."""
+    return build(loaded(text), read_facts(Root(root)), Root(root),
+                 main_certificate=MainCertificate(MAIN_PEM, PIN))
 
 
 def test_bare_host_installs_only_the_bridge(tmp_path):
@@ -112,14 +113,11 @@ def test_current_bridge_shard_in_jvb_conf(tmp_path):
 
 
 def test_escaped_password_reads_back_from_jvb_conf(tmp_path):
-    from jitsiwizard.formats.hocon import _hocon_tokens
-
     root = fixtures.build_bridge(tmp_path / "cur")
     plan = plan_on(root, bridge_toml(PIN))
     jvb = next(s for s in plan.steps if s.kind == "file" and s.path.endswith("jvb.conf"))
-    tokens = [v for kind, v in _hocon_tokens(hocon_get_managed_block(jvb.content))
-              if kind not in ("ws", "nl")]
-    assert tokens[tokens.index("PASSWORD") + 2] == BRIDGE_PW
+    block = hocon_get_managed_block(jvb.content)
+    assert hocon_get(block, *SHARD_CONFIG, "PASSWORD") == BRIDGE_PW
 
 
 def test_2020_bridge_shard_in_legacy_properties(tmp_path):
@@ -182,3 +180,14 @@ def test_a_certificate_other_than_the_pinned_one_is_refused(tmp_path, capsys):
                  "--main-certificate", str(pem), "--skip-checks"]) == 2
     assert "not the pinned" in capsys.readouterr().err
     assert snapshot(root, include_state=True) == before
+
+
+@pytest.mark.parametrize("given", [None, MainCertificate(MAIN_PEM, "ab" * 32)])
+def test_the_plan_trusts_only_the_pinned_certificate(tmp_path, given):
+    """The main host's certificate is a fact handed to the planner, never an answer: without
+    it, or with another one than the answers pin, nothing is planned."""
+    root = fixtures.build_bridge(tmp_path / "root")
+    with pytest.raises(UserError) as caught:
+        build(loaded(bridge_toml(PIN)), read_facts(Root(root)), Root(root),
+              main_certificate=given)
+    assert caught.value.field == "bridge.main_certificate_sha256"

@@ -26,6 +26,7 @@ from jitsiwizard.paths import (
     jitsi_cert_paths,
     letsencrypt_paths,
 )
+from jitsiwizard.plan.builder import Builder
 from jitsiwizard.plan.certs import DEPLOY_HOOK, _hook_text, cert_steps, choose_route
 from jitsiwizard.plan.steps import Command, FileChange, Plan, Service, TargetPath, Verify
 from jitsiwizard.rootfs import Root
@@ -66,6 +67,13 @@ def host_root(tmp_path: Path, cert: str = JITSI_CRT, key: str = JITSI_KEY) -> Ro
     write(root, LETSENCRYPT_SCRIPT, "#!/bin/sh\nexit 0\n", 0o755)
     write(root, "/usr/share/jitsi-meet/index.html", "<title>Jitsi Meet</title>\n")
     return root
+
+
+def planned(answers: Answers, facts: HostFacts, root: Root) -> tuple[list, list[str]]:
+    """The certificate's steps and notes, as a plan's Builder gets them."""
+    b = Builder(facts, root, force=False)
+    cert_steps(b, answers)
+    return b.plan.steps, b.plan.notes
 
 
 def make_facts(root: Root, *, os_id: str = "debian", os_version: str = "12",
@@ -197,7 +205,7 @@ def test_no_site_yet_means_certbot_standalone(tmp_path):
     facts = make_facts(root, site=False)
     route, reason = choose_route(facts, make_answers(), root)
     assert route == "certbot" and "standalone" in reason
-    steps, notes = cert_steps(make_answers(), facts, root)
+    steps, notes = planned(make_answers(), facts, root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--standalone" in argv_of(issue) and "--webroot" not in argv_of(issue)
     assert not [s for s in steps if isinstance(s, (FileChange, Service))
@@ -212,7 +220,7 @@ def test_own_files_already_served_are_kept(tmp_path):
     facts = make_facts(root)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
     assert choose_route(facts, answers, root)[0] == "keep"
-    assert cert_steps(answers, facts, root)[0] == []
+    assert planned(answers, facts, root)[0] == []
 
 
 def test_self_signed_already_served_is_kept(tmp_path):
@@ -228,7 +236,7 @@ def test_certbot_lineage_already_served_is_kept(tmp_path, mode):
     facts = make_facts(root)
     route, reason = choose_route(facts, make_answers(mode), root)
     assert route == "keep" and "certbot already renews" in reason
-    assert cert_steps(make_answers(mode), facts, root)[0] == []
+    assert planned(make_answers(mode), facts, root)[0] == []
 
 
 def test_staging_lineage_is_replaced_for_production(tmp_path):
@@ -236,7 +244,7 @@ def test_staging_lineage_is_replaced_for_production(tmp_path):
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
     certbot_lineage(root, STAGING)
     facts = make_facts(root)
-    steps, _ = cert_steps(make_answers("certbot"), facts, root)
+    steps, _ = planned(make_answers("certbot"), facts, root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--force-renewal" in argv_of(issue)
     # nginx already points there, but must reload to serve the new certificate.
@@ -246,7 +254,7 @@ def test_staging_lineage_is_replaced_for_production(tmp_path):
 def test_same_server_rerun_does_not_reissue(tmp_path):
     root = host_root(tmp_path)  # nginx still on the self-signed pair
     certbot_lineage(root, ACME_SERVERS["production"])
-    steps, _ = cert_steps(make_answers("certbot"), make_facts(root), root)
+    steps, _ = planned(make_answers("certbot"), make_facts(root), root)
     issue = next(s for s in steps if isinstance(s, Command) and "certonly" in argv_of(s))
     assert "--keep-until-expiring" in argv_of(issue)
 
@@ -264,7 +272,7 @@ def test_certbot_route_steps(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root)
     answers = make_answers("certbot", acme_server="https://127.0.0.1:14000/dir")
-    steps, notes = cert_steps(answers, facts, root)
+    steps, notes = planned(answers, facts, root)
     issue, hook, site, check, reload = steps
     argv = issue.argv
     assert argv[:3] == ["certbot", "certonly", "--non-interactive"]
@@ -301,7 +309,7 @@ def test_certbot_route_steps(tmp_path):
 def test_certbot_is_installed_from_the_distribution_when_missing(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root, packages={"nginx": "1.22.1-9"})
-    steps, _ = cert_steps(make_answers("certbot"), facts, root)
+    steps, _ = planned(make_answers("certbot"), facts, root)
     install = steps[0]
     assert argv_of(install)[:5] == ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y"]
     assert "certbot" in install.argv
@@ -314,17 +322,17 @@ def test_terms_are_agreed_only_when_the_answers_say_so(tmp_path, mode):
     root = host_root(tmp_path)
     facts = make_facts(root)
     with pytest.raises(UserError) as caught:
-        cert_steps(make_answers(mode, agree_tos=False), facts, root)
+        planned(make_answers(mode, agree_tos=False), facts, root)
     assert caught.value.field == "cert.agree_tos"
     with pytest.raises(UserError) as caught:
-        cert_steps(make_answers(mode, email=""), facts, root)
+        planned(make_answers(mode, email=""), facts, root)
     assert caught.value.field == "host.email"
 
 
 def test_helper_route_feeds_the_email_and_falls_back_to_certbot(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root, os_id="ubuntu", os_version="22.04")
-    steps, _ = cert_steps(make_answers(), facts, root)
+    steps, _ = planned(make_answers(), facts, root)
     run, check = steps
     assert run.argv == [TargetPath(LETSENCRYPT_SCRIPT)]
     assert run.stdin == "admin@example.org\n"
@@ -332,21 +340,21 @@ def test_helper_route_feeds_the_email_and_falls_back_to_certbot(tmp_path):
     assert isinstance(check, Verify) and check.name == "certificate-issued"
     assert check.args == {"cert": JITSI_CRT, "hostname": HOST}
     assert check.why_otherwise == "the helper script left a self-signed certificate"
-    fallback, _ = cert_steps(make_answers("certbot"), facts, root)
+    fallback, _ = planned(make_answers("certbot"), facts, root)
     assert [s.describe() for s in check.otherwise] == [s.describe() for s in fallback]
 
 
 def test_helper_route_installs_cron_first_when_missing(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root, packages={"certbot": "2.1.0-2"})
-    steps, _ = cert_steps(make_answers(), facts, root)
+    steps, _ = planned(make_answers(), facts, root)
     assert argv_of(steps[0]) == ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "cron"]
 
 
 def test_switching_from_acmesh_to_certbot_stops_its_renewals(tmp_path):
     root = host_root(tmp_path)
     folder = acmesh_lineage(root)
-    steps, notes = cert_steps(make_answers("certbot"), make_facts(root), root)
+    steps, notes = planned(make_answers("certbot"), make_facts(root), root)
     stop = steps[-1]
     assert "--remove" in stop.argv and "--ecc" in stop.argv and stop.snapshot == (folder,)
     assert any("acme.sh" in n for n in notes)
@@ -354,7 +362,7 @@ def test_switching_from_acmesh_to_certbot_stops_its_renewals(tmp_path):
 
 def test_self_signed_route_warns_and_points_nginx_back(tmp_path):
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
-    steps, notes = cert_steps(make_answers("self-signed"), make_facts(root), root)
+    steps, notes = planned(make_answers("self-signed"), make_facts(root), root)
     make, site, check, reload = steps
     assert argv_of(make)[:3] == ["openssl", "req", "-x509"]
     assert f"subjectAltName=DNS:{HOST}" in make.argv
@@ -364,12 +372,26 @@ def test_self_signed_route_warns_and_points_nginx_back(tmp_path):
     assert any("browsers" in n and "mobile apps will not connect" in n for n in notes)
 
 
+def test_a_site_edited_by_hand_is_refused_like_every_file(tmp_path):
+    """The certificate's steps go through the Builder's hand-edit check too."""
+    root = host_root(tmp_path)
+    facts = make_facts(root)
+    facts.managed = {SITE: "0" * 64}  # the wizard wrote something else there
+    b = Builder(facts, root, force=False)
+    cert_steps(b, make_answers("certbot"))
+    assert b.hand_edited == [SITE]
+    with pytest.raises(UserError) as caught:
+        b.refuse_hand_edits()
+    assert caught.value.field == "--force"
+    assert f"ssl_certificate {LIVE_CRT};" in caught.value.message  # what the run would do
+
+
 def test_a_site_without_certificate_lines_is_refused_before_planning(tmp_path):
     root = host_root(tmp_path)
     write(root, SITE, site_text().replace(f"ssl_certificate_key {JITSI_KEY};",
                                           f"# ssl_certificate_key {JITSI_KEY};"))
     with pytest.raises(UserError) as caught:
-        cert_steps(make_answers("certbot"), make_facts(root), root)
+        planned(make_answers("certbot"), make_facts(root), root)
     assert "ssl_certificate_key" in caught.value.message
 
 
@@ -377,7 +399,7 @@ def test_own_route_validates_before_pointing_nginx(tmp_path):
     root = host_root(tmp_path)
     facts = make_facts(root)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    first, site, check, reload = cert_steps(answers, facts, root)[0]
+    first, site, check, reload = planned(answers, facts, root)[0]
     assert isinstance(first, Verify) and first.name == "own-certificate" and not first.otherwise
     assert site.content.count("/etc/ssl/mine.") == 2
 
@@ -394,7 +416,7 @@ def test_building_steps_runs_nothing(tmp_path, monkeypatch):
     for mode in ("letsencrypt", "certbot", "self-signed", "own"):
         for os_id, version, _ in RELEASES:
             answers = make_answers(mode, cert_file="/etc/ssl/x.crt", key_file="/etc/ssl/x.key")
-            cert_steps(answers, make_facts(root, os_id=os_id, os_version=version), root)
+            planned(answers, make_facts(root, os_id=os_id, os_version=version), root)
     assert snapshot(root.base) == before
 
 
@@ -485,7 +507,7 @@ def test_broken_own_certificates_change_nothing(tmp_path, pki, case):
         if Path(source).exists():
             write(root, target, Path(source).read_bytes().decode("latin-1"), 0o600)
     answers = make_answers("own", cert_file="/etc/ssl/mine.crt", key_file="/etc/ssl/mine.key")
-    steps, notes = cert_steps(answers, make_facts(root), root)
+    steps, notes = planned(answers, make_facts(root), root)
     before = snapshot(root.base)
     runner = Runner(root)
     fake_systemctl(runner, tmp_path / "systemctl.json", {"nginx": {"enabled": True,
@@ -572,7 +594,7 @@ def test_own_certificate_verifier(tmp_path, pki):
 def test_the_self_signed_command_makes_what_it_promises(tmp_path):
     """Run the route's openssl command for real (under a root) and inspect the result."""
     root = host_root(tmp_path, LIVE_CRT, LIVE_KEY)
-    steps, _ = cert_steps(make_answers("self-signed"), make_facts(root), root)
+    steps, _ = planned(make_answers("self-signed"), make_facts(root), root)
     result = Runner(root).run(steps[0].argv, timeout=steps[0].timeout)
     assert result.ok, result.stderr
     info = read_cert(root.read_text(JITSI_CRT))

@@ -23,7 +23,7 @@ from jitsiwizard.apply import apply, rollback
 from jitsiwizard.apply.runner import Runner
 from jitsiwizard.formats.nginx import nginx_get
 from jitsiwizard.paths import LETSENCRYPT_SCRIPT
-from jitsiwizard.plan.certs import DEPLOY_HOOK, JITSI_WEBROOT, cert_steps, choose_route
+from jitsiwizard.plan.certs import DEPLOY_HOOK, JITSI_WEBROOT, choose_route
 from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import Root
 from tests.apply_support import fake_systemctl
@@ -34,7 +34,16 @@ from tests.lab.pebble import Pebble
 from tests.lab.proc import free_port
 
 from .conftest import snapshot
-from .test_certs import HOST, JITSI_CRT, JITSI_KEY, SITE, host_root, make_answers, make_facts
+from .test_certs import (
+    HOST,
+    JITSI_CRT,
+    JITSI_KEY,
+    SITE,
+    host_root,
+    make_answers,
+    make_facts,
+    planned,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -116,7 +125,7 @@ class Lab:
             return tls.getpeercert()
 
     def plan(self, answers, **facts) -> Plan:
-        steps, notes = cert_steps(answers, make_facts(self.root, **facts), self.root)
+        steps, notes = planned(answers, make_facts(self.root, **facts), self.root)
         return Plan(steps, notes)
 
     def apply(self, plan: Plan):

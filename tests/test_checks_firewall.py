@@ -9,6 +9,7 @@ import pytest
 from jitsiwizard.answers.model import Answers, FirewallAnswers
 from jitsiwizard.errors import UserError
 from jitsiwizard.host.facts import HostFacts
+from jitsiwizard.plan.builder import Builder
 from jitsiwizard.plan.firewall import detect_ssh_port, firewall_steps, sshd_ports
 from jitsiwizard.plan.steps import Command
 from jitsiwizard.rootfs import Root
@@ -22,6 +23,14 @@ def facts(*packages: str) -> HostFacts:
     return HostFacts(packages={name: "1" for name in packages})
 
 
+def planned(answers: Answers, host: HostFacts, root: Root, ssh_port_in_use: int | None
+            ) -> tuple[list, list[str]]:
+    """The firewall's steps and notes, as a plan's Builder gets them."""
+    b = Builder(host, root, force=False)
+    firewall_steps(b, answers, ssh_port_in_use)
+    return b.plan.steps, b.plan.notes
+
+
 def argvs(steps) -> list[list[str]]:
     return [[str(a) for a in step.argv] for step in steps]
 
@@ -33,11 +42,11 @@ def write(tmp_path: Path, target: str, text: str) -> None:
 
 
 def test_nothing_when_the_firewall_is_not_managed(tmp_path):
-    assert firewall_steps(Answers(), facts("ufw"), Root(tmp_path), 2222) == ([], [])
+    assert planned(Answers(), facts("ufw"), Root(tmp_path), 2222) == ([], [])
 
 
 def test_ssh_first_then_jitsi_ports_then_enable(tmp_path):
-    steps, notes = firewall_steps(managed(), facts("ufw"), Root(tmp_path), 22)
+    steps, notes = planned(managed(), facts("ufw"), Root(tmp_path), 22)
     assert all(isinstance(step, Command) for step in steps)
     assert argvs(steps) == [["ufw", "allow", "22/tcp"], ["ufw", "allow", "80/tcp"],
                             ["ufw", "allow", "443/tcp"], ["ufw", "allow", "10000/udp"],
@@ -51,7 +60,7 @@ def test_ssh_first_then_jitsi_ports_then_enable(tmp_path):
 
 
 def test_coturn_ports_only_with_coturn(tmp_path):
-    steps, _ = firewall_steps(managed(), facts("ufw", "coturn"), Root(tmp_path), None)
+    steps, _ = planned(managed(), facts("ufw", "coturn"), Root(tmp_path), None)
     shown = argvs(steps)
     assert ["ufw", "allow", "3478/udp"] in shown and ["ufw", "allow", "5349/tcp"] in shown
     assert shown[-1] == ["ufw", "--force", "enable"]
@@ -59,14 +68,14 @@ def test_coturn_ports_only_with_coturn(tmp_path):
 
 
 def test_ufw_is_installed_first_when_missing(tmp_path):
-    steps, _ = firewall_steps(managed(), facts(), Root(tmp_path), None)
+    steps, _ = planned(managed(), facts(), Root(tmp_path), None)
     assert steps[0].phase == "install" and "ufw" in argvs(steps)[0]
     assert argvs(steps)[1] == ["ufw", "allow", "22/tcp"]
 
 
 def test_refuses_when_connected_through_another_ssh_port(tmp_path):
     with pytest.raises(UserError) as caught:
-        firewall_steps(managed(22), facts("ufw"), Root(tmp_path), 2222)
+        planned(managed(22), facts("ufw"), Root(tmp_path), 2222)
     assert caught.value.field == "firewall.ssh_port"
     assert "2222" in caught.value.message and "shut you out" in caught.value.message
     assert "ssh_port = 2222" in caught.value.hint
@@ -76,9 +85,9 @@ def test_refuses_when_sshd_listens_elsewhere(tmp_path):
     write(tmp_path, "/etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n")
     write(tmp_path, "/etc/ssh/sshd_config.d/port.conf", "Port 2200\n")
     with pytest.raises(UserError) as caught:
-        firewall_steps(managed(22), facts("ufw"), Root(tmp_path), None)
+        planned(managed(22), facts("ufw"), Root(tmp_path), None)
     assert "2200" in caught.value.message
-    steps, _ = firewall_steps(managed(2200), facts("ufw"), Root(tmp_path), None)
+    steps, _ = planned(managed(2200), facts("ufw"), Root(tmp_path), None)
     assert argvs(steps)[0] == ["ufw", "allow", "2200/tcp"]
 
 
@@ -88,7 +97,7 @@ def test_existing_ufw_rules_and_state_are_kept(tmp_path):
           "### tuple ### allow tcp 22 0.0.0.0/0 any 0.0.0.0/0 in\n"
           "### tuple ### allow tcp 80,443 0.0.0.0/0 any 0.0.0.0/0 in\n"
           "### tuple ### allow udp 10000 0.0.0.0/0 any 192.168.0.0/16 in\n")
-    steps, notes = firewall_steps(managed(), facts("ufw"), Root(tmp_path), 22)
+    steps, notes = planned(managed(), facts("ufw"), Root(tmp_path), 22)
     # Rollback must not delete the admin's own rules, so they are not planned again.
     assert argvs(steps) == [["ufw", "allow", "10000/udp"]]
     assert any("already allows 22/tcp, 80/tcp, 443/tcp" in note for note in notes)

@@ -283,4 +283,44 @@ async def test_an_answer_ldap3_cannot_decode_is_named_not_an_error(directory, ca
     by_name(results)  # each step reported once
     assert (result.name, result.data["reason"]) == ("ldap.bind", "not_ldap"), result
     assert "not as an LDAP server" in result.summary and "another service" in result.fix
-    assert "KeyError" in "".join(result.evidence)
+    assert "KeyError" not in "".join(result.evidence) + result.summary + result.fix
+
+
+# A web server's refusal as nginx sends it: a 400 with an HTML page (about 300 bytes).
+NGINX_400 = (b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nDate: Fri, 04 Dec 2026 09:00:00 GMT\r\n"
+             b"Content-Type: text/html\r\nContent-Length: 150\r\nConnection: close\r\n\r\n"
+             b"<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n"
+             b"<center><h1>400 Bad Request</h1></center>\r\n<hr><center>nginx</center>\r\n"
+             b"</body>\r\n</html>\r\n")
+
+
+@pytest.mark.parametrize("plain", [True, False], ids=["clear-text", "starttls"])
+async def test_a_web_server_that_holds_its_400_is_named_not_a_timeout(directory, ca, plain):
+    """Where the directory should be, a web server answers the LDAP request with its 400
+    page and keeps the connection open: the check names it at once, not as a directory that
+    never answers (ldap3 read 'T' as a length and waited)."""
+    import asyncio
+
+    async def web(reader, writer):
+        await reader.read(100)
+        writer.write(NGINX_400)
+        await writer.drain()
+        await reader.read()  # held open until the client goes
+        writer.close()
+
+    server = await asyncio.start_server(web, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ldap = answers(directory, ca, urls=[f"ldap://127.0.0.1:{port}"], starttls=not plain,
+                       allow_plaintext=plain)
+        started = time.monotonic()
+        results = await check_ldap(ldap, TIMEOUT)
+        took = time.monotonic() - started
+    finally:
+        server.close()
+        await asyncio.wait_for(server.wait_closed(), 5)
+    result = failure(results)
+    assert result.data["reason"] == "not_ldap", result
+    assert "not as an LDAP server" in result.summary and "another service" in result.fix
+    assert "HTTP/1.1 400" in "".join(result.evidence)
+    assert took < TIMEOUT  # named from its answer, not after waiting out the deadline

@@ -124,6 +124,18 @@ def test_jicofo_auth_reads_the_managed_block():
     assert hocon.hocon_jicofo_auth('}}]] = : "x\n{') is None
 
 
+def test_get_reads_one_setting_by_its_path():
+    body = ('videobridge.apis.xmpp-client.configs.shard {\n'
+            '  DOMAIN = "auth.meet.example.org"\n  PASSWORD = "a \\"quoted\\" \\\\ one"\n}')
+    conf = hocon.hocon_managed_block(JVB_CONF, body)
+    shard = ("videobridge", "apis", "xmpp-client", "configs", "shard")
+    assert hocon.hocon_get(conf, *shard, "DOMAIN") == "auth.meet.example.org"
+    assert hocon.hocon_get(conf, *shard, "PASSWORD") == 'a "quoted" \\ one'
+    assert hocon.hocon_get(conf, *shard, "USERNAME") is None
+    assert hocon.hocon_get(conf, "videobridge", "nothing", "here") is None
+    assert hocon.hocon_get('}}]] = : "x\n{', "a") is None
+
+
 def test_static_mappings():
     assert hocon.hocon_static_mappings(JVB_CONF) == []
     body = ('ice4j.harvest.mapping.static-mappings = [\n'

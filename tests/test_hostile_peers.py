@@ -28,19 +28,19 @@ import pytest
 
 from jitsiwizard import fixtures
 from jitsiwizard.answers import load as A
+from jitsiwizard.checks.deadline import Deadline, Expired
 from jitsiwizard.cli import main as cli
 from jitsiwizard.cli.main import main
 from jitsiwizard.errors import UserError
 from jitsiwizard.health import Endpoints, Expectation, Login
-from jitsiwizard.health.deadline import Deadline, Expired
 from jitsiwizard.health.probes import MAX_BODY, ProbeError, http_get, meetings
 from jitsiwizard.health.report import _certificate, _health, _login
 from jitsiwizard.paths import BRIDGES_FILE
 from jitsiwizard.rootfs import Root
 from jitsiwizard.workflow.bridges import (
     CHECKER_SECRET,
-    attach_main_certificate,
     main_certificate,
+    main_host_certificate,
     preflight,
 )
 from jitsiwizard.workflow.session import Session
@@ -318,7 +318,7 @@ def test_a_slow_lookup_ends_at_the_deadline(slow_resolver, tmp_path):
     session = dataclasses.replace(session, endpoints=None)  # the main host by its name
     with ends_within(DEADLINE + MARGIN):
         checks = preflight(session, answers)
-    assert [c.name for c in checks] == ["main host resolves"] and not checks[0].ok
+    assert [c.summary for c in checks] == ["main host resolves"] and not checks[0].ok
 
 
 # -- XMPP: verify's client ----------------------------------------------------------------------
@@ -379,7 +379,7 @@ def bridge_session(tmp_path: Path, port: int, pin: str, main: str = HOST):
 
 BRIDGE_FIXES = {
     # case: what the fix must say
-    "refused": "firewall must let this host reach",
+    "refused": "nothing accepts connections on",
     "silent": "accepted the connection but not as the main host's Prosody does",
     "drip": "answered but not as the main host's Prosody does",
     "huge stream header": "something else listens on that port",
@@ -400,12 +400,12 @@ def test_bridge_preflight_ends_within_its_deadline_with_the_fix_for_what_was_see
         with ends_within(DEADLINE + MARGIN):
             checks = preflight(session, answers)
         failed = [c for c in checks if not c.ok]
-        assert [c.name for c in failed] == [f"TLS on 127.0.0.1:{port}"], checks
+        assert [c.summary for c in failed] == [f"TLS on 127.0.0.1:{port}"], checks
         assert BRIDGE_FIXES[case] in failed[0].fix, failed[0].render()
         if case != "refused":
             assert "firewall" not in failed[0].fix
         with ends_within(DEADLINE + MARGIN), pytest.raises(UserError) as caught:
-            attach_main_certificate(session, answers)
+            main_host_certificate(session, answers)
         assert "--main-certificate FILE" in caught.value.hint or "pinned" in str(caught.value)
     assert not sent_password(peer, BRIDGE_PW)
 
@@ -415,7 +415,7 @@ def test_bridge_preflight_control_the_pinned_server_gets_the_login(tmp_path, cer
         session, answers = bridge_session(tmp_path, port, certs["pin"])
         checks = preflight(session, answers)
     assert [c.ok for c in checks] == [True, True, False]
-    assert "refused: not-authorized" in checks[-1].evidence
+    assert "refused: not-authorized" in checks[-1].evidence[0]
     assert sent_password(peer, BRIDGE_PW)
 
 
@@ -432,7 +432,7 @@ def test_bridge_host_replay_stops_within_its_deadline(tmp_path, certs, capsys,
                          str(bridge_root), "--simulate", "--xmpp", f"127.0.0.1:{port}"])
     out = no_traceback(capsys)
     assert code == 1, out
-    assert f"FAILED  TLS on 127.0.0.1:{port}" in out and BRIDGE_FIXES[case] in out
+    assert f"[FAIL] bridge.tls: TLS on 127.0.0.1:{port}" in out and BRIDGE_FIXES[case] in out
     assert snapshot(bridge_root, include_state=True) == before
     assert not sent_password(peer, BRIDGE_PW)
 

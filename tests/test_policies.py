@@ -139,3 +139,28 @@ def test_unreadable_managed_block_names_the_file(make_root, tmp_path, capsys):
     assert run(root, tmp_path, "local", False) == 2
     err = capsys.readouterr().err
     assert "/etc/jitsi/jicofo/jicofo.conf" in err and "fix:" in err
+
+
+@pytest.mark.parametrize("tree", PACKAGE_TREES)
+@pytest.mark.parametrize("first, second", list(itertools.product(POLICIES, POLICIES)),
+                         ids=lambda p: label(p))
+def test_jicofo_restart_says_why_from_what_changed(make_root, tmp_path, monkeypatch, tree,
+                                                   first, second):
+    """jicofo restarts with Prosody either way; "load the new jicofo configuration" only
+    when a jicofo file changed, else it reconnects to Prosody."""
+    from jitsiwizard.answers.load import load_file
+    from jitsiwizard.plan.meeting import build
+
+    monkeypatch.setenv("JW_TEST_LDAP_PW", "a-test-password")
+    root = make_root(**TREES[tree])
+    assert run(root, tmp_path, *first) == 0
+    answers = tmp_path / "second.toml"
+    answers.write_text(answers_toml(second[0], second[1], users=USERS))
+    answers.chmod(0o600)
+    plan = build(load_file(str(answers)).answers, read_facts(Root(root)), Root(root))
+    jicofo_files = [s for s in plan.file_steps() if "jicofo" in s.path]
+    restarts = [s.describe() for s in plan.steps if s.kind == "service" and "jicofo" in
+                s.describe()]
+    for said in restarts:
+        assert ("load the new jicofo configuration" in said) == bool(jicofo_files), said
+        assert ("reconnect jicofo to Prosody" in said) == (not jicofo_files), said

@@ -12,7 +12,7 @@ from tests.test_tui_support import SIZE, loaded, make_app, press, tui_root, wait
 
 # What only the workers may load: the checks and their network libraries, the templates.
 HEAVY = ("jitsiwizard.checks", "ldap3", "dns", "jinja2", "jitsiwizard.plan.meeting",
-         "jitsiwizard.certs", "jitsiwizard.plan.bridge", "jitsiwizard.plan.builder",
+         "jitsiwizard.certs", "jitsiwizard.plan.videobridge", "jitsiwizard.plan.builder",
          "jitsiwizard.workflow.bridges", "jitsiwizard.health", "jitsiwizard.apply")
 
 

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from jitsiwizard import fixtures
 from jitsiwizard.answers.load import load_file
+from jitsiwizard.checks.result import FAIL, OK, CheckResult
 from jitsiwizard.cli import main as cli
 from jitsiwizard.host.facts import read_facts
 from jitsiwizard.plan.meeting import build
 from jitsiwizard.plan.steps import Plan
+from jitsiwizard.plan.videobridge import MainCertificate
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.base import ConfirmDialog
-from jitsiwizard.workflow.bridges import Check
 from tests.bridge_support import MAIN, MAIN_PEM, pem_sha256, write_pem
 from tests.conftest import CANARY
 from tests.test_tui_support import (
@@ -159,9 +160,9 @@ async def test_bridge_errors_name_the_fields_in_the_screens_words(request, tmp_p
 
 
 async def test_the_check_gates_next(request, tmp_path):
-    failing = [Check("main host resolves", True, f"{MAIN} is 192.0.2.10"),
-               Check(f"TLS on {MAIN}:5222", False, "connection refused",
-                     "the main host's firewall must let this host reach 5222/tcp")]
+    failing = [CheckResult("bridge.resolve", OK, "main host resolves", [f"{MAIN} is 192.0.2.10"]),
+               CheckResult("bridge.tls", FAIL, f"TLS on {MAIN}:5222", ["connection refused"],
+                           "the main host's firewall must let this host reach 5222/tcp")]
     app = bridge_app(tree(request, "empty"), tmp_path, bridge=failing)
     session = app.session
     async with app.run_test(size=SIZE) as pilot:
@@ -189,7 +190,7 @@ async def test_the_check_gates_next(request, tmp_path):
         await press(pilot, "escape")
         await wait_screen(pilot, "bridge")
         # Passed: Next goes straight on.
-        session.bridge_results = [Check(c.name, True, "fine") for c in failing]
+        session.bridge_results = [CheckResult(c.name, OK, c.summary, ["fine"]) for c in failing]
         shown = await run_check(pilot)
         assert "accepts this bridge" in shown
         await press(pilot, "ctrl+n")
@@ -247,8 +248,8 @@ async def check_walk(request, tmp_path, capsys, kind: str) -> None:
     # The saved file, replayed on an identical untouched host, plans the same.
     plan = Plan([s for s in plan.steps if not getattr(s, "secret", False)], list(plan.notes),
                 list(plan.checks), list(plan.verification))
-    answers.bridge.main_certificate_pem = MAIN_PEM
-    replayed = build(answers, read_facts(Root(pristine)), Root(pristine))
+    replayed = build(answers, read_facts(Root(pristine)), Root(pristine),
+                     main_certificate=MainCertificate(MAIN_PEM, PIN))
     assert replayed.steps == plan.steps
     assert replayed.notes == plan.notes
     assert stdin_values(replayed) == stdin_values(plan)
@@ -300,3 +301,30 @@ async def test_an_answers_file_to_edit_brings_the_choice_back(request, tmp_path,
         await loaded(pilot)
         assert app.screen.query_one("#role-meeting-server").value
         assert app.screen.query("#role-videobridge")
+
+
+async def test_continue_anyway_without_the_main_host_says_how_the_wizard_takes_its_certificate(
+        request, tmp_path):
+    """The check failed, the admin went on: Review cannot plan without the main host's
+    certificate, and its fix says how to give it to the wizard itself (not only to a
+    replay), with the file to copy from the main host."""
+    failing = [CheckResult("bridge.tls", FAIL, f"TLS on {MAIN}:5222", ["connection refused"],
+                           "")]
+    root = tree(request, "empty")
+    session = FixedChecks(Root(root), bridge=failing)  # no certificate file: it is fetched
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await choose(pilot, "role-videobridge")
+        await next_step(pilot, "bridge")
+        await fill_bridge(pilot)
+        await type_into(pilot, "#bridge-address", "127.0.0.1")  # nothing listens on 5222
+        await run_check(pilot)
+        await next_step(pilot, "firewall")  # "continue anyway": yes
+        await next_step(pilot, "review")
+        summary = app.screen.query_one("#plan-summary")
+        await wait_until(pilot, lambda: "cannot be built" in str(summary.render()),
+                         "the plan's refusal")
+        text = " ".join(str(summary.render()).split())
+        assert "start jitsi-wizard again with --main-certificate FILE" in text, text
+        assert "/etc/prosody/certs/auth." in text, text

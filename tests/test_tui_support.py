@@ -18,7 +18,6 @@ from jitsiwizard import fixtures
 from jitsiwizard.checks.result import CheckResult
 from jitsiwizard.rootfs import Root
 from jitsiwizard.screens.app import WizardApp
-from jitsiwizard.workflow.bridges import Check
 from jitsiwizard.workflow.live_checks import LiveChecks
 from jitsiwizard.workflow.session import Session
 
@@ -74,9 +73,10 @@ class FixedChecks(Session):
         self.checks = FixedResults(root, dns_results, ports_results, ldap_results)
         # The bridge host's preflight; the answers it was last asked about.
         self.bridge_results = bridge if bridge is not None else [
-            Check("main host resolves", True, f"{HOST} is 192.0.2.10"),
-            Check(f"TLS on {HOST}:5222", True, "STARTTLS with the pinned certificate"),
-            Check(f"login bridge2@auth.{HOST}", True, "accepted")]
+            CheckResult("bridge.resolve", "ok", "main host resolves", [f"{HOST} is 192.0.2.10"]),
+            CheckResult("bridge.tls", "ok", f"TLS on {HOST}:5222",
+                        ["STARTTLS with the pinned certificate"]),
+            CheckResult("bridge.login", "ok", f"login bridge2@auth.{HOST}", ["accepted"])]
         self.bridge_asked = None
 
     def bridge_preflight(self, answers) -> list:

@@ -193,3 +193,130 @@ async def test_back_is_gone_once_a_run_applied(request):
         assert app.outcome.status == "applied"
         await wait_until(pilot, lambda: not app.screen.query_one("#back").display,
                          "Back to go")
+
+
+def test_the_whole_plan_wraps_between_words_and_diff_lines_keep_every_character():
+    from jitsiwizard.screens.review import fold
+
+    words = ("12. write /etc/prosody/conf.avail/meet.example.org.cfg.lua: the host's "
+             "authentication and the guest host's anonymous login, for local users")
+    lines = fold(words, 60)  # a word longer than a line would be cut: none here is
+    assert all(len(line) <= 60 for line in lines) and len(lines) > 1
+    assert " ".join(part.strip() for part in lines) == words  # no word cut in two
+    assert all(line.startswith("     ") for line in lines[1:])
+    diff = "+" + "x" * 90
+    assert "".join(part if n == 0 else part[5:] for n, part in
+                   enumerate(fold(diff, 40))) == diff
+
+
+async def test_review_errors_wrap_under_their_own_text(request):
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.form.answers.auth.policy = "ldap"  # an empty LDAP form: the plan cannot be built
+        app.go("review")
+        await wait_screen(pilot, "review")
+        summary = app.screen.query_one("#plan-summary")
+        await wait_until(pilot, lambda: "cannot be built" in str(summary.render()),
+                         "the plan's problems")
+        from jitsiwizard.screens.base import text_width
+
+        width = text_width(summary)
+        lines = str(summary.render()).splitlines()  # as written, before the widget wraps
+        body = [line for line in lines[1:] if line and not line.startswith("Press Esc")]
+        assert body and all(line.startswith(("- ", "  ")) for line in body), lines
+        assert all(len(line) <= width for line in lines), lines  # wrapped here, indented
+
+
+async def test_five_downs_at_once_scroll_the_help_five_lines(request):
+    from jitsiwizard.screens.base import HelpDialog
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("auth")  # the longest help
+        await wait_screen(pilot, "auth")
+        send_burst(app, ["f1"])
+        await settled(app)
+        dialog = await wait_until(pilot, lambda: isinstance(app.screen, HelpDialog)
+                                  and app.screen, "the help")
+        body = await wait_until(pilot, lambda: dialog.query(".help-body")
+                                and dialog.query_one(".help-body"), "the help text")
+        await wait_until(pilot, lambda: body.has_focus and body.max_scroll_y >= 5,
+                         "the text to have the focus")
+        send_burst(app, ["down"] * 5)
+        await settled(app)
+        await wait_until(pilot, lambda: body.scroll_target_y == 5 or body.scroll_y == 5,
+                         "five lines down")
+        await wait_until(pilot, lambda: round(body.scroll_y) == 5, "the scroll to end there")
+
+
+async def test_own_certificate_paths_speak_as_the_host_names_them(request):
+    """A relative key path says it must be absolute (not that it does not exist); a missing
+    file is named by its path on the host, not where the demo's tree is."""
+    root = tui_root(request)
+    app = make_app(root)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        app.go("certificate")
+        await wait_screen(pilot, "certificate")
+        app.screen.query_one("#mode-own").value = True
+        await settled(app)
+        await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
+        await type_into(pilot, "#key-file", "meet.key")
+        check = app.screen.query_one("#own-check")
+        await wait_until(pilot, lambda: "absolute" in str(check.render())
+                         or any("absolute" in p.message for p in app.screen.own_problems),
+                         "the relative path refused as such")
+        shown = " ".join(p.message + " " + p.hint for p in app.screen.own_problems)
+        assert "does not exist" not in shown and str(root) not in shown, shown
+        await type_into(pilot, "#key-file", "/etc/ssl/missing.key")
+        await wait_until(pilot, lambda: any("does not exist" in p.message
+                                            for p in app.screen.own_problems), "the check")
+        shown = " ".join(p.message + " " + p.hint for p in app.screen.own_problems)
+        assert "/etc/ssl/missing.crt does not exist" in shown and str(root) not in shown, shown
+
+
+async def test_a_finished_dns_check_is_never_called_unfinished(request):
+    """The status line says the check's verdict; Next then never asks about a check that
+    "has not finished", after going back and forth as well."""
+    from jitsiwizard.screens.base import ConfirmDialog
+    from tests.test_tui_support import press
+
+    root = tui_root(request)
+    session = FixedChecks(Root(root), dns=[
+        CheckResult("dns.ipv4", "warn", "meet.example.org points at 192.0.2.99", [], "")])
+    app = make_app(root, checks=session)
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        for _ in range(2):
+            app.go("dns")
+            await wait_screen(pilot, "dns")
+            status = app.screen.status
+            await wait_until(pilot, lambda: "DNS check: warn" in str(status.render()),
+                             "the verdict on the status line")
+            await press(pilot, "ctrl+n")
+            await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
+                             or getattr(app.screen, "NAME", "") == "firewall", "Next")
+            if isinstance(app.screen, ConfirmDialog):
+                assert "has not finished" not in app.screen.message
+                await press(pilot, "escape")
+            app.go("hostname")
+            await wait_screen(pilot, "hostname")
+
+
+async def test_done_scrolls_from_its_quit_button(request):
+    from tests.test_tui_admin import run_to_apply
+    from tests.test_tui_support import next_step
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await loaded(pilot)
+        await run_to_apply(pilot, users=3)
+        await next_step(pilot, "done")
+        body = app.screen.query_one("#body")
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#next")
+                         and body.max_scroll_y > 0, "Quit focused, the summary taller")
+        send_burst(app, ["pagedown"])
+        await settled(app)
+        await wait_until(pilot, lambda: body.scroll_y > 0, "Page Down to scroll from Quit")

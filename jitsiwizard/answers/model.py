@@ -92,9 +92,6 @@ class BridgeAnswers:
     password: Secret | None = None
     main_certificate_sha256: str = ""  # the main host's Prosody certificate, pinned (hex)
     main_address: str = ""  # optional: where to reach it when its name does not resolve
-    # The main host's certificate (PEM) as fetched and checked against the pin before
-    # planning; never read from or saved to an answers file.
-    main_certificate_pem: str = ""
 
     @property
     def domain(self) -> str:

@@ -258,10 +258,24 @@ async def _authoritative(res, name: str, deadline: float, port: int
                          ) -> tuple[dict[str, Lookup], list[str]]:
     """Ask the zone's own servers for A and AAAA. Returns lookups by type (empty when no
     authoritative server answered) and evidence lines about how far it got."""
+    servers, evidence = await _zone_servers(res, name, deadline)
+    if not servers:
+        return {}, evidence
+    found, failures = await _ask_servers(res, name, servers, deadline, port)
+    if len(found) < 2:
+        names = ", ".join(f"{ns} ({address})" for ns, address in servers)
+        reason = "; ".join(failures[:3]) or "no answer in time"
+        evidence.append(f"authoritative servers {names} did not all answer: {reason}")
+    return found, evidence
+
+
+async def _zone_servers(res, name: str, deadline: float
+                        ) -> tuple[list[tuple[str, str]], list[str]]:
+    """The authoritative servers of the zone holding `name`, as (server name, address), and
+    evidence lines; no servers when the zone, its NS records or their addresses are not
+    found."""
     import dns.asyncresolver
     import dns.exception
-    import dns.flags
-    import dns.rcode
 
     try:
         # zone_for_name takes no lifetime before dnspython 2.8 (Python 3.10+): bound it here.
@@ -269,9 +283,9 @@ async def _authoritative(res, name: str, deadline: float, port: int
                                       _remaining(deadline))
         ns_answer = await res.resolve(zone, "NS", lifetime=_remaining(deadline))
     except asyncio.TimeoutError:
-        return {}, [f"authoritative servers: not found ({NO_ANSWER})"]
+        return [], [f"authoritative servers: not found ({NO_ANSWER})"]
     except dns.exception.DNSException as exc:
-        return {}, [f"authoritative servers: not found ({exc.__class__.__name__})"]
+        return [], [f"authoritative servers: not found ({exc.__class__.__name__})"]
     ns_names = sorted(r.target.to_text(omit_final_dot=True) for r in ns_answer)
     wanted = [(ns, rdtype) for ns in ns_names for rdtype in ("A", "AAAA")]
     ns_lookups = await asyncio.gather(*(_resolve(res, "resolver", ns, rdtype, deadline)
@@ -282,8 +296,14 @@ async def _authoritative(res, name: str, deadline: float, port: int
                 f"{', '.join(ns_names) or '(none)'}"]
     if not servers:
         evidence.append("authoritative servers: none of their names resolved")
-        return {}, evidence
+    return servers, evidence
 
+
+async def _ask_servers(res, name: str, servers: list[tuple[str, str]], deadline: float,
+                       port: int) -> tuple[dict[str, Lookup], list[str]]:
+    """A and AAAA asked of every server at once: the first usable answer of each type counts
+    (an alias leading out of the zone is followed through the resolver). Returns the lookups
+    by type and why the other answers did not count."""
     async def ask(ns: str, address: str, rdtype: str):
         return ns, address, rdtype, await _ask_server(address, port, name, rdtype,
                                                       _remaining(deadline))
@@ -299,44 +319,62 @@ async def _authoritative(res, name: str, deadline: float, port: int
             if not done:
                 break
             for task in done:
-                try:
-                    ns, address, rdtype, response = task.result()
-                except ConnectionRefusedError:
-                    failures.append("port unreachable (no DNS server listens there)")
+                answered, failure = _answered(task)
+                if answered is None:
+                    failures.append(failure)
                     continue
-                except asyncio.TimeoutError:
-                    failures.append("no answer in time")
-                    continue
-                except (OSError, EOFError, dns.exception.DNSException) as exc:
-                    failures.append(f"{exc.__class__.__name__}: {exc}".rstrip(": "))
-                    continue
-                source = f"authoritative {ns} ({address})"
+                ns, address, rdtype, response = answered
                 if rdtype in found:
                     continue
-                if not response.flags & dns.flags.AA:
-                    failures.append(f"{source} does not answer authoritatively")
+                source = f"authoritative {ns} ({address})"
+                failure = _not_authoritative(response, source)
+                if failure:
+                    failures.append(failure)
                     continue
-                if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-                    failures.append(f"{source} answered {dns.rcode.to_text(response.rcode())}")
-                    continue
-                kind, addresses, chain, final = _read_authoritative(response, name, rdtype)
-                if kind == "chase":
-                    # The alias leads out of this zone: ask the resolver for the target.
-                    target = await _resolve(res, f"{source}, then the resolver", final,
-                                            rdtype, deadline)
-                    target.chain = chain + target.chain
-                    found[rdtype] = target
-                else:
-                    found[rdtype] = Lookup(source, kind, addresses, chain,
-                                           negative_ttl=_soa_minimum(response))
+                found[rdtype] = await _authoritative_lookup(res, response, name, rdtype,
+                                                            source, deadline)
     finally:
         for task in pending:
             task.cancel()
-    if len(found) < 2:
-        names = ", ".join(f"{ns} ({address})" for ns, address in servers)
-        reason = "; ".join(failures[:3]) or "no answer in time"
-        evidence.append(f"authoritative servers {names} did not all answer: {reason}")
-    return found, evidence
+    return found, failures
+
+
+def _answered(task) -> tuple[tuple | None, str]:
+    """(ns, address, rdtype, response) of a finished question, or (None, why it failed)."""
+    import dns.exception
+
+    try:
+        return task.result(), ""
+    except ConnectionRefusedError:
+        return None, "port unreachable (no DNS server listens there)"
+    except asyncio.TimeoutError:
+        return None, "no answer in time"
+    except (OSError, EOFError, dns.exception.DNSException) as exc:
+        return None, f"{exc.__class__.__name__}: {exc}".rstrip(": ")
+
+
+def _not_authoritative(response, source: str) -> str:
+    """Why an answer cannot count as the zone's own ("" when it can)."""
+    import dns.flags
+    import dns.rcode
+
+    if not response.flags & dns.flags.AA:
+        return f"{source} does not answer authoritatively"
+    if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+        return f"{source} answered {dns.rcode.to_text(response.rcode())}"
+    return ""
+
+
+async def _authoritative_lookup(res, response, name: str, rdtype: str, source: str,
+                                deadline: float) -> Lookup:
+    """What an authoritative answer says about `name`; an alias that leads out of the zone
+    is asked of the resolver."""
+    kind, addresses, chain, final = _read_authoritative(response, name, rdtype)
+    if kind != "chase":
+        return Lookup(source, kind, addresses, chain, negative_ttl=_soa_minimum(response))
+    target = await _resolve(res, f"{source}, then the resolver", final, rdtype, deadline)
+    target.chain = chain + target.chain
+    return target
 
 
 def _addresses_text(addresses: list[str]) -> str:
@@ -475,17 +513,7 @@ async def check_dns(hostname: str, *, resolver: str | None = None, timeout: floa
                             [f"system resolver: {exc.__class__.__name__}"],
                             "add a nameserver line to /etc/resolv.conf, or pass --resolver",
                             {"reason": "resolver_failure"}) for family in ("ipv4", "ipv6")]
-    if host_addresses is None:
-        host_addresses = await asyncio.wait_for(in_thread(local_addresses, min(timeout, 3.0)),
-                                                timeout)
-    for address in host_addresses:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise UserError(f"{address!r} is not an IP address", "give this host's addresses "
-                            "as plain IPv4 or IPv6 addresses", field="--host-address") from None
-    host_v4 = [a for a in host_addresses if ipaddress.ip_address(a).version == 4]
-    host_v6 = [a for a in host_addresses if ipaddress.ip_address(a).version == 6]
+    host_v4, host_v6 = await _this_host(host_addresses, timeout)
 
     fqdn = name + "."
     v4, v6, (zone_answers, zone_evidence) = await asyncio.gather(
@@ -496,21 +524,42 @@ async def check_dns(hostname: str, *, resolver: str | None = None, timeout: floa
         if lookup.kind == "error" and lookup.detail == NO_ANSWER:
             lookup.detail = f"no answer from {label[len('resolver '):]} within {timeout:g} s"
 
-    results = []
-    for rdtype, resolved, here, judge in (
-            ("A", v4, host_v4, lambda lk: _judge_ipv4(name, lk, host_v4, public_address)),
-            ("AAAA", v6, host_v6, lambda lk: _judge_ipv6(name, lk, host_v6))):
-        authoritative = zone_answers.get(rdtype)
-        verdict = _combine(rdtype, resolved, authoritative, judge)
-        evidence = resolved.describe(name, rdtype)
-        if authoritative is not None and _same(authoritative, resolved):
-            evidence.append(f"{authoritative.source}: the same answer")
-        elif authoritative is not None:
-            evidence += authoritative.describe(name, rdtype)
-        evidence += zone_evidence
-        family = "IPv4" if rdtype == "A" else "IPv6"
-        evidence.append(f"this host's {family} addresses: {_addresses_text(here)}")
-        data = {"reason": verdict.reason, **verdict.data}
-        results.append(CheckResult(f"dns.{'ipv4' if rdtype == 'A' else 'ipv6'}", verdict.status,
-                                   verdict.summary, evidence, verdict.fix, data))
-    return results
+    return [
+        _result(name, "A", v4, zone_answers.get("A"), zone_evidence, host_v4,
+                lambda lk: _judge_ipv4(name, lk, host_v4, public_address)),
+        _result(name, "AAAA", v6, zone_answers.get("AAAA"), zone_evidence, host_v6,
+                lambda lk: _judge_ipv6(name, lk, host_v6))]
+
+
+async def _this_host(host_addresses: list[str] | None,
+                     timeout: float) -> tuple[list[str], list[str]]:
+    """This host's (IPv4, IPv6) addresses: those given (each must be an IP address), else
+    read from the interfaces."""
+    if host_addresses is None:
+        host_addresses = await asyncio.wait_for(in_thread(local_addresses, min(timeout, 3.0)),
+                                                timeout)
+    for address in host_addresses:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise UserError(f"{address!r} is not an IP address", "give this host's addresses "
+                            "as plain IPv4 or IPv6 addresses", field="--host-address") from None
+    return ([a for a in host_addresses if ipaddress.ip_address(a).version == 4],
+            [a for a in host_addresses if ipaddress.ip_address(a).version == 6])
+
+
+def _result(name: str, rdtype: str, resolved: Lookup, authoritative: Lookup | None,
+            zone_evidence: list[str], here: list[str], judge) -> CheckResult:
+    """dns.ipv4 (rdtype A) or dns.ipv6 (AAAA): the verdict, and every answer seen."""
+    verdict = _combine(rdtype, resolved, authoritative, judge)
+    evidence = resolved.describe(name, rdtype)
+    if authoritative is not None and _same(authoritative, resolved):
+        evidence.append(f"{authoritative.source}: the same answer")
+    elif authoritative is not None:
+        evidence += authoritative.describe(name, rdtype)
+    evidence += zone_evidence
+    family = "IPv4" if rdtype == "A" else "IPv6"
+    evidence.append(f"this host's {family} addresses: {_addresses_text(here)}")
+    data = {"reason": verdict.reason, **verdict.data}
+    return CheckResult(f"dns.{'ipv4' if rdtype == 'A' else 'ipv6'}", verdict.status,
+                       verdict.summary, evidence, verdict.fix, data)

@@ -206,6 +206,39 @@ def _reach(run: _Run, addresses: list[str], deadline: float) -> str:
                    f"connections to port {run.server.port}", "timeout")
 
 
+# An anonymous LDAPv3 bind (message 1): any directory answers it with an LDAP message, whose
+# first byte is a BER SEQUENCE (0x30), whether it accepts the bind or refuses it.
+_ANONYMOUS_BIND = bytes.fromhex("300c020101600702010304008000")
+_SNIFF_BOUND = 1.0  # seconds; a directory answers a bind at once
+_SNIFF_BYTES = 64
+
+
+def _sniff(run: _Run, address: str, deadline: float) -> None:
+    """Whether what listens there speaks LDAP: a web server (or anything else) that answers
+    a bind with its own words is named as such, rather than left to the LDAP client, which
+    reads "HTTP/1.1 400" as the length of a message that never ends (a timeout) or cannot
+    be decoded. No answer within the bound tells nothing: the exchange goes on."""
+    bound = min(_SNIFF_BOUND, max(deadline - time.monotonic(), 0) / 3)
+    if bound <= 0:
+        return
+    try:
+        with socket.create_connection((address, run.server.port), timeout=bound) as sock:
+            with run.lock:
+                run.sockets.append(sock)
+            sock.sendall(_ANONYMOUS_BIND)
+            answer = sock.recv(_SNIFF_BYTES)
+    except OSError:
+        return  # refused now, reset, or silent: the exchange itself will say what it sees
+    if not answer or answer[:1] == b"\x30":
+        return
+    shown = answer.split(b"\r\n", 1)[0].decode("ascii", "replace")
+    shown = "".join(c if c.isprintable() else "?" for c in shown)[:40]
+    raise run.stop("ldap.connect", f"{run.server.where} answered, but not as an LDAP server",
+                   [f"an LDAP bind was answered with {shown!r}"],
+                   "check the URL's host and port: another service (a web server?) listens "
+                   "there", "not_ldap")
+
+
 # --- TLS -------------------------------------------------------------------------------------
 
 def _tls(ca_file: str, server_name: str, verify: bool = True):
@@ -403,14 +436,14 @@ def _check_server(run: _Run, ldap: LdapAnswers, timeout: float, resolver: str | 
         _steps(run, ldap, deadline, resolver)
     except _Stop as stop:
         run.results.append(stop.result)
-    except (KeyError, IndexError, ValueError, TypeError, PyAsn1Error) as exc:
+    except (KeyError, IndexError, ValueError, TypeError, PyAsn1Error):
         # ldap3 decodes whatever comes back as LDAP; another service's answer (a web
         # server's "HTTP/1.1 400") breaks its decoder with errors like these.
         doing = _STEP_WORDS.get(run.step, run.step)
         run.results.append(run.result(
             _STEP_RESULT.get(run.step, "ldap.connect"), FAIL,
             f"{run.server.where} answered, but not as an LDAP server",
-            [f"its answer could not be read as LDAP while {doing} ({exc.__class__.__name__})"],
+            [f"its answer could not be read as LDAP while {doing}"],
             "check the URL's host and port: another service (a web server?) listens there",
             "not_ldap"))
     except LDAPException as exc:
@@ -430,6 +463,8 @@ def _steps(run: _Run, ldap: LdapAnswers, deadline: float, resolver: str | None) 
     run.step = "connect"
     address = _reach(run, addresses, deadline)
     shown = server.host if server.host == address else f"{server.host} ({address})"
+    if server.scheme == "ldap":
+        _sniff(run, address, deadline)
     run.results.append(run.result("ldap.connect", OK, f"{server.where} accepts connections",
                                   [f"connected to {shown} port {server.port}"]))
     if server.scheme == "ldaps":
@@ -536,7 +571,7 @@ def _search(run: _Run, conn, ldap: LdapAnswers) -> None:
                        "syntax", [f"filter {query}: {exc}"], "fix auth.ldap.user_filter: "
                        "balanced parentheses around attribute=value parts, e.g. "
                        "(objectClass=inetOrgPerson)", "filter_syntax") from None
-    evidence = [where, f"{partial}{count} entries match"]
+    evidence = [where, f"{partial}{count} {'entry matches' if count == 1 else 'entries match'}"]
     if names:
         evidence.append(f"{attribute} of the first: {', '.join(names)}")
     if count == 0:
@@ -577,7 +612,8 @@ def _test_user(run: _Run, conn, ldap: LdapAnswers, address: str, mode: str,
     query = search_filter(ldap, run.host, name)
     conn.search(ldap.user_base, query, _scope(ldap), attributes=[ldap.name_attribute])
     entries = [e for e in conn.response or [] if e.get("type") == "searchResEntry"]
-    evidence = [f"search {query} under {ldap.user_base}: {len(entries)} entries"]
+    evidence = [f"search {query} under {ldap.user_base}: {len(entries)} "
+                f"{'entry' if len(entries) == 1 else 'entries'}"]
     if not entries:
         raise run.stop("ldap.test_user", f"test user {name} not found", evidence,
                        f"check the name, and that {name}'s entry is under the user base and "

@@ -214,46 +214,64 @@ def read_firewall(root: Root, *, nft: Sequence[str] = ("nft",), timeout: float =
     if view is not None:
         return view
     evidence: list[str] = []
-    deciders = []
-    sources = []
-    problems = []
-    code, out, err = _run([*nft, "-j", "list", "ruleset"], timeout)
-    if code == 0:
-        try:
-            ruleset = NftRuleset(json.loads(out or "{}"))
-        except (ValueError, KeyError, TypeError) as exc:
-            problems.append(f"cannot read nft's output: {exc}")
-        else:
-            if ruleset.empty:
-                evidence.append("nftables: no input chains (nothing filtered)")
-            else:
-                chains = ruleset.input_chains("ip") + [
-                    c for c in ruleset.input_chains("ip6") if c not in ruleset.input_chains("ip")]
-                evidence.append("nftables input chains: " + ", ".join(
-                    f"{f} {t} {c} (policy {ruleset.chains[(f, t, c)].get('policy', 'accept')})"
-                    for f, t, c in chains))
-                deciders.append(ruleset.decide)
-                sources.append("nftables")
-    elif code != 127:
-        problems.append(f"nft -j list ruleset failed: {(err or out).strip()[:200]}")
-    else:
-        evidence.append("nft is not installed")
+    problems: list[str] = []
+    found = [("nftables", _nft_decider(nft, timeout, evidence, problems))]
     legacy = iptables_legacy_save
     if legacy is None and shutil.which("iptables-legacy-save"):
         legacy = ("iptables-legacy-save",)
     if legacy:
-        code, out, err = _run([*legacy], timeout)
-        if code == 0 and ":INPUT" in out:
-            legacy_rules = NftRuleset(iptables_to_nft(out))
-            if not legacy_rules.empty:
-                evidence.append("legacy iptables rules in the filter table's INPUT chain")
-                deciders.append(legacy_rules.decide)
-                sources.append("legacy iptables")
-        elif code != 0:
-            problems.append(f"iptables-legacy-save failed: {(err or out).strip()[:200]}")
+        found.append(("legacy iptables", _legacy_decider(legacy, timeout, evidence, problems)))
+    deciders = [decide for _, decide in found if decide is not None]
+    sources = [source for source, decide in found if decide is not None]
+    return FirewallView(" and ".join(sources), _every_one(deciders), evidence,
+                        "; ".join(problems))
 
+
+def _nft_decider(nft: Sequence[str], timeout: float, evidence: list[str],
+                 problems: list[str]):
+    """nftables' decision on a packet, or None when its input chains filter nothing (or it
+    cannot be read: said in `problems`)."""
+    code, out, err = _run([*nft, "-j", "list", "ruleset"], timeout)
+    if code == 127:
+        evidence.append("nft is not installed")
+        return None
+    if code != 0:
+        problems.append(f"nft -j list ruleset failed: {(err or out).strip()[:200]}")
+        return None
+    try:
+        ruleset = NftRuleset(json.loads(out or "{}"))
+    except (ValueError, KeyError, TypeError) as exc:
+        problems.append(f"cannot read nft's output: {exc}")
+        return None
+    if ruleset.empty:
+        evidence.append("nftables: no input chains (nothing filtered)")
+        return None
+    chains = ruleset.input_chains("ip") + [
+        c for c in ruleset.input_chains("ip6") if c not in ruleset.input_chains("ip")]
+    evidence.append("nftables input chains: " + ", ".join(
+        f"{f} {t} {c} (policy {ruleset.chains[(f, t, c)].get('policy', 'accept')})"
+        for f, t, c in chains))
+    return ruleset.decide
+
+
+def _legacy_decider(legacy: Sequence[str], timeout: float, evidence: list[str],
+                    problems: list[str]):
+    """Legacy iptables' decision (its filter table's INPUT chain), or None without rules."""
+    code, out, err = _run([*legacy], timeout)
+    if code == 0 and ":INPUT" in out:
+        legacy_rules = NftRuleset(iptables_to_nft(out))
+        if not legacy_rules.empty:
+            evidence.append("legacy iptables rules in the filter table's INPUT chain")
+            return legacy_rules.decide
+    elif code != 0:
+        problems.append(f"iptables-legacy-save failed: {(err or out).strip()[:200]}")
+    return None
+
+
+def _every_one(deciders: list):
+    """One decision from several filters: every filter a packet crosses must let it
+    through (None when none of them filters it)."""
     def decide(packet: Packet) -> Decision | None:
-        # Every filter a packet crosses must let it through.
         final = None
         for one in deciders:
             decision = one(packet)
@@ -268,11 +286,13 @@ def read_firewall(root: Root, *, nft: Sequence[str] = ("nft",), timeout: float =
                 final.only_from += decision.only_from
         return final
 
-    return FirewallView(" and ".join(sources), decide, evidence, "; ".join(problems))
+    return decide
 
 
 def firewall_result(view: FirewallView, ports: list[Port], ssh_port: int | None,
                     manage: bool = False) -> CheckResult:
+    """`ports.firewall`: whether the rules `view` read let `ports` and SSH in (`manage`: the
+    plan will open what ufw blocks)."""
     name = "ports.firewall"
     evidence = list(view.evidence)
     if view.problem and not view.source:
@@ -284,6 +304,26 @@ def firewall_result(view: FirewallView, ports: list[Port], ssh_port: int | None,
     wanted = list(ports)
     if ssh_port:
         wanted.append((ssh_port, "tcp"))
+    blocked, doubtful, allowed, blocked_ports = _decide_ports(view, wanted, ssh_port, evidence)
+    data = {"source": view.source, "blocked": blocked, "uncertain": doubtful}
+    if not view.source:
+        return CheckResult(name, OK, "no firewall rules filter inbound traffic on this host",
+                           evidence, "", data)
+    if blocked:
+        return _blocked_result(view, blocked, blocked_ports, manage, evidence, data)
+    if doubtful:
+        return CheckResult(name, WARN, "could not tell for certain whether the firewall "
+                           "allows " + ", ".join(doubtful), evidence,
+                           "read the rules named above, or run `jitsi-wizard probe-listen` to "
+                           "test from outside", data)
+    return CheckResult(name, OK, f"the {view.source} firewall allows "
+                       + ", ".join(allowed), evidence, "", data)
+
+
+def _decide_ports(view: FirewallView, wanted: list[Port], ssh_port: int | None,
+                  evidence: list[str]) -> tuple[list[str], list[str], list[str], list[Port]]:
+    """Each port over IPv4 and IPv6 through the rules: (blocked, uncertain, allowed, the
+    blocked ports); what decided each goes to `evidence`."""
     blocked, doubtful, allowed = [], [], []
     blocked_ports: list[Port] = []
     for port in wanted:
@@ -314,36 +354,31 @@ def firewall_result(view: FirewallView, ports: list[Port], ssh_port: int | None,
                 doubtful.append(shown)
             elif family == "ip":
                 allowed.append(label)
-    data = {"source": view.source, "blocked": blocked, "uncertain": doubtful}
-    if not view.source:
-        return CheckResult(name, OK, "no firewall rules filter inbound traffic on this host",
-                           evidence, "", data)
-    if blocked:
-        ssh_blocked = [b for b in blocked if "(SSH)" in b]
-        if manage and view.source == "ufw" and not ssh_blocked:
-            return CheckResult(name, WARN, "the firewall blocks " + ", ".join(blocked)
-                               + "; the plan opens them", evidence, "", data)
-        if view.source == "ufw":
-            fix = "allow them inbound: " + "; ".join(
-                f"ufw allow {port_label(p)}" for p in blocked_ports)
-        else:
-            number, proto = blocked_ports[0]
-            example = (f"nft insert rule inet filter input {proto} dport {number} accept"
-                       if "nftables" in view.source else
-                       f"iptables -I INPUT -p {proto} --dport {number} -j ACCEPT")
-            fix = (f"allow them inbound in your {view.source} rules, before any rule that "
-                   f"drops them (e.g. {example})")
-        if manage and view.source != "ufw":
-            fix += "; the wizard manages ufw only and cannot open ports that these rules drop"
-        return CheckResult(name, FAIL, f"the {view.source} firewall blocks "
-                           + ", ".join(blocked), evidence, fix, data)
-    if doubtful:
-        return CheckResult(name, WARN, "could not tell for certain whether the firewall "
-                           "allows " + ", ".join(doubtful), evidence,
-                           "read the rules named above, or run `jitsi-wizard probe-listen` to "
-                           "test from outside", data)
-    return CheckResult(name, OK, f"the {view.source} firewall allows "
-                       + ", ".join(allowed), evidence, "", data)
+    return blocked, doubtful, allowed, blocked_ports
+
+
+def _blocked_result(view: FirewallView, blocked: list[str], blocked_ports: list[Port],
+                    manage: bool, evidence: list[str], data: dict) -> CheckResult:
+    """Ports the rules block: a warning when the plan's ufw opens them, else how to."""
+    name = "ports.firewall"
+    ssh_blocked = [b for b in blocked if "(SSH)" in b]
+    if manage and view.source == "ufw" and not ssh_blocked:
+        return CheckResult(name, WARN, "the firewall blocks " + ", ".join(blocked)
+                           + "; the plan opens them", evidence, "", data)
+    if view.source == "ufw":
+        fix = "allow them inbound: " + "; ".join(
+            f"ufw allow {port_label(p)}" for p in blocked_ports)
+    else:
+        number, proto = blocked_ports[0]
+        example = (f"nft insert rule inet filter input {proto} dport {number} accept"
+                   if "nftables" in view.source else
+                   f"iptables -I INPUT -p {proto} --dport {number} -j ACCEPT")
+        fix = (f"allow them inbound in your {view.source} rules, before any rule that "
+               f"drops them (e.g. {example})")
+    if manage and view.source != "ufw":
+        fix += "; the wizard manages ufw only and cannot open ports that these rules drop"
+    return CheckResult(name, FAIL, f"the {view.source} firewall blocks "
+                       + ", ".join(blocked), evidence, fix, data)
 
 
 def _local_checks(ports: list[Port], ssh_port: int | None, root: Root, proc: str,

@@ -34,6 +34,12 @@ def new_token() -> str:
 
 @dataclass
 class Outcome:
+    """What became of one port in a reachability probe, in the exchange's own words (reached,
+    not_reached, skipped, refused, no_answer, other_service, error). Not a CheckResult: it
+    reports what one listener or prober saw, port by port, as `probe` and `probe-listen`
+    print it and the Firewall step shows it; it judges no configuration (the ports checks'
+    CheckResults do)."""
+
     port: Port
     status: str
     detail: str = ""
@@ -150,18 +156,7 @@ async def listen(ports: list[Port], token: str, *, timeout: float, settle: float
     with the token arrives there, so a caller can tick ports off before listening ends. It
     runs on the loop that runs `listen`: a caller on another thread (a UI) must hand it
     over, e.g. with Textual's `app.call_from_thread`. It must not block."""
-    skipped: list[Outcome] = []
-    sockets: dict[Port, socket.socket] = {}
-    for port in ports:
-        try:
-            sockets[port] = _bind(port, address)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                who = ", ".join(lst.text() for lst in listeners(port[0], port[1], proc))
-                detail = f"in use by {who}" if who else "in use"
-                skipped.append(Outcome(port, SKIPPED, detail + ": not probed"))
-            else:
-                skipped.append(Outcome(port, SKIPPED, f"cannot listen: {exc.strerror or exc}"))
+    sockets, skipped = _bind_free(ports, address, proc)
     state = _Listening(token, list(sockets), on_reached)
     loop = asyncio.get_running_loop()
     servers = []
@@ -177,17 +172,7 @@ async def listen(ports: list[Port], token: str, *, timeout: float, settle: float
         if on_ready is not None:
             on_ready(list(sockets), skipped)
         if sockets:
-            async def settled() -> None:
-                await state.any_reached.wait()
-                await asyncio.sleep(settle)
-
-            waits = [asyncio.ensure_future(state.all_reached.wait()),
-                     asyncio.ensure_future(settled())]
-            try:
-                await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for waiting in waits:
-                    waiting.cancel()
+            await _until_reached(state, timeout, settle)
     finally:
         for server in servers:
             server.close()
@@ -203,6 +188,39 @@ async def listen(ports: list[Port], token: str, *, timeout: float, settle: float
             outcomes.append(Outcome(port, NOT_REACHED, "no probe arrived (blocked on the "
                                     "way, or not probed)"))
     return outcomes + skipped
+
+
+def _bind_free(ports: list[Port], address: str | None,
+               proc: str) -> tuple[dict[Port, socket.socket], list[Outcome]]:
+    """A bound socket for each port not in use, and the skipped ports (who holds each)."""
+    skipped: list[Outcome] = []
+    sockets: dict[Port, socket.socket] = {}
+    for port in ports:
+        try:
+            sockets[port] = _bind(port, address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                who = ", ".join(lst.text() for lst in listeners(port[0], port[1], proc))
+                detail = f"in use by {who}" if who else "in use"
+                skipped.append(Outcome(port, SKIPPED, detail + ": not probed"))
+            else:
+                skipped.append(Outcome(port, SKIPPED, f"cannot listen: {exc.strerror or exc}"))
+    return sockets, skipped
+
+
+async def _until_reached(state: _Listening, timeout: float, settle: float) -> None:
+    """Until every port was reached, or `settle` seconds after the first, or `timeout`."""
+    async def settled() -> None:
+        await state.any_reached.wait()
+        await asyncio.sleep(settle)
+
+    waits = [asyncio.ensure_future(state.all_reached.wait()),
+             asyncio.ensure_future(settled())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiting in waits:
+            waiting.cancel()
 
 
 def outside_commands(host: str, token: str, ports: list[Port],

@@ -330,6 +330,13 @@ def _hocon_path(tree: object, *path: str) -> object:
     return tree
 
 
+def hocon_get(text: str, *path: str) -> object:
+    """The value at `path` as the whole text sets it (later settings win, objects merge): a
+    dict, a list, a string (quoted ones decoded), or None when unset. Forgiving like the
+    reader: what it cannot read is stepped over."""
+    return _hocon_path(_HoconReader(text).read(), *path)
+
+
 def hocon_jicofo_auth(text: str) -> dict | None:
     """Jicofo's authentication settings as the whole file says (later settings win):
     {"enabled": bool, "type": str | None, "login_url": str | None}, or None if unset."""

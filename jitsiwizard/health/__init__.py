@@ -6,11 +6,13 @@ Part of the imperative shell: it runs commands and opens connections. The sessio
 what to expect from the answers and the plan (expectation_for_run) or from the host as it
 is (expectation_for_host, for `jitsi-wizard verify`).
 
-    xmpp       a small c2s client: STARTTLS, the SASL mechanisms offered, a PLAIN login
     probes     bounded HTTP GETs, jicofo's meeting counts, the certificate served for a name
-    deadline   one deadline for a whole exchange (lookup, connect, TLS, every send and recv)
     report     Endpoints, Expectation, Finding, Report; verify()
     configs    prosodyctl check config, a HOCON parse of jicofo.conf and jvb.conf
+    bridge     the main host's pinned certificate; a videobridge seen from the main host
+
+The XMPP client and the one deadline for every exchange are in checks/ (xmpp, deadline):
+the checks before the plan use them too.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from jitsiwizard.health.deadline import Deadline
+from jitsiwizard.checks.deadline import Deadline
 
 MAX_BODY = 64 * 1024
 MAX_HEAD = 16 * 1024  # the status line and the headers

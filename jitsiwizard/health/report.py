@@ -144,7 +144,7 @@ def _xmpp_ca(expect: Expectation, endpoints: Endpoints, root: Root) -> str | Non
 
 
 def _xmpp(expect: Expectation, endpoints: Endpoints, root: Root) -> list[Finding]:
-    from jitsiwizard.health.xmpp import StreamError, XmppError, probe
+    from jitsiwizard.checks.xmpp import StreamError, XmppError, probe
 
     where = f"{endpoints.c2s_host}:{endpoints.c2s_port}"
     ca = _xmpp_ca(expect, endpoints, root)
@@ -188,7 +188,7 @@ def _xmpp(expect: Expectation, endpoints: Endpoints, root: Root) -> list[Finding
 
 
 def _login(endpoints: Endpoints, host: str, login: Login, kw: dict) -> Finding:
-    from jitsiwizard.health.xmpp import XmppError, probe
+    from jitsiwizard.checks.xmpp import XmppError, probe
 
     name = f"login {login.user}@{host}"
     try:

@@ -1,6 +1,7 @@
-"""The plan builder both roles' planners use (plan.py for a meeting server, bridge_plan.py
-for a videobridge host): pure, reading the host's files only through a FileView. Also the
-apt sources of Jitsi and Prosody."""
+"""The plan builder every planner uses (meeting.py for a meeting server, bridge.py for a
+videobridge host, certs.py and firewall.py for their parts, bridges.py for `bridge add` and
+`bridge remove`): the one way plan steps are made. Pure, reading the host's files only through
+a FileView. Also the apt sources of Jitsi and Prosody."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from jitsiwizard.formats import regions
 from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import STATE_DIR
 from jitsiwizard.plan.render import render
-from jitsiwizard.plan.steps import Command, FileChange, Plan, RemovePath, Symlink, TargetPath
+from jitsiwizard.plan.steps import (
+    Command,
+    FileChange,
+    Plan,
+    RemovePath,
+    Service,
+    Step,
+    Symlink,
+    TargetPath,
+    Verify,
+)
 from jitsiwizard.rootfs import FileView
 
 JITSI_KEY_URL = "https://download.jitsi.org/jitsi-key.gpg.key"
@@ -21,6 +32,9 @@ PROSODY_KEY_URL = "https://prosody.im/files/prosody-debian-packages.key"
 PROSODY_KEYRING = "/usr/share/keyrings/prosody-debian-packages.gpg"
 PROSODY_LIST = "/etc/apt/sources.list.d/prosody-debian-packages.list"
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
+# apt-get writes its progress to fd 1 as well: the runner logs those lines and drives the
+# package progress bar with them (apply/runner.py).
+APT_GET = ("apt-get", "-o", "APT::Status-Fd=1")
 
 
 class Builder:
@@ -56,21 +70,24 @@ class Builder:
         self.hand_edited.append(path)
 
     def file(self, path: str, text: str | None, summary: str, *, services=(), mode=None,
-             owner=None, group=None, secret_keys=()) -> bool:
-        """Plan `path` to hold `text` (None: absent). Returns whether anything changes."""
+             owner=None, group=None, secret_keys=(), secret: bool = False) -> bool:
+        """Plan `path` to hold `text` (None: absent, a file or an empty directory removed).
+        Returns whether anything changes.
+        Every file step is made here, so every one is checked for hand edits. `secret`: the
+        whole content is a secret, never shown (nor, when removed, its old content)."""
         before = self.files.read_text(path)
         if text is None:
             if before is None and not self.files.exists(path):
                 return False
             self._guard(path, before)
-            self.plan.steps.append(RemovePath(path, summary, before, tuple(secret_keys),
-                                              tuple(services)))
+            self.plan.steps.append(RemovePath(path, summary, None if secret else before,
+                                              tuple(secret_keys), tuple(services)))
         else:
             if before == text and not self._mode_differs(path, mode):
                 return False
             self._guard(path, before)
             self.plan.steps.append(FileChange(path, text, summary, before, mode, owner, group,
-                                              tuple(secret_keys), tuple(services)))
+                                              tuple(secret_keys), tuple(services), secret))
         self.restart.update(services)
         return True
 
@@ -105,16 +122,54 @@ class Builder:
     def command(self, argv, summary: str, **kw) -> None:
         self.plan.steps.append(Command(list(argv), summary, **kw))
 
-    def install(self, packages, summary: str, *, timeout: float = 600) -> None:
+    def apt(self, words, summary: str, **kw) -> None:
+        """One apt-get command, non-interactive, its progress on fd 1 (APT_GET)."""
+        self.command([*APT_GET, *words], summary, env=dict(APT_ENV), **kw)
+
+    def install(self, packages, summary: str = "", *, timeout: float = 600,
+                options=(), **kw) -> None:
         """One apt-get install for the packages neither on the host nor already installed by
-        an earlier step of this plan."""
+        an earlier step of this plan (`summary` by default: "install" and their names)."""
         wanted = [p for p in packages
                   if p not in self.installing and not self.facts.has_package(p)]
         if not wanted:
             return
         self.installing.update(wanted)
-        self.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *wanted], summary,
-                     timeout=timeout, env=APT_ENV)
+        self.apt(["install", "-y", *options, *wanted],
+                 summary or "install " + ", ".join(wanted), timeout=timeout, **kw)
+
+    def service(self, name: str, action: str, summary: str) -> None:
+        self.plan.steps.append(Service(name, action, summary))
+
+    def verify(self, name: str, summary: str, args: dict, *, otherwise: list[Step] = (),
+               why_otherwise: str = "") -> None:
+        self.plan.steps.append(Verify(name, summary, args, list(otherwise), why_otherwise))
+
+    def aside(self, make, *args) -> list[Step]:
+        """The steps `make(self, *args)` plans, kept out of the plan (a Verify's fallback)."""
+        start = len(self.plan.steps)
+        make(self, *args)
+        steps = self.plan.steps[start:]
+        del self.plan.steps[start:]
+        return steps
+
+    def refuse_hand_edits(self) -> None:
+        """Refuse a plan that would change files edited by hand since the wizard last wrote
+        them (unless --force), showing what it would do to each: the admin's edit is on the
+        "-" side. A change only in a secret line redacts alike on both sides: said so rather
+        than shown as nothing."""
+        if not self.hand_edited:
+            return
+        diffs = "".join(step.diff() or f"{step.path}: the difference is in a secret value "
+                        "(not shown)\n" for step in self.plan.steps
+                        if isinstance(step, (FileChange, RemovePath))
+                        and step.path in self.hand_edited)
+        raise UserError(
+            "these files were changed by hand since jitsi-wizard last wrote them: "
+            + ", ".join(self.hand_edited) + "; this run would change them so:\n"
+            + diffs.rstrip(),
+            "look at the differences with `jitsi-wizard plan --answers FILE --force`, "
+            "then rerun with --force to overwrite them (a backup is kept)", field="--force")
 
 
 def apt_repository(b: Builder, name: str, key_url: str, keyring: str, list_file: str,
@@ -126,22 +181,33 @@ def apt_repository(b: Builder, name: str, key_url: str, keyring: str, list_file:
     b.command(["gpg", "--batch", "--yes", "--dearmor", "-o", TargetPath(keyring),
                TargetPath(armored)], f"store {name}'s key as {keyring}",
               snapshot=(keyring,), timeout=60, phase=phase)
-    text = render("apt-source.list.j2", keyring=keyring, url=url, suite=suite)
-    before = b.files.read_text(list_file)
-    if before != text:
-        b.plan.steps.append(FileChange(list_file, text, f"apt source for {name}", before))
+    b.file(list_file, render("apt-source.list.j2", keyring=keyring, url=url, suite=suite),
+           f"apt source for {name}")
 
 
 def prepare_apt(b: Builder, extra: tuple[str, ...] = ()) -> None:
     """The install steps every role starts with: read the package lists, the tools the
     Jitsi repository needs (and `extra` ones), then the repository itself (signed-by)."""
-    facts = b.facts
-    needed = [p for p in ("gnupg", "curl", "apt-transport-https", *extra)
-              if not facts.has_package(p)]
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the package lists",
-              timeout=600, env=APT_ENV, phase="install")
-    if needed:
-        b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", *needed],
-                  "install " + ", ".join(needed), timeout=900, env=APT_ENV, phase="install")
+    b.apt(["update"], "read the package lists", timeout=600, phase="install")
+    b.install(("gnupg", "curl", "apt-transport-https", *extra), timeout=900, phase="install")
     apt_repository(b, "jitsi", JITSI_KEY_URL, JITSI_KEYRING, JITSI_LIST,
                    "https://download.jitsi.org", "stable/", phase="install")
+
+
+def require_debian(facts: HostFacts, what: str, *, field: str) -> None:
+    """Refuse to install `what` on a system other than Debian or Ubuntu."""
+    if facts.os_id not in ("debian", "ubuntu"):
+        raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
+                        f"jitsi-wizard installs {what} on Debian 11-13 and Ubuntu "
+                        "20.04-24.04", field=field)
+
+
+def install_with_preseed(b: Builder, preseed_path: str, preseed: str, preseed_summary: str,
+                         debconf_summary: str, package: str, summary: str) -> None:
+    """The last install steps of either role: debconf's answers from a preseed file (so the
+    install asks nothing), the new package lists, then the role's package."""
+    b.file(preseed_path, preseed, preseed_summary, mode=0o600)
+    b.command(["debconf-set-selections", TargetPath(preseed_path)], debconf_summary,
+              timeout=60, phase="install")
+    b.apt(["update"], "read the new package lists", timeout=600, phase="install")
+    b.apt(["install", "-y", package], summary, timeout=1800, phase="install")

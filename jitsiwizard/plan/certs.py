@@ -37,9 +37,9 @@ from jitsiwizard.paths import (
     jitsi_cert_paths,
     letsencrypt_paths,
 )
-from jitsiwizard.plan.builder import APT_ENV
+from jitsiwizard.plan.builder import Builder
 from jitsiwizard.plan.render import render
-from jitsiwizard.plan.steps import Command, FileChange, Service, Step, TargetPath, Verify
+from jitsiwizard.plan.steps import TargetPath
 from jitsiwizard.rootfs import FileView
 
 # Matched whole (fullmatch): `$` would also match before a final newline.
@@ -152,7 +152,15 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
         raise UserError(f"{mode!r} is not a certificate mode",
                         "use keep, letsencrypt, certbot, own or self-signed",
                         field="cert.mode")
+    return _acme_route(facts, answers, files, host)
 
+
+def _acme_route(facts: HostFacts, answers: Answers, files: FileView,
+                host: str) -> tuple[str, str]:
+    """The route for a certificate from an ACME server: what already renews it is kept,
+    else the package's helper where it can do the job, else certbot."""
+    cert = answers.cert
+    mode = cert.mode
     url = cert.acme_url
     live = letsencrypt_paths(host)
     if (_renewal_server(files, host) == url and _serves(facts, files, *live)
@@ -192,14 +200,13 @@ def choose_route(facts: HostFacts, answers: Answers, files: FileView) -> tuple[s
 
 # --- plan steps --------------------------------------------------------------------------------
 
-def cert_steps(answers: Answers, facts: HostFacts,
-               files: FileView) -> tuple[list[Step], list[str]]:
+def cert_steps(b: Builder, answers: Answers) -> None:
     """The plan steps for the chosen route, then coturn's (TURN over TLS serves the same
     certificate as nginx), and notes for the admin. Pure."""
-    route, reason = choose_route(facts, answers, files)
-    host = cert_hostname(answers, facts)
-    steps, notes = _route_steps(route, reason, answers, facts, files, host)
-    return steps + _turn_steps(route, answers, facts, files, host), notes
+    route, reason = choose_route(b.facts, answers, b.files)
+    host = cert_hostname(answers, b.facts)
+    _route_steps(b, route, reason, answers, host)
+    _turn_steps(b, route, answers, host)
 
 
 def _served_pair(route: str, answers: Answers, facts: HostFacts, files: FileView,
@@ -214,81 +221,75 @@ def _served_pair(route: str, answers: Answers, facts: HostFacts, files: FileView
     return _site_paths(facts, files)
 
 
-def _turn_steps(route: str, answers: Answers, facts: HostFacts, files: FileView,
-                host: str) -> list[Step]:
+def _turn_steps(b: Builder, route: str, answers: Answers, host: str) -> None:
     """Point coturn (jitsi-meet-turnserver's /etc/turnserver.conf, `cert=` and `pkey=`) at
     what nginx serves, and restart it when its certificate changes. certbot's files are not
     readable by coturn's user: it gets copies, which the deploy hook refreshes on renewal."""
+    files = b.files
     before = files.read_text(TURNSERVER_CONF)
     if before is None:
-        return []
-    cert, key = _served_pair(route, answers, facts, files, host)
+        return
+    cert, key = _served_pair(route, answers, b.facts, files, host)
     if not cert or not key:
-        return []
-    steps: list[Step] = []
+        return
+    start = len(b.plan.steps)
     live = letsencrypt_paths(host)
     if (cert, key) == live:
         cert, key = coturn_cert_paths(host)
         if route == "certbot" or not (files.exists(cert) and files.exists(key)):
             for source, target in ((live[0], cert), (live[1], key)):
-                steps.append(Command(
-                    ["install", "-D", "-m", "0400", "-o", "turnserver", "-g", "turnserver",
-                     TargetPath(source), TargetPath(target)],
-                    f"give coturn its own copy of {source}", timeout=30,
-                    snapshot=(COTURN_CERT_DIR,)))
+                b.command(["install", "-D", "-m", "0400", "-o", "turnserver", "-g", "turnserver",
+                           TargetPath(source), TargetPath(target)],
+                          f"give coturn its own copy of {source}", timeout=30,
+                          snapshot=(COTURN_CERT_DIR,))
     try:
         after = turnserver.turn_set(turnserver.turn_set(before, "cert", cert), "pkey", key)
     except UserError as exc:
         raise UserError(f"{TURNSERVER_CONF}: {exc.message}", exc.hint,
                         field="cert.cert_file") from None
-    if after != before:
-        steps.append(FileChange(TURNSERVER_CONF, after, f"TURN over TLS serves {cert}",
-                                before=before, services=("coturn",)))
+    b.file(TURNSERVER_CONF, after, f"TURN over TLS serves {cert}", services=("coturn",))
     # A route that makes or replaces the certificate changes what coturn holds in memory.
-    if steps or route in ("self-signed", "helper", "certbot"):
-        steps.append(Service("coturn", "restart", "serve the new certificate for TURN over TLS"))
-    return steps
+    if len(b.plan.steps) > start or route in ("self-signed", "helper", "certbot"):
+        b.service("coturn", "restart", "serve the new certificate for TURN over TLS")
 
 
-def _route_steps(route: str, reason: str, answers: Answers, facts: HostFacts,
-                 files: FileView, host: str) -> tuple[list[Step], list[str]]:
-    notes = [f"certificate ({answers.cert.mode}): {reason}"]
+def _route_steps(b: Builder, route: str, reason: str, answers: Answers, host: str) -> None:
+    b.note(f"certificate ({answers.cert.mode}): {reason}")
     if route == "keep":
-        return [], notes
-    acme_dir = _acmesh_domain_dir(files, host)
-    if route in ("own", "self-signed", "helper") and _renewal_server(files, host):
-        notes.append(f"certbot still renews {host} ({LE_CONFIG}/renewal/{host}.conf), which "
-                     f"nginx no longer serves: `certbot delete --cert-name {host}` removes it "
-                     "once you are sure")
+        return
+    acme_dir = _acmesh_domain_dir(b.files, host)
+    if route in ("own", "self-signed", "helper") and _renewal_server(b.files, host):
+        b.note(f"certbot still renews {host} ({LE_CONFIG}/renewal/{host}.conf), which "
+               f"nginx no longer serves: `certbot delete --cert-name {host}` removes it "
+               "once you are sure")
     if route == "own":
         cert, key = answers.cert.cert_file, answers.cert.key_file
-        steps: list[Step] = [Verify(
-            "own-certificate", f"{cert} and {key} are readable, match, cover {host} and are "
-            "in date", args={"cert": cert, "key": key, "hostname": host})]
-        steps += _point_nginx(facts, files, cert, key, "the admin's certificate")
-        return steps, notes
+        b.verify("own-certificate", f"{cert} and {key} are readable, match, cover {host} and "
+                 "are in date", {"cert": cert, "key": key, "hostname": host})
+        _point_nginx(b, cert, key, "the admin's certificate")
+        return
     if route == "self-signed":
-        notes.append("a self-signed certificate makes browsers warn, and the Jitsi mobile "
-                     "apps will not connect at all: use it for trials only")
-        steps = _self_signed_steps(facts, files, host)
+        b.note("a self-signed certificate makes browsers warn, and the Jitsi mobile "
+               "apps will not connect at all: use it for trials only")
         if acme_dir:  # its renewals would overwrite the new certificate
-            steps.insert(0, _stop_acmesh(host, acme_dir))
-            notes.append(f"acme.sh (the helper's tool) renews {host} into the same files: "
-                         "the run stops that")
-        return steps, notes
+            _stop_acmesh(b, host, acme_dir)
+            b.note(f"acme.sh (the helper's tool) renews {host} into the same files: "
+                   "the run stops that")
+        _self_signed_steps(b, host)
+        return
     email = _email(answers)
     _require_tos(answers)
     if route == "helper":
-        return _helper_steps(answers, facts, files, host, email), notes
-    steps = _certbot_steps(answers, facts, files, host, email)
+        _helper_steps(b, answers, host, email)
+        return
+    _certbot_steps(b, answers, host, email)
     if acme_dir:
-        steps.append(_stop_acmesh(host, acme_dir))
-        notes.append(f"acme.sh (the helper's tool) also renews {host}: the run stops that, "
-                     "so only certbot renews it")
-    if not facts.nginx_site:
-        notes.append("no Jitsi nginx site was found: certbot answers the challenge on port 80 "
-                     "itself, so nothing may listen there during the run")
-    return steps, notes
+        _stop_acmesh(b, host, acme_dir)
+        b.note(f"acme.sh (the helper's tool) also renews {host}: the run stops that, "
+               "so only certbot renews it")
+    if not b.facts.nginx_site:
+        b.note("no Jitsi nginx site was found: certbot answers the challenge on port 80 "
+               "itself, so nothing may listen there during the run")
 
 
 def _email(answers: Answers) -> str:
@@ -309,98 +310,80 @@ def _require_tos(answers: Answers) -> None:
                         "under [cert]", field="cert.agree_tos")
 
 
-def _point_nginx(facts: HostFacts, files: FileView, cert: str, key: str, what: str, *,
-                 reload_anyway: bool = False) -> list[Step]:
+def _point_nginx(b: Builder, cert: str, key: str, what: str, *,
+                 reload_anyway: bool = False) -> None:
     """Point the Jitsi site at cert/key, check nginx's configuration, reload it."""
-    if not facts.nginx_site:
-        return []
-    before = files.read_text(facts.nginx_site)
+    site = b.facts.nginx_site
+    if not site:
+        return
+    before = b.files.read_text(site)
     if before is None:
-        raise UserError(f"the nginx site {facts.nginx_site} cannot be read",
+        raise UserError(f"the nginx site {site} cannot be read",
                         "check that the file exists under the root", field="cert.mode")
     for directive in ("ssl_certificate", "ssl_certificate_key"):
         if not nginx.nginx_get(before, directive):
-            raise UserError(f"{facts.nginx_site} has no active {directive} line to point at "
+            raise UserError(f"{site} has no active {directive} line to point at "
                             "the new files", "restore the site the jitsi-meet-web-config "
                             "package made (dpkg-reconfigure jitsi-meet-web-config)",
                             field="cert.mode")
     after = nginx.nginx_set(nginx.nginx_set(before, "ssl_certificate", cert),
                             "ssl_certificate_key", key)
-    steps: list[Step] = []
-    if after != before:
-        steps.append(FileChange(facts.nginx_site, after, f"serve {what}: {cert}",
-                                before=before, services=("nginx",)))
-    elif not reload_anyway:
-        return []
-    steps.append(Command(["nginx", "-t", "-q", "-c", TargetPath(NGINX_CONF)],
-                         "check nginx's configuration before reloading it", timeout=30))
-    steps.append(Service("nginx", "reload", f"serve {what}"))
-    return steps
+    if not b.file(site, after, f"serve {what}: {cert}", services=("nginx",)) \
+            and not reload_anyway:
+        return
+    b.command(["nginx", "-t", "-q", "-c", TargetPath(NGINX_CONF)],
+              "check nginx's configuration before reloading it", timeout=30)
+    b.service("nginx", "reload", f"serve {what}")
 
 
-def _certbot_steps(answers: Answers, facts: HostFacts, files: FileView, host: str,
-                   email: str) -> list[Step]:
+def _certbot_steps(b: Builder, answers: Answers, host: str, email: str) -> None:
     url = answers.cert.acme_url
-    steps: list[Step] = []
-    if not facts.has_package("certbot"):
-        steps.append(Command(
-            ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "--no-install-recommends",
-             "certbot"],
-            "install certbot from the distribution", timeout=900, env=dict(APT_ENV),
-            snapshot=(LE_CONFIG, "/etc/cron.d/certbot"),
-            undo=["apt-get", "purge", "-y", "certbot"]))
+    b.install(["certbot"], "install certbot from the distribution", timeout=900,
+              options=("--no-install-recommends",),
+              snapshot=(LE_CONFIG, "/etc/cron.d/certbot"),
+              undo=["apt-get", "purge", "-y", "certbot"])
     argv: list = ["certbot", "certonly", "--non-interactive", "--cert-name", host, "-d", host,
                   "-m", email, "--agree-tos", "--server", url,
                   "--config-dir", TargetPath(LE_CONFIG), "--work-dir", TargetPath(LE_WORK),
                   "--logs-dir", TargetPath(LE_LOGS)]
     # Not LE_LOGS: a failed issuance says "see the logfile ...", which must survive rollback.
     snapshot = [LE_CONFIG, LE_WORK]
-    if facts.nginx_site:
+    if b.facts.nginx_site:
         argv += ["--webroot", "-w", TargetPath(JITSI_WEBROOT)]
         snapshot.append(f"{JITSI_WEBROOT}/.well-known")  # certbot's challenge files
         how = f"HTTP-01 through the Jitsi site's webroot {JITSI_WEBROOT}"
     else:
         argv += ["--standalone"]
         how = "HTTP-01, certbot answering on port 80 itself"
-    existing = _renewal_server(files, host)
+    existing = _renewal_server(b.files, host)
     if existing == url:
         argv.append("--keep-until-expiring")  # rerun: no new certificate while this one is good
     elif existing is not None:
         argv.append("--force-renewal")  # e.g. staging -> production: replace the trial one
-    steps.append(Command(argv, f"obtain a certificate for {host} from {url} ({how})",
-                         timeout=300, snapshot=tuple(snapshot)))
-    hook = _hook_text(host)
-    current = files.read_text(DEPLOY_HOOK)
-    if current != hook:
-        steps.append(FileChange(DEPLOY_HOOK, hook, "reload nginx (and coturn) after certbot "
-                                f"renews {host}", before=current, mode=0o755))
-    steps += _point_nginx(facts, files, *letsencrypt_paths(host),
-                          "the Let's Encrypt certificate",
-                          reload_anyway=existing is not None)
-    return steps
+    b.command(argv, f"obtain a certificate for {host} from {url} ({how})", timeout=300,
+              snapshot=tuple(snapshot))
+    b.file(DEPLOY_HOOK, _hook_text(host), "reload nginx (and coturn) after certbot renews "
+           f"{host}", mode=0o755)
+    _point_nginx(b, *letsencrypt_paths(host), "the Let's Encrypt certificate",
+                 reload_anyway=existing is not None)
 
 
-def _helper_steps(answers: Answers, facts: HostFacts, files: FileView, host: str,
-                  email: str) -> list[Step]:
+def _helper_steps(b: Builder, answers: Answers, host: str, email: str) -> None:
+    facts = b.facts
     crt, key = jitsi_cert_paths(host)
-    steps: list[Step] = []
-    if facts.packages and not facts.has_package("cron"):
-        steps.append(Command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "cron"],
-                             "install cron: acme.sh refuses to install without crontab",
-                             timeout=600, env=dict(APT_ENV)))
-    steps.append(Command(
+    if facts.packages:  # the packages are known (a fresh host's are not yet)
+        b.install(["cron"], "install cron: acme.sh refuses to install without crontab")
+    b.command(
         [TargetPath(facts.letsencrypt_script or LETSENCRYPT_SCRIPT)],
         "run the package's Let's Encrypt helper (it installs acme.sh and renews from cron); "
         "the e-mail goes to its prompt", timeout=600, stdin=email + "\n",
         # What it writes, and what a future version might touch (the site) to stay reversible.
         snapshot=(crt, key, "/opt/acmesh", ROOT_CRONTAB, "/etc/coturn", "/etc/turnserver.conf",
-                  *([facts.nginx_site] if facts.nginx_site else []))))
-    steps.append(Verify(
-        "certificate-issued", f"{crt} now holds a certificate from a CA for {host}",
-        args={"cert": crt, "hostname": host},
-        otherwise=_certbot_steps(answers, facts, files, host, email),
-        why_otherwise="the helper script left a self-signed certificate"))
-    return steps
+                  *([facts.nginx_site] if facts.nginx_site else [])))
+    b.verify("certificate-issued", f"{crt} now holds a certificate from a CA for {host}",
+             {"cert": crt, "hostname": host},
+             otherwise=b.aside(_certbot_steps, answers, host, email),
+             why_otherwise="the helper script left a self-signed certificate")
 
 
 # Read by `openssl req` instead of the system's openssl.cnf: a path of the installed wizard on
@@ -409,9 +392,9 @@ SELF_SIGNED_CONFIG = str(Path(__file__).resolve().parent.parent / "data"
                          / "openssl-self-signed.cnf")
 
 
-def _self_signed_steps(facts: HostFacts, files: FileView, host: str) -> list[Step]:
+def _self_signed_steps(b: Builder, host: str) -> None:
     crt, key = jitsi_cert_paths(host)
-    make = Command(
+    b.command(
         ["openssl", "req", "-x509", "-config", SELF_SIGNED_CONFIG, "-newkey", "rsa:2048",
          "-nodes", "-sha256", "-days", "730", "-subj", f"/CN={host}",
          "-addext", f"subjectAltName=DNS:{host}",
@@ -419,14 +402,13 @@ def _self_signed_steps(facts: HostFacts, files: FileView, host: str) -> list[Ste
          "-addext", "extendedKeyUsage=serverAuth",
          "-keyout", TargetPath(key), "-out", TargetPath(crt)],
         f"make a self-signed certificate for {host}", timeout=60, snapshot=(crt, key))
-    return [make, *_point_nginx(facts, files, crt, key, "the self-signed certificate",
-                                reload_anyway=True)]
+    _point_nginx(b, crt, key, "the self-signed certificate", reload_anyway=True)
 
 
-def _stop_acmesh(host: str, folder: str) -> Command:
+def _stop_acmesh(b: Builder, host: str, folder: str) -> None:
     argv: list = [TargetPath(f"{ACMESH_HOME}/acme.sh"), "--remove", "-d", host,
                   "--home", TargetPath(ACMESH_HOME)]
     if folder.endswith("_ecc"):
         argv.append("--ecc")
-    return Command(argv, f"stop acme.sh renewing {host} (the helper's renewals)", timeout=60,
-                   snapshot=(folder,))
+    b.command(argv, f"stop acme.sh renewing {host} (the helper's renewals)", timeout=60,
+              snapshot=(folder,))

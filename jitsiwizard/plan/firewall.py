@@ -10,7 +10,7 @@ from jitsiwizard.errors import UserError
 from jitsiwizard.formats.ufw import Packet, ufw_rules
 from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import NGINX_STREAM_CONF, SSHD_CONFIG, TURNSERVER_CONF
-from jitsiwizard.plan.steps import Command, Step
+from jitsiwizard.plan.builder import Builder
 from jitsiwizard.rootfs import FileView
 
 UFW_TIMEOUT = 30.0
@@ -117,68 +117,64 @@ def _already_allowed(rules: list, port: int, proto: str) -> bool:
     return False
 
 
-def firewall_steps(answers: Answers, facts: HostFacts, files: FileView,
-                   ssh_port_in_use: int | None,
-                   ports: list | None = None) -> tuple[list[Step], list[str]]:
+def firewall_steps(b: Builder, answers: Answers, ssh_port_in_use: int | None,
+                   ports: list | None = None) -> None:
     """ufw steps for the Jitsi ports (or `ports`, (port, proto, purpose) each, for a host of
-    another role): the SSH port first, `ufw --force enable` last.
+    another role): the SSH port first, `ufw --force enable` last; nothing unless the wizard
+    manages the firewall.
 
     Refuses (UserError) when the admin's SSH port, given or read from sshd's config, is
     not firewall.ssh_port: enabling the firewall would cut the admin off.
     """
     if not answers.firewall.manage:
-        return [], []
+        return
     ssh = answers.firewall.ssh_port
-    configured = sshd_ports(files)
-    if ssh_port_in_use is not None and ssh_port_in_use != ssh:
-        raise UserError(
-            f"is {ssh}, but you are connected through SSH port {ssh_port_in_use}: "
-            "enabling the firewall would shut you out",
-            f"set firewall.ssh_port = {ssh_port_in_use} (or firewall.manage = false)",
-            field="firewall.ssh_port")
-    if ssh_port_in_use is None and configured and ssh not in configured:
-        shown = ", ".join(str(p) for p in configured)
-        raise UserError(
-            f"is {ssh}, but sshd listens on port {shown} ({SSHD_CONFIG}): enabling the "
-            "firewall would shut out SSH",
-            f"set firewall.ssh_port = {configured[0]} (or firewall.manage = false)",
-            field="firewall.ssh_port")
-
+    _refuse_shutting_out_ssh(ssh, ssh_port_in_use, sshd_ports(b.files))
     wanted = [(ssh, "tcp", "SSH, so this session and later logins stay possible")]
     wanted += [rule for rule in (JITSI_RULES if ports is None else ports)
                if rule[:2] != (ssh, "tcp")]
     if ports is None:
-        wanted += [rule for rule in turn_rules(facts, files)
+        wanted += [rule for rule in turn_rules(b.facts, b.files)
                    if not any(rule[:2] == have[:2] for have in wanted)]
-    enabled, rules = _ufw_state(files)
-    steps: list[Step] = []
-    notes: list[str] = []
-    if not facts.has_package("ufw"):
-        steps.append(Command(
-            ["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "--no-install-recommends",
-             "ufw"],
-            "install ufw, the firewall the wizard manages", timeout=600.0,
-            env={"DEBIAN_FRONTEND": "noninteractive"}, phase="install",
-            undo=["apt-get", "remove", "-y", "ufw"]))
-    if facts.has_package("firewalld"):
-        notes.append("firewalld is installed: it and ufw would both manage the same rules; "
-                     "keep only one of them")
+    enabled, rules = _ufw_state(b.files)
+    b.install(["ufw"], "install ufw, the firewall the wizard manages", timeout=600.0,
+              options=("--no-install-recommends",), phase="install",
+              undo=["apt-get", "remove", "-y", "ufw"])
+    if b.facts.has_package("firewalld"):
+        b.note("firewalld is installed: it and ufw would both manage the same rules; "
+               "keep only one of them")
     kept = []
     for port, proto, purpose in wanted:
         spec = f"{port}/{proto}"
         if _already_allowed(rules, port, proto):
             kept.append(spec)
             continue
-        steps.append(Command(["ufw", "allow", spec], f"allow {spec} inbound: {purpose}",
-                             timeout=UFW_TIMEOUT, undo=["ufw", "delete", "allow", spec]))
+        b.command(["ufw", "allow", spec], f"allow {spec} inbound: {purpose}",
+                  timeout=UFW_TIMEOUT, undo=["ufw", "delete", "allow", spec])
     if kept:
-        notes.append("ufw already allows " + ", ".join(kept))
+        b.note("ufw already allows " + ", ".join(kept))
     if not enabled:
         # Enabling comes after every allow, so SSH is open the moment the firewall is.
-        steps.append(Command(["ufw", "--force", "enable"],
-                             f"enable the firewall (SSH port {ssh} is allowed first; every "
-                             "other inbound port is then refused)",
-                             timeout=UFW_TIMEOUT, undo=["ufw", "disable"]))
-        notes.append(f"the firewall will be enabled: inbound traffic other than SSH ({ssh}/tcp) "
-                     "and the Jitsi ports is refused from then on")
-    return steps, notes
+        b.command(["ufw", "--force", "enable"],
+                  f"enable the firewall (SSH port {ssh} is allowed first; every other "
+                  "inbound port is then refused)", timeout=UFW_TIMEOUT, undo=["ufw", "disable"])
+        b.note(f"the firewall will be enabled: inbound traffic other than SSH ({ssh}/tcp) "
+               "and the Jitsi ports is refused from then on")
+
+
+def _refuse_shutting_out_ssh(ssh: int, in_use: int | None, configured: list[int]) -> None:
+    """Refuse firewall.ssh_port when the admin came in through another port, or (not over
+    SSH) when sshd's config names others."""
+    if in_use is not None and in_use != ssh:
+        raise UserError(
+            f"is {ssh}, but you are connected through SSH port {in_use}: "
+            "enabling the firewall would shut you out",
+            f"set firewall.ssh_port = {in_use} (or firewall.manage = false)",
+            field="firewall.ssh_port")
+    if in_use is None and configured and ssh not in configured:
+        shown = ", ".join(str(p) for p in configured)
+        raise UserError(
+            f"is {ssh}, but sshd listens on port {shown} ({SSHD_CONFIG}): enabling the "
+            "firewall would shut out SSH",
+            f"set firewall.ssh_port = {configured[0]} (or firewall.manage = false)",
+            field="firewall.ssh_port")

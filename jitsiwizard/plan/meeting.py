@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import unicodedata
+from typing import TYPE_CHECKING
 
 from jitsiwizard.answers.model import Answers
 from jitsiwizard.errors import UserError
@@ -37,17 +38,29 @@ from jitsiwizard.paths import (
     PROSODY_ENABLED,
 )
 from jitsiwizard.plan.builder import (
-    APT_ENV,
     PROSODY_KEY_URL,
     PROSODY_KEYRING,
     PROSODY_LIST,
     Builder,
     apt_repository,
+    install_with_preseed,
     prepare_apt,
+    require_debian,
+)
+from jitsiwizard.plan.nat import (
+    NAT_SUMMARY,
+    NO_NAT_SUMMARY,
+    jvb_conf_nat,
+    nat_addresses,
+    with_nat_keys,
+    without_nat_keys,
 )
 from jitsiwizard.plan.render import render
-from jitsiwizard.plan.steps import FileChange, Plan, RemovePath, Service, TargetPath
+from jitsiwizard.plan.steps import Plan
 from jitsiwizard.rootfs import FileView
+
+if TYPE_CHECKING:
+    from jitsiwizard.plan.videobridge import MainCertificate
 
 PROSODY_MIN = (0, 12)
 LDAP_SECRET_KEYS = ("ldap_password",)
@@ -64,13 +77,16 @@ def password_matches(record: ScramRecord, password: str) -> bool:
 
 
 def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
-          ssh_port_in_use: int | None = None) -> Plan:
+          ssh_port_in_use: int | None = None,
+          main_certificate: MainCertificate | None = None) -> Plan:
     """The plan that takes this host to these answers. Pure: reads the facts and, through
-    `files`, the host's files; touches nothing."""
+    `files`, the host's files; touches nothing. A videobridge host's plan also needs the main
+    host's certificate, fetched and checked before planning (plan/videobridge.py)."""
     if answers.is_bridge:
-        from jitsiwizard.plan.bridge import build_bridge
+        from jitsiwizard.plan.videobridge import build_bridge
 
-        return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use)
+        return build_bridge(answers, facts, files, force=force, ssh_port_in_use=ssh_port_in_use,
+                            main_certificate=main_certificate)
     b = Builder(facts, files, force)
     for warning in facts.warnings:
         b.note(warning)
@@ -94,20 +110,7 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
     _cert_steps(b, answers)
     _firewall_steps(b, answers, ssh_port_in_use)
     _user_steps(b, answers)
-
-    if b.hand_edited:
-        # What the run would do to each: the admin's edit is on the "-" side. A change only
-        # in a secret line redacts alike on both sides: say so rather than show nothing.
-        diffs = "".join(step.diff() or f"{step.path}: the difference is in a secret value "
-                        "(not shown)\n" for step in b.plan.steps
-                        if isinstance(step, (FileChange, RemovePath))
-                        and step.path in b.hand_edited)
-        raise UserError(
-            "these files were changed by hand since jitsi-wizard last wrote them: "
-            + ", ".join(b.hand_edited) + "; this run would change them so:\n"
-            + diffs.rstrip(),
-            "look at the differences with `jitsi-wizard plan --answers FILE --force`, "
-            "then rerun with --force to overwrite them (a backup is kept)", field="--force")
+    b.refuse_hand_edits()
     _service_steps(b)
     return b.plan
 
@@ -115,12 +118,33 @@ def build(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = 
 # --- authentication -------------------------------------------------------------------------
 
 def _auth_steps(b: Builder, answers: Answers) -> None:
+    """Authentication as the policy says: the main host's module, the guest host, the LDAP
+    settings, where the web app sends guests, and jicofo."""
     facts, host = b.facts, answers.host.hostname
-    policy, guests = answers.auth.policy, answers.auth.guests and answers.auth.policy != "open"
-    anonymous = facts.anonymous_module
-    module = prosody_auth.module_for(policy, anonymous)
-    prosody = ("prosody",)
+    guests = answers.auth.guests and answers.auth.policy != "open"
+    _main_host_auth(b, answers)
 
+    # Guests: a VirtualHost of the wizard's own.
+    guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
+                        anonymous_module=facts.anonymous_module,
+                        modules=facts.turn_modules) if guests else None
+    _owned_prosody_file(b, OWNED_GUESTS, guest_text,
+                        "guest host: anonymous users may join started meetings"
+                        if guests else "no guest host")
+    _ldap_steps(b, answers)
+
+    # config.js tells the web app where guests log in.
+    b.file(facts.config_js, b.edit(facts.config_js, configjs.configjs_set_anonymousdomain,
+                                   f"guest.{host}" if guests else None),
+        "anonymousdomain for guests" if guests else "no anonymousdomain")
+    _jicofo_steps(b, answers)
+
+
+def _main_host_auth(b: Builder, answers: Answers) -> None:
+    """The main host's authentication module, and a hand-made ldap2 file replaced by ours."""
+    facts, host, policy = b.facts, answers.host.hostname, answers.auth.policy
+    module = prosody_auth.module_for(policy, facts.anonymous_module)
+    prosody = ("prosody",)
     if policy == "local" and facts.plain_passwords:
         b.note(f"{host} moves from internal_plain to internal_hashed: existing users are "
                "kept (Prosody hashes each password on first use) and passwords are no "
@@ -146,16 +170,12 @@ def _auth_steps(b: Builder, answers: Answers) -> None:
         b.file(facts.ldap.file, None, "remove the hand-made ldap2 settings (unsafe: user "
                "names are not escaped)", services=prosody, secret_keys=("bind_password",))
 
-    # Guests: a VirtualHost of the wizard's own.
-    guest_text = render("prosody-guests.cfg.lua.j2", guest_host=f"guest.{host}",
-                        anonymous_module=anonymous,
-                        modules=facts.turn_modules) if guests else None
-    _owned_prosody_file(b, OWNED_GUESTS, guest_text,
-                        "guest host: anonymous users may join started meetings"
-                        if guests else "no guest host")
 
-    # LDAP: Prosody's mod_auth_ldap settings, in a file holding the service password.
-    ldap = answers.auth.ldap if policy == "ldap" else None
+def _ldap_steps(b: Builder, answers: Answers) -> None:
+    """Prosody's mod_auth_ldap settings, in a file holding the service password, and the CA
+    libldap trusts for the directory (none without the ldap policy)."""
+    host = answers.host.hostname
+    ldap = answers.auth.ldap if answers.auth.policy == "ldap" else None
     ldap_text = None
     if ldap is not None:
         ldap_text = render(
@@ -171,21 +191,19 @@ def _auth_steps(b: Builder, answers: Answers) -> None:
     dropin = (render("prosody-ldap-ca.conf.j2", ca_file=ldap.ca_file)
               if ldap is not None and ldap.ca_file else None)
     if b.file(LDAP_CA_DROPIN, dropin, "the CA libldap trusts for the directory"
-              if dropin else "no LDAP CA override", services=prosody):
+              if dropin else "no LDAP CA override", services=("prosody",)):
         b.command(["systemctl", "daemon-reload"], "make systemd read the prosody drop-in")
     if ldap is not None and ldap.ca_file and not b.files.exists(ldap.ca_file):
         raise UserError(f"CA file {ldap.ca_file} does not exist on this host",
                         "copy the directory's CA certificate there, or fix the path",
                         field="auth.ldap.ca_file")
 
-    # config.js tells the web app where guests log in.
-    b.file(facts.config_js, b.edit(facts.config_js, configjs.configjs_set_anonymousdomain,
-                                   f"guest.{host}" if guests else None),
-        "anonymousdomain for guests" if guests else "no anonymousdomain")
 
-    # Jicofo: authentication on for every policy but open. The legacy key wins over
-    # jicofo.conf, so it is only kept where jicofo.conf does not exist.
-    secured = policy != "open"
+def _jicofo_steps(b: Builder, answers: Answers) -> None:
+    """Jicofo: authentication on for every policy but open. The legacy key wins over
+    jicofo.conf, so it is only kept where jicofo.conf does not exist."""
+    facts, host = b.facts, answers.host.hostname
+    secured = answers.auth.policy != "open"
     jicofo = ("jicofo",)
     if facts.jicofo_conf:
         body = _jicofo_block(b, host, secured)
@@ -277,25 +295,10 @@ def _user_steps(b: Builder, answers: Answers) -> None:
 # --- videobridge behind NAT -----------------------------------------------------------------
 
 def _nat_steps(b: Builder, answers: Answers) -> None:
-    text = b.files.read_text(JVB_CONF)
-    if text is None:
+    if b.files.read_text(JVB_CONF) is None:
         _legacy_nat_steps(b, answers)
         return
-    body = None
-    if answers.host.public_address and answers.host.local_address:
-        body = render("jvb-nat.hocon.j2", local_address=answers.host.local_address,
-                      public_address=answers.host.public_address)
-    elif answers.host.public_address:
-        raise UserError("host.public_address is set but host.local_address is not",
-                        "give this host's private address (the one `ip addr` shows) as "
-                        "local_address under [host]", field="host.local_address")
-    b.file(JVB_CONF, b.edit(JVB_CONF, hocon.hocon_managed_block, body),
-           "videobridge maps its private address to the public one (NAT)" if body
-           else "no NAT address mapping", services=("jitsi-videobridge2",))
-
-
-NAT_LOCAL_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS"
-NAT_PUBLIC_KEY = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
+    jvb_conf_nat(b, answers.host, "jitsi-videobridge2")
 
 
 def _legacy_nat_steps(b: Builder, answers: Answers) -> None:
@@ -303,25 +306,19 @@ def _legacy_nat_steps(b: Builder, answers: Answers) -> None:
     sip-communicator.properties. Without a public address, the keys are removed only from a
     file the wizard wrote before (so a mapping the admin made by hand stays)."""
     text = b.files.read_text(JVB_PROPS)
-    public, local = answers.host.public_address, answers.host.local_address
     if text is None:
-        if public:
+        if answers.host.public_address:
             raise UserError(f"the videobridge has neither {JVB_CONF} nor {JVB_PROPS}",
                             "reinstall the jitsi-videobridge2 package",
                             field="host.public_address")
         return
-    if public and not local:
-        raise UserError("host.public_address is set but host.local_address is not",
-                        "give this host's private address (the one `ip addr` shows) as "
-                        "local_address under [host]", field="host.local_address")
-    if public:
-        new = properties.properties_set(text, NAT_LOCAL_KEY, local)
-        new = properties.properties_set(new, NAT_PUBLIC_KEY, public)
-        summary = "videobridge maps its private address to the public one (NAT)"
+    mapping = nat_addresses(answers.host)
+    if mapping:
+        new = with_nat_keys(text, *mapping)
+        summary = NAT_SUMMARY
     elif JVB_PROPS in b.facts.managed:
-        new = properties.properties_remove(properties.properties_remove(text, NAT_PUBLIC_KEY),
-                                           NAT_LOCAL_KEY)
-        summary = "no NAT address mapping"
+        new = without_nat_keys(text)
+        summary = NO_NAT_SUMMARY
     else:
         return
     b.file(JVB_PROPS, new, summary, services=("jitsi-videobridge2",))
@@ -332,20 +329,13 @@ def _legacy_nat_steps(b: Builder, answers: Answers) -> None:
 def _cert_steps(b: Builder, answers: Answers) -> None:
     from jitsiwizard.plan.certs import cert_steps
 
-    steps, notes = cert_steps(answers, b.facts, b.files)
-    for note in notes:
-        b.note(note)
-    b.plan.steps.extend(steps)
+    cert_steps(b, answers)
 
 
 def _firewall_steps(b: Builder, answers: Answers, ssh_port_in_use: int | None) -> None:
-    if not answers.firewall.manage:
-        return
-    from jitsiwizard.plan import firewall
-    steps, notes = firewall.firewall_steps(answers, b.facts, b.files, ssh_port_in_use)
-    for note in notes:
-        b.note(note)
-    b.plan.steps.extend(steps)
+    from jitsiwizard.plan.firewall import firewall_steps
+
+    firewall_steps(b, answers, ssh_port_in_use)
 
 
 # --- packages -------------------------------------------------------------------------------
@@ -359,21 +349,17 @@ def _prosody_upgrade_steps(b: Builder, answers: Answers) -> None:
            "Prosody's repository and upgrades Prosody")
     apt_repository(b, "prosody", PROSODY_KEY_URL, PROSODY_KEYRING, PROSODY_LIST,
                     "http://packages.prosody.im/debian", f"{b.facts.os_codename} main")
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
-              timeout=600, env=APT_ENV)
+    b.apt(["update"], "read the new package lists", timeout=600)
     # prosody is installed (to be upgraded): named here always, unlike in b.install
     b.installing.update(("prosody", "lua-ldap"))
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "prosody", "lua-ldap"],
-              "upgrade Prosody to 0.12 or newer", timeout=1200, env=APT_ENV)
+    b.apt(["install", "-y", "prosody", "lua-ldap"], "upgrade Prosody to 0.12 or newer",
+          timeout=1200)
 
 
 def _install_steps(b: Builder, answers: Answers) -> None:
     facts = b.facts
     host = answers.host.hostname
-    if facts.os_id not in ("debian", "ubuntu"):
-        raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
-                        "jitsi-wizard installs Jitsi on Debian 11-13 and Ubuntu 20.04-24.04",
-                        field="host")
+    require_debian(facts, "Jitsi", field="host")
     if answers.cert.mode == "keep":
         raise UserError("there is no certificate to keep: Jitsi Meet is not installed yet",
                         'choose how to get one: cert.mode = "letsencrypt", "certbot", "own" '
@@ -394,29 +380,24 @@ def _install_steps(b: Builder, answers: Answers) -> None:
     preseed = render("debconf-preseed.txt.j2", hostname=host, cert_choice=cert_choice,
                      cert_file=answers.cert.cert_file, key_file=answers.cert.key_file,
                      email=answers.host.email)
-    preseed_path = DEBCONF_PRESEED
-    b.plan.steps.append(FileChange(preseed_path, preseed, "answers for the package questions",
-                                   b.files.read_text(preseed_path), mode=0o600))
-    b.command(["debconf-set-selections", TargetPath(preseed_path)],
-              "give debconf the answers, so the install asks nothing", timeout=60,
-              phase="install")
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
-              timeout=600, env=APT_ENV, phase="install")
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", "jitsi-meet"],
-              "install Jitsi Meet", timeout=1800, env=APT_ENV, phase="install")
+    install_with_preseed(b, DEBCONF_PRESEED, preseed, "answers for the package questions",
+                         "give debconf the answers, so the install asks nothing",
+                         "jitsi-meet", "install Jitsi Meet")
 
 
 # --- services -------------------------------------------------------------------------------
 
 def _service_steps(b: Builder) -> None:
     restart = b.restart
+    changed = set(restart)  # services whose own files changed
     if "prosody" in restart:
         # The bridge and jicofo hold XMPP sessions to Prosody: they reconnect cleanly only
         # when restarted after it.
         restart |= {"jicofo", "jitsi-videobridge2"}
     why = {"prosody": "load the new Prosody configuration",
-           "jicofo": "load the new jicofo configuration",
+           "jicofo": ("load the new jicofo configuration" if "jicofo" in changed
+                      else "reconnect jicofo to Prosody"),
            "jitsi-videobridge2": "reconnect the videobridge to Prosody"}
     for name in ("prosody", "jicofo", "jitsi-videobridge2"):
         if name in restart:
-            b.plan.steps.append(Service(name, "restart", why[name]))
+            b.service(name, "restart", why[name])

@@ -232,6 +232,12 @@ class Plan:
         """The number of the first restart or reload, before which apply runs the checks."""
         return next((n for n, s in enumerate(self.steps, 1) if s.kind == "service"), None)
 
+    def insert_before_restarts(self, steps: list[Step]) -> None:
+        """Put `steps` before the first restart or reload (at the end when there is none):
+        for steps added to a plan already built, such as the session's stored secrets."""
+        first = (self.checks_before or len(self.steps) + 1) - 1
+        self.steps[first:first] = steps
+
     def file_steps(self) -> list[Step]:
         return [s for s in self.steps if isinstance(s, (FileChange, RemovePath, Symlink))]
 

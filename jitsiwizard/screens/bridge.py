@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Static
 
 from jitsiwizard.errors import ProblemList
-from jitsiwizard.screens.base import STATUS_MARK, STATUS_STYLE, WizardScreen
+from jitsiwizard.screens.base import WizardScreen, result_text
 from jitsiwizard.screens.steps import problems_on
 from jitsiwizard.screens.widgets import Field
 from jitsiwizard.workflow.form import typed
@@ -38,21 +38,9 @@ FIELDS = (
 
 
 def check_text(checks) -> Text:
-    """The preflight's checks as the other steps show check results: a mark, what was
-    checked and seen, and the fix of a failure."""
-    text = Text()
-    for number, check in enumerate(checks):
-        if number:
-            text.append("\n")
-        status = "ok" if check.ok else "fail"
-        text.append(f"[{STATUS_MARK[status]}]", STATUS_STYLE[status])
-        text.append(f" {check.name}")
-        if check.evidence:
-            text.append(f"\n       saw: {check.evidence}", "dim")
-        if check.fix and not check.ok:
-            text.append("\n       fix: ", "bold")
-            text.append(check.fix)
-    return text
+    """The preflight's checks (CheckResults) as the other steps show check results: a mark,
+    what was checked and seen, and the fix of a failure."""
+    return result_text(checks)
 
 
 class BridgeScreen(WizardScreen):
@@ -168,8 +156,9 @@ class BridgeScreen(WizardScreen):
         try:
             checks = self.app.session.bridge_preflight(answers)
         except Exception as exc:  # noqa: BLE001 - shown as a failed check, never a traceback
-            checks = [SimpleNamespace(name="the connection check", ok=False,
-                                      evidence=str(exc), fix="check the values above")]
+            checks = [SimpleNamespace(name="bridge.preflight", status="fail", ok=False,
+                                      summary="the connection check", evidence=[str(exc)],
+                                      fix="check the values above")]  # as a CheckResult
         self.app.call_from_thread(self.checked, checks, key)
 
     def checked(self, checks: list, key: tuple | None = None) -> None:
@@ -184,7 +173,7 @@ class BridgeScreen(WizardScreen):
         head = Text()
         if failed:
             head.append("The check failed: ", "bold red")
-            head.append(failed[0].name)
+            head.append(failed[0].summary)
             self.status.stop("bridge check failed")
         else:
             head.append("The main host accepts this bridge", "bold green")
@@ -210,8 +199,8 @@ class BridgeScreen(WizardScreen):
             return "The connection check has not finished. Continue without its result?"
         failed = [c for c in self.checks if not c.ok]
         if failed:
-            return ("The connection check failed:\n" + "\n".join(f"- {c.name}: {c.evidence}"
-                                                                 for c in failed)
+            return ("The connection check failed:\n"
+                    + "\n".join(f"- {c.summary}: {'; '.join(c.evidence)}" for c in failed)
                     + "\n\nContinue anyway? The bridge carries no meetings until the main "
                     "host accepts it.")
         return ""

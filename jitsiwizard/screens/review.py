@@ -36,6 +36,11 @@ def fold(line: str, width: int | None) -> list[str]:
     as a line of its own."""
     if width is None or len(line) <= width or width < 12:
         return [line]
+    if not line.startswith(("+", "-", " ", "@")):  # the plan's own words: whole words
+        import textwrap
+
+        return textwrap.wrap(line, width, subsequent_indent="     ",
+                             break_on_hyphens=False) or [line]
     mark = line[:1] if line[:1] in ("+", "-", " ") and not line.startswith(("+++", "---")) \
         else " "
     parts = [line[:width]]
@@ -132,11 +137,14 @@ class ReviewScreen(WizardScreen):
         self.status.stop("the plan could not be built")
         text = Text()
         text.append("The plan cannot be built yet:\n", "bold red")
+        width = text_width(self.query_one("#plan-summary", Static))
+        # Every line wraps under its own text, not back at the first column.
         if error is not None:
             where = step_of(error.field) if error.field else ""
-            text.append(error.message)
+            hanging(text, "", "", error.message, "", width)
             if error.hint:
-                text.append(f"\n  fix: {error.hint}", "dim")
+                text.append("\n")
+                hanging(text, "  fix: ", "dim", error.hint, "dim", width)
             if where in LABELS:
                 text.append(f"\n  (step: {LABELS[where]})", "dim")
         for problem in problems:
@@ -144,11 +152,12 @@ class ReviewScreen(WizardScreen):
                 continue
             where = LABELS.get(step_of(problem.field), "")
             problem = on_screen(problem, self.app.form.answers)
-            text.append(f"- {problem.field}: {problem.message}")
+            hanging(text, "- ", "", f"{problem.field}: {problem.message}", "", width)
             if problem.hint:
-                text.append(f"\n    fix: {problem.hint}", "dim")
+                text.append("\n")
+                hanging(text, "    fix: ", "dim", problem.hint, "dim", width)
             if where:
-                text.append(f" (step: {where})", "dim")
+                text.append(f"\n    (step: {where})", "dim")
             text.append("\n")
         text.append("\nPress Esc to go back and change it.")
         self.query_one("#plan-summary", Static).update(text)

@@ -90,6 +90,7 @@ class Session:
         self._host_reader: HostReader | None = None
         self._runner: Runner | None = None
         self._not_planned: str | None = None  # set by replan() when it could plan nothing
+        self.main_host = None  # a bridge host: the main's certificate (a fact), set by plan()
         self.checks = LiveChecks(self.root, resolver=self.resolver, timeout=self.check_timeout,
                                  demo=self.demo)
 
@@ -249,13 +250,15 @@ class Session:
         if any(not p.warning for p in problems):
             raise ProblemList(problems, "the certificate files")
         warnings += problems
+        self.main_host = None  # a fact about the main host, kept for replan()
         if answers.is_bridge:
-            from jitsiwizard.workflow.bridges import attach_main_certificate
+            from jitsiwizard.workflow.bridges import main_host_certificate
 
-            attach_main_certificate(self, answers, self.main_certificate_file)
+            self.main_host = main_host_certificate(self, answers, self.main_certificate_file)
         ssh_port = self.ssh_port_in_use() if answers.firewall.manage else None
         plan = self._store_secrets(build(answers, facts, self.root, force=self.force,
-                                         ssh_port_in_use=ssh_port), answers)
+                                         ssh_port_in_use=ssh_port,
+                                         main_certificate=self.main_host), answers)
         self.verification.preview(plan, answers)
         redact = self.redactor(answers)
         for value in facts.secrets:  # found in the host's files: masked like the answers'
@@ -268,23 +271,17 @@ class Session:
         them with everything else; before the restarts, so a run that cannot store them
         stops before touching services. (On a fresh host the configuration is planned again
         after the install, and so are these.)"""
-        from jitsiwizard.plan.steps import FileChange
+        from jitsiwizard.plan.builder import Builder
 
-        steps = []
-
+        build = Builder(self.facts if self.facts is not None else self.read_host(), self.root,
+                        self.force)
         prefix = f"file:{self.root.path(SECRETS_DIR)}/"
         for secret in answers.secrets():
-            if not secret.ref.startswith(prefix):
-                continue
-            target = f"{SECRETS_DIR}/{secret.ref[len(prefix):]}"
-            if self.root.read_text(target) == secret.value:
-                continue
-            steps.append(FileChange(target, secret.value, "a password typed in the wizard, "
-                                    "for replaying its answers", self.root.read_text(target),
-                                    0o600, secret=True))
-        first_restart = next((i for i, s in enumerate(plan.steps) if s.kind == "service"),
-                             len(plan.steps))
-        plan.steps[first_restart:first_restart] = steps
+            if secret.ref.startswith(prefix):
+                build.file(f"{SECRETS_DIR}/{secret.ref[len(prefix):]}", secret.value,
+                           "a password typed in the wizard, for replaying its answers",
+                           mode=0o600, secret=True)
+        plan.insert_before_restarts(build.plan.steps)
         return plan
 
     def replan(self, answers: Answers) -> Callable[[], Plan]:
@@ -300,7 +297,8 @@ class Session:
                 return self._store_secrets(build(
                     answers, facts, self.root, force=self.force,
                     ssh_port_in_use=(self.ssh_port_in_use() if answers.firewall.manage
-                                     else None)), answers)
+                                     else None),
+                    main_certificate=self.main_host), answers)
             if self.simulate:
                 self._not_planned = NOT_PLANNED_SIMULATED
                 return self._store_secrets(Plan(notes=[NOT_PLANNED_SIMULATED]), answers)

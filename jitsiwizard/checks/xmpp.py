@@ -23,7 +23,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
-from jitsiwizard.health.deadline import Deadline, Expired
+from jitsiwizard.checks.deadline import Deadline, Expired
 
 NS_STREAM = "http://etherx.jabber.org/streams"
 NS_TLS = "urn:ietf:params:xml:ns:xmpp-tls"
@@ -42,7 +42,12 @@ class XmppError(Exception):
 
 
 class Unreachable(XmppError):
-    """No connection: nothing listens, or a firewall refuses or drops it."""
+    """No connection: nothing listens, or a firewall refuses or drops it. `refused`: the
+    host answered that nothing listens there (or a firewall's reject said so)."""
+
+    def __init__(self, message: str, refused: bool = False):
+        super().__init__(message)
+        self.refused = refused
 
 
 class PinMismatch(XmppError):
@@ -86,8 +91,8 @@ class _Stream:
         except socket.timeout:
             raise Unreachable(f"no connection to {host}:{port} within {timeout:g}s") from None
         except OSError as exc:
-            raise Unreachable(f"cannot connect to {host}:{port}: "
-                              f"{exc.strerror or exc}") from None
+            raise Unreachable(f"cannot connect to {host}:{port}: {exc.strerror or exc}",
+                              refused=isinstance(exc, ConnectionRefusedError)) from None
         self.parser: ET.XMLPullParser | None = None
         self.depth = 0
         self.ready: list[ET.Element] = []

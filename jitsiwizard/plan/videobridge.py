@@ -1,4 +1,4 @@
-"""The plan for a videobridge host ([role] kind = "videobridge"): pure, like plan.py.
+"""The plan for a videobridge host ([role] kind = "videobridge"): pure, like meeting.py.
 
 Such a host runs only jitsi-videobridge2. It logs in to the main host's Prosody (5222/tcp)
 with its own account of auth.MAIN and joins the brewery MUC, where jicofo finds it. What the
@@ -20,9 +20,12 @@ The DNS, certificate and authentication steps of a meeting server do not apply h
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from jitsiwizard.answers.model import Answers, BridgeAnswers
 from jitsiwizard.errors import UserError
 from jitsiwizard.formats import hocon, properties
+from jitsiwizard.host.bridges import LEGACY_SHARD
 from jitsiwizard.host.facts import HostFacts
 from jitsiwizard.paths import (
     BRIDGE_DEBCONF_PRESEED,
@@ -32,27 +35,38 @@ from jitsiwizard.paths import (
     JVB_CONF,
     JVB_PROPS,
 )
-from jitsiwizard.plan.builder import (
-    APT_ENV,
-    Builder,
-    prepare_apt,
+from jitsiwizard.plan.builder import Builder, install_with_preseed, prepare_apt, require_debian
+from jitsiwizard.plan.nat import (
+    jvb_conf_nat,
+    nat_addresses,
+    with_nat_keys,
+    without_nat_keys,
 )
 from jitsiwizard.plan.render import render
-from jitsiwizard.plan.steps import FileChange, Plan, Service, TargetPath
+from jitsiwizard.plan.steps import Plan, TargetPath
 from jitsiwizard.rootfs import FileView
 
 BRIDGE_PACKAGE = "jitsi-videobridge2"
 BRIDGE_UNIT = "jitsi-videobridge2"
-XMPP_PORT = 5222
 MEDIA_PORT = 10000
 # The trust store holds one public certificate: its password guards nothing secret, but
 # PKCS#12 tools want one.
 TRUST_STORE_PASSWORD = "jitsi-wizard-public"
 TRUST_ALIAS = "jitsi-wizard-main"
-LEGACY_SHARD = "org.jitsi.videobridge.xmpp.user.shard."
-LEGACY_NAT_LOCAL = "org.ice4j.ice.harvest.NAT_HARVESTER_LOCAL_ADDRESS"
-LEGACY_NAT_PUBLIC = "org.ice4j.ice.harvest.NAT_HARVESTER_PUBLIC_ADDRESS"
+XMPP_PORT = 5222  # the main host's Prosody, where a bridge logs in
+# Where the shard's keys are (read and written alike): host/bridges.py.
 SHARD_SECRET_KEYS = ("PASSWORD", f"{LEGACY_SHARD}PASSWORD")
+
+
+@dataclass(frozen=True)
+class MainCertificate:
+    """The main host's Prosody certificate (PEM) and its SHA-256: a fact about another host,
+    fetched from it (or given as a file) and checked against the pin before planning
+    (health/bridge.py). The bridge trusts exactly this certificate. Never part of
+    the answers: a replay fetches it again."""
+
+    pem: str
+    sha256: str
 
 
 def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
@@ -70,8 +84,10 @@ def shard_settings(bridge: BridgeAnswers) -> dict[str, str]:
 
 
 def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: bool = False,
-                 ssh_port_in_use: int | None = None) -> Plan:
-
+                 ssh_port_in_use: int | None = None,
+                 main_certificate: MainCertificate | None = None) -> Plan:
+    """The plan that takes this bridge host to these answers. Pure, like meeting.build;
+    `main_certificate` is needed once the bridge is installed."""
     bridge = answers.bridge
     if bridge is None:
         raise UserError("[role] kind = 'videobridge' needs a [bridge] section",
@@ -91,30 +107,22 @@ def build_bridge(answers: Answers, facts: HostFacts, files: FileView, *, force: 
                "(in the same run and the same rollback; the package stays if it is rolled "
                "back)")
         return b.plan
-    if not bridge.main_certificate_pem:
+    pin = bridge.main_certificate_sha256.replace(":", "").lower()
+    if main_certificate is None or main_certificate.sha256 != pin:  # never another one
         raise UserError("the main host's certificate was not fetched",
                         "the session fetches it from MAIN:5222 and checks it against "
                         "bridge.main_certificate_sha256 before planning",
                         field="bridge.main_certificate_sha256")
     _shard_steps(b, answers)
-    _trust_steps(b, bridge)
+    _trust_steps(b, bridge, main_certificate)
     _nat_steps(b, answers)
-    if answers.firewall.manage:
-        from jitsiwizard.plan import firewall
-        steps, notes = firewall.firewall_steps(
-            answers, facts, files, ssh_port_in_use,
-            ports=[(MEDIA_PORT, "udp", "media to this videobridge")])
-        for note in notes:
-            b.note(note)
-        b.plan.steps.extend(steps)
-    if b.hand_edited:
-        raise UserError(
-            "these files were changed by hand since jitsi-wizard last wrote them: "
-            + ", ".join(b.hand_edited), "rerun with --force to overwrite them (a backup is "
-            "kept)", field="--force")
+    from jitsiwizard.plan.firewall import firewall_steps
+
+    firewall_steps(b, answers, ssh_port_in_use,
+                   ports=[(MEDIA_PORT, "udp", "media to this videobridge")])
+    b.refuse_hand_edits()
     if b.restart:
-        b.plan.steps.append(Service(BRIDGE_UNIT, "restart",
-                                    f"log in to {bridge.main} with the new settings"))
+        b.service(BRIDGE_UNIT, "restart", f"log in to {bridge.main} with the new settings")
     return b.plan
 
 
@@ -124,7 +132,7 @@ def _legacy_shard(files: FileView) -> bool:
     return text is not None and LEGACY_SHARD in text
 
 
-def _shard_steps(b, answers: Answers) -> None:
+def _shard_steps(b: Builder, answers: Answers) -> None:
     bridge = answers.bridge
     settings = shard_settings(bridge)
     summary = (f"log in to {bridge.main} as {bridge.username}@{bridge.domain} and join "
@@ -146,46 +154,34 @@ def _shard_steps(b, answers: Answers) -> None:
 def _jvb_block(answers: Answers) -> str:
     """The managed block of a bridge host's jvb.conf: the shard, and the NAT mapping (one
     block per file, so both live in it; a later run rewrites it whole)."""
-    host = answers.host
-    nat = bool(host.public_address and host.local_address)
+    local, public = nat_addresses(answers.host) or ("", "")
     settings = shard_settings(answers.bridge)
     del settings["DISABLE_CERTIFICATE_VERIFICATION"]  # a boolean: the template writes it
-    return render("jvb-bridge.hocon.j2", shard=settings,
-                  local_address=host.local_address if nat else "",
-                  public_address=host.public_address if nat else "")
+    return render("jvb-bridge.hocon.j2", shard=settings, local_address=local,
+                  public_address=public)
 
 
-def _nat_steps(b, answers: Answers) -> None:
+def _nat_steps(b: Builder, answers: Answers) -> None:
     """Behind NAT: in jvb.conf's block (written with the shard) when jvb.conf exists, else
     the legacy properties' harvester keys."""
     if b.files.read_text(JVB_CONF) is not None and not _legacy_shard(b.files):
         return  # in the block _shard_steps wrote
     if b.files.read_text(JVB_CONF) is not None:
-        body = None
-        if answers.host.public_address and answers.host.local_address:
-            body = render("jvb-nat.hocon.j2", local_address=answers.host.local_address,
-                          public_address=answers.host.public_address)
-        b.file(JVB_CONF, b.edit(JVB_CONF, hocon.hocon_managed_block, body),
-               "videobridge maps its private address to the public one (NAT)" if body
-               else "no NAT address mapping", services=(BRIDGE_UNIT,))
+        jvb_conf_nat(b, answers.host, BRIDGE_UNIT)
         return
     text = b.files.read_text(JVB_PROPS)
     if text is None:
         return
-    if answers.host.public_address and answers.host.local_address:
-        text = properties.properties_set(text, LEGACY_NAT_LOCAL, answers.host.local_address)
-        text = properties.properties_set(text, LEGACY_NAT_PUBLIC, answers.host.public_address)
-    else:
-        text = properties.properties_remove(properties.properties_remove(
-            text, LEGACY_NAT_LOCAL), LEGACY_NAT_PUBLIC)
+    mapping = nat_addresses(answers.host)
+    text = with_nat_keys(text, *mapping) if mapping else without_nat_keys(text)
     b.file(JVB_PROPS, text, "videobridge NAT mapping", services=(BRIDGE_UNIT,),
            secret_keys=SHARD_SECRET_KEYS)
 
 
-def _trust_steps(b, bridge: BridgeAnswers) -> None:
+def _trust_steps(b: Builder, bridge: BridgeAnswers, main: MainCertificate) -> None:
     """The main host's certificate as the bridge's only trust anchor."""
     services = (BRIDGE_UNIT,)
-    changed = b.file(BRIDGE_TRUST_PEM, bridge.main_certificate_pem,
+    changed = b.file(BRIDGE_TRUST_PEM, main.pem,
                      f"the certificate of {bridge.main}'s Prosody (SHA-256 "
                      f"{bridge.main_certificate_sha256[:16]}...), pinned",
                      services=services, mode=0o644)
@@ -207,22 +203,11 @@ def _trust_steps(b, bridge: BridgeAnswers) -> None:
         b.command(["systemctl", "daemon-reload"], "make systemd read the bridge's drop-in")
 
 
-def _install_steps(b, answers: Answers) -> None:
-
-    facts = b.facts
-    if facts.os_id not in ("debian", "ubuntu"):
-        raise UserError(f"this system is {facts.release or 'unknown'}, not Debian or Ubuntu",
-                        "jitsi-wizard installs the videobridge on Debian 11-13 and Ubuntu "
-                        "20.04-24.04", field="role.kind")
+def _install_steps(b: Builder, answers: Answers) -> None:
+    require_debian(b.facts, "the videobridge", field="role.kind")
     prepare_apt(b)
-    preseed = render("bridge-debconf-preseed.txt.j2", main=answers.bridge.main)
-    b.plan.steps.append(FileChange(BRIDGE_DEBCONF_PRESEED, preseed,
-                                   "the package's question: which main host",
-                                   b.files.read_text(BRIDGE_DEBCONF_PRESEED), mode=0o600))
-    b.command(["debconf-set-selections", TargetPath(BRIDGE_DEBCONF_PRESEED)],
-              "give debconf the answer, so the install asks nothing", timeout=60,
-              phase="install")
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "update"], "read the new package lists",
-              timeout=600, env=APT_ENV, phase="install")
-    b.command(["apt-get", "-o", "APT::Status-Fd=1", "install", "-y", BRIDGE_PACKAGE],
-              "install the videobridge alone", timeout=1800, env=APT_ENV, phase="install")
+    install_with_preseed(b, BRIDGE_DEBCONF_PRESEED,
+                         render("bridge-debconf-preseed.txt.j2", main=answers.bridge.main),
+                         "the package's question: which main host",
+                         "give debconf the answer, so the install asks nothing",
+                         BRIDGE_PACKAGE, "install the videobridge alone")
