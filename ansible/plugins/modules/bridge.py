@@ -175,7 +175,7 @@ def _session(params):
 
 
 def _entry(session, name):
-    from jitsiwizard.workflow.bridges import read_registry
+    from jitsiwizard.host.bridges import read_registry
 
     return next((e for e in read_registry(session.root) if e.get("name") == name), None)
 
@@ -183,7 +183,7 @@ def _entry(session, name):
 def _answers(session, name):
     """The bridge host's answers as `bridge add` wrote them, and its password."""
     from jitsiwizard.answers.load import tomllib
-    from jitsiwizard.workflow.bridges import bridge_paths
+    from jitsiwizard.plan.extra_bridges import bridge_paths
 
     answers_path, secret_path = bridge_paths(name)
     text, secret = session.root.read_text(answers_path), session.root.read_text(secret_path)
@@ -209,7 +209,8 @@ def _apply(module, session, run, result):
 
 
 def present(module, session, result):
-    from jitsiwizard.workflow.bridges import bridge_paths, check_address, plan_add
+    from jitsiwizard.plan.extra_bridges import bridge_paths
+    from jitsiwizard.workflow.bridges import check_address, plan_add
 
     params = module.params
     name, address = params["name"], params["address"]
