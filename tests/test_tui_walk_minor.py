@@ -293,8 +293,8 @@ async def test_a_finished_dns_check_is_never_called_unfinished(request):
             app.go("dns")
             await wait_screen(pilot, "dns")
             status = app.screen.status
-            await wait_until(pilot, lambda: "DNS check: warn" in str(status.render()),
-                             "the verdict on the status line")
+            await wait_until(pilot, lambda status=status: "DNS check: warn" in
+                             str(status.render()), "the verdict on the status line")
             await press(pilot, "ctrl+n")
             await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog)
                              or getattr(app.screen, "NAME", "") == "firewall", "Next")

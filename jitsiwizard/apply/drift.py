@@ -8,6 +8,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass, field
 
+from jitsiwizard.apply.fsio import read_kept
 from jitsiwizard.apply.runs import (
     managed_records,
     package_versions,
@@ -34,7 +35,7 @@ def _written(root: Root, digest: str) -> str | None:
     for state in reversed(states(root)):
         copy = runs_dir(root) / state["run_id"] / "written" / digest
         if copy.is_file():
-            return copy.read_bytes().decode("utf-8", "surrogateescape")
+            return read_kept(copy)
     return None
 
 

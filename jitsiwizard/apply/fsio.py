@@ -16,7 +16,7 @@ import shutil
 import stat
 from pathlib import Path
 
-from jitsiwizard.rootfs import Root
+from jitsiwizard.rootfs import MAX_CONFIG, Root, read_regular
 
 
 class StepFailed(Exception):
@@ -170,3 +170,9 @@ def resolve(root: Root, target: str, *, follow_last: bool) -> str:
     means the root's path, never the host's). The last component is followed only when asked,
     so a file behind conf.d/X -> ../conf.avail/X is edited in place and the link kept."""
     return root.resolve(target, follow_last=follow_last)
+
+
+def read_kept(path: Path) -> str:
+    """A copy the wizard kept in its state (a backup, a file as written), bounded like the
+    configuration files it was taken from."""
+    return read_regular(path, MAX_CONFIG).decode("utf-8", "surrogateescape")

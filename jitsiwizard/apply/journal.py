@@ -35,6 +35,7 @@ from typing import Callable
 from jitsiwizard.apply.fsio import (
     fsync_dir,
     lstat_or_none,
+    read_kept,
     resolve,
     write_all,
     write_private,
@@ -155,7 +156,7 @@ class Journal:
     def written_copy(self, digest: str) -> str | None:
         """The text of what this run wrote with that sha256, when it kept a copy."""
         try:
-            return (self.dir / "written" / digest).read_bytes().decode("utf-8", "surrogateescape")
+            return read_kept(self.dir / "written" / digest)
         except (FileNotFoundError, NotADirectoryError):
             return None
 

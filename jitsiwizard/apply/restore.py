@@ -16,6 +16,7 @@ from jitsiwizard.apply.fsio import (
     StepFailed,
     fsync_dir,
     lstat_or_none,
+    read_kept,
     remove,
     sha256_file,
     write_all,
@@ -183,8 +184,7 @@ def merged_since(journal: Journal, target: str, prior: dict,
         return None
     if written is None or now is None:
         return None
-    back = (journal.dir / "backup" / prior["backup"]).read_bytes().decode(
-        "utf-8", "surrogateescape")
+    back = read_kept(journal.dir / "backup" / prior["backup"])
     return undo_change(written, back, now)
 
 
@@ -221,8 +221,7 @@ def edited_since(journal: Journal) -> list[tuple[str, str, str]]:
         now = journal.root.read_text(path) or ""
         back = ""
         if prior["type"] == "file":
-            back = (journal.dir / "backup" / prior["backup"]).read_bytes().decode(
-                "utf-8", "surrogateescape")
+            back = read_kept(journal.dir / "backup" / prior["backup"])
         found.append((path, now, back if prior["type"] == "file" else None))
     return found
 
