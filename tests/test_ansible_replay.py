@@ -151,8 +151,11 @@ def test_replay_over_ssh_check_apply_again_and_bad_answers(tmp_path, lab):
     assert result["problems"][0]["field"] == "host.hostname" and result["problems"][0]["fix"]
     assert snapshot(root, include_state=True) == before
 
-    # No secret in anything Ansible printed, at -vvv (which shows the module's arguments).
-    assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in refused.output
+    # No secret in anything Ansible printed, at -vvv. Where Ansible echoes the module's
+    # arguments (up to ansible-core 2.20; 2.21 no longer does), the password is its no_log
+    # placeholder.
+    if '"bind_password"' in refused.output:
+        assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in refused.output
     for text in outputs:
         for form in (CANARY, json.dumps(CANARY)[1:-1], CANARY.split("\\")[0]):
             assert form not in text

@@ -82,25 +82,33 @@ async def test_a_passed_test_is_not_claimed_once_the_password_changed(request):
         assert "test again" in str(app.screen.query_one("#ldap-results").render())
 
 
-async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
-    """On Review: Ctrl+N, Right, Enter (apply) and Ctrl+C Ctrl+C Ctrl+Q, all at once. The
-    quit keys come after the run has started: they are refused while it runs, and no
-    question says nothing was changed (it did, when quit keys overtook the keys ahead)."""
+async def review_with_a_plan(pilot) -> None:
     from jitsiwizard.answers.model import LocalUser
-    from jitsiwizard.screens.base import ConfirmDialog
     from jitsiwizard.workflow.form import typed
     from tests.test_tui_support import next_step
+
+    app = pilot.app
+    await loaded(pilot)
+    app.go("auth")
+    await wait_screen(pilot, "auth")
+    app.screen.query_one("#policy-local").value = True
+    app.form.answers.auth.users.append(LocalUser("user0", typed("pass-word-1")))
+    await next_step(pilot, "review")
+    await wait_until(pilot, lambda: app.plan is not None, "the plan")
+
+
+async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
+    """The Apply question up: Right, Enter (apply) and Ctrl+C Ctrl+C Ctrl+Q, all at once.
+    The quit keys come after the run has started: they are refused while it runs, and no
+    question says nothing was changed (it did, when quit keys overtook the keys ahead)."""
+    from jitsiwizard.screens.base import ConfirmDialog
 
     app = make_app(tui_root(request))
     asked: list[str] = []
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
-        app.screen.query_one("#policy-local").value = True
-        app.form.answers.auth.users.append(LocalUser("user0", typed("pass-word-1")))
-        await next_step(pilot, "review")
-        await wait_until(pilot, lambda: app.plan is not None, "the plan")
+        await review_with_a_plan(pilot)
+        send_burst(app, ["ctrl+n"])
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), "Apply?")
         original = app.push_screen
 
         def push_screen(screen, *args, **kw):
@@ -109,11 +117,38 @@ async def test_quit_keys_typed_behind_the_apply_meet_the_run(request):
             return original(screen, *args, **kw)
 
         app.push_screen = push_screen
-        send_burst(app, ["ctrl+n", "right", "enter", "ctrl+c", "ctrl+c", "ctrl+q"])
+        send_burst(app, ["right", "enter", "ctrl+c", "ctrl+c", "ctrl+q"])
         await settled(app)
         await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
         assert app.outcome.status == "applied"
         assert not any("Nothing on this host" in m for m in asked), asked
+
+
+async def test_keys_typed_behind_next_answer_the_question_it_brings(request):
+    """On Review, Next first asks jicofo about meetings, then asks "Apply?". Ctrl+N Right
+    Enter typed at once: Right and Enter wait for the question and answer it (they went to
+    the plan's list while jicofo was asked, and the question then stood unanswered)."""
+    import threading
+
+    app = make_app(tui_root(request))
+    async with app.run_test(size=SIZE) as pilot:
+        await review_with_a_plan(pilot)
+        answer = threading.Event()  # jicofo answers once every key is in
+        meetings = app.session.meetings
+
+        def slow_meetings(planned):
+            answer.wait(10)
+            return meetings(planned)
+
+        app.session.meetings = slow_meetings
+        send_burst(app, ["ctrl+n", "right", "enter"])
+        # Until the queue holds the keys (or, were it not to, has routed them all).
+        await wait_until(pilot, lambda: getattr(app.screen, "asking", False)
+                         and (app.keys.holding or app.keys.idle), "the keys behind Ctrl+N")
+        answer.set()
+        await settled(app)
+        await wait_until(pilot, lambda: app.outcome is not None, "the run", 30)
+        assert app.outcome.status == "applied"
 
 
 def test_messages_speak_the_screens_words_not_the_answers_keys():

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
 SETTLE_BOUND = 2.0  # seconds one key may take to settle before the next is routed anyway
+# A screen that asks something of the network before it asks the admin (Review asks jicofo
+# about meetings, then shows "Apply?") holds the keys behind the one that started it: typed
+# ahead, they answer the question. Longer than any such exchange's own bound.
+HOLD_BOUND = 15.0
 _FRAME = 1 / 60  # how often a callback waiting for a refresh is looked at again
 
 
@@ -39,6 +43,7 @@ class KeyQueue:
         self._task: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._holding = False
 
     def start(self) -> None:
         if self._task is None:
@@ -48,6 +53,16 @@ class KeyQueue:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+    @property
+    def holding(self) -> bool:
+        """Keys wait for the screen (see HOLD_BOUND)."""
+        return self._holding
+
+    @property
+    def idle(self) -> bool:
+        """Every key put so far has been routed and handled."""
+        return self._idle.is_set()
 
     @property
     def running(self) -> bool:
@@ -76,6 +91,7 @@ class KeyQueue:
                 await self._settle()
                 await App.on_event(self.app, event)
                 await self._settle()
+                await self._while_held()
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # a key must never stop the queue
@@ -110,6 +126,20 @@ class KeyQueue:
                     return
                 await asyncio.sleep(_FRAME)  # the screen's next refresh
 
+    async def _while_held(self) -> None:
+        """While the screen says it holds the keys (`holds_keys`), within HOLD_BOUND."""
+        if not _holds_keys(self.app):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HOLD_BOUND
+        self._holding = True
+        try:
+            while _holds_keys(self.app) and loop.time() < deadline:
+                await asyncio.sleep(_FRAME)
+        finally:
+            self._holding = False
+        await self._settle()  # what the screen did as it let go (a question pushed)
+
     def _nodes(self) -> list[DOMNode]:
         # The app too: a step change (Next) is a message to the app.
         try:
@@ -122,6 +152,13 @@ class KeyQueue:
 def _reached(marker: asyncio.Future) -> None:
     if not marker.done():
         marker.set_result(None)
+
+
+def _holds_keys(app: App) -> bool:
+    try:
+        return bool(getattr(app.screen, "holds_keys", False))
+    except Exception:
+        return False
 
 
 def _waiting_for_refresh(app: App) -> bool:

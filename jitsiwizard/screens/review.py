@@ -253,6 +253,11 @@ class ReviewScreen(WizardScreen):
         self.status.start("asking jicofo whether meetings are running")
         self.ask_meetings(self.app.planned)
 
+    @property
+    def holds_keys(self) -> bool:
+        """Keys typed behind Next wait for the question it brings (see keys.py)."""
+        return self.asking
+
     @work(thread=True, exclusive=True, group="meetings")
     def ask_meetings(self, planned) -> None:
         app = self.app
