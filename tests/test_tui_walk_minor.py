@@ -22,16 +22,10 @@ FIX = "check the bind DN and password with the directory's administrator"
 
 
 async def ldap_form(pilot) -> None:
-    app = pilot.app
+    from tests.test_tui_admin import ldap_form as fill_ldap_form
+
     await loaded(pilot)
-    app.go("auth")
-    await wait_screen(pilot, "auth")
-    app.screen.query_one("#policy-ldap").value = True
-    await wait_until(pilot, lambda: app.screen.query_one("#panel-ldap").display, "LDAP form")
-    await type_into(pilot, "#ldap-url", "ldaps://ldap.example.org")
-    await type_into(pilot, "#ldap-bind-dn", "cn=jitsi,ou=services,dc=example,dc=org")
-    await type_into(pilot, "#ldap-bind-pw", "service-secret")
-    await type_into(pilot, "#ldap-base", "ou=people,dc=example,dc=org")
+    await fill_ldap_form(pilot)
 
 
 def region_shown(app, widget) -> bool:
