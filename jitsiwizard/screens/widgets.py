@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events
 from textual.binding import Binding
 from textual.containers import Container
 from textual.content import Content
@@ -16,10 +15,8 @@ HINT_WORDS = ("e.g.", "(unchanged", "optional", "only ")
 
 class FieldInput(Input):
     """An input whose Enter is handled by its screen (`field_submitted`: move on, or submit
-    a dialog). The app calls it as soon as it reads the Enter key (see WizardApp.on_event),
-    so keys typed ahead behind the Enter go to the next field."""
-
-    submits_to_screen = True
+    a dialog). Keys typed ahead behind the Enter reach the next field because the app routes
+    each key only once the screen has acted on the one before (keys.py)."""
 
     def __init__(self, *args, placeholder: str = "", **kw):
         # A hint must not pass for a value (in grey, or with no colour at all): it says
@@ -27,20 +24,6 @@ class FieldInput(Input):
         if placeholder and not placeholder.startswith(HINT_WORDS):
             placeholder = f"e.g. {placeholder}"
         super().__init__(*args, placeholder=placeholder, **kw)
-
-    async def _on_key(self, event: events.Key) -> None:
-        # Over SSH keys arrive in bursts. Textual runs an input's own keys (Backspace, Delete,
-        # the arrows, Ctrl+U, ...) only once the key has bubbled up to the app, after the
-        # letters typed behind it went into the field: "ab", Backspace, "c" read "abc", then
-        # "ab". Run them here, in the order they came (the app's priority keys, Ctrl+Q and
-        # Ctrl+C, never reach the field; Enter and Tab are taken by the app).
-        if event.is_printable:
-            return  # Input's own handler (called next) types it
-        bindings = self._bindings.key_to_bindings.get(event.key)
-        if bindings:
-            event.stop()
-            event.prevent_default()
-            await self.run_action(bindings[0].action)
 
     async def action_submit(self) -> None:
         handler = getattr(self.screen, "field_submitted", None)
