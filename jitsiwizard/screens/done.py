@@ -118,27 +118,36 @@ class DoneScreen(WizardScreen):
         self.query_one("#done-summary", Static).update(self.summary(answers))
         app.farewell = self.farewell(answers)
 
+    def places(self) -> list[tuple[str, str, bool]]:
+        """Where things are, and the commands: (label, value, is a command), for Done's
+        summary and for the lines printed when the wizard exits."""
+        app = self.app
+        outcome = app.outcome
+        command = app.session.command
+        rows = []
+        if outcome is not None and outcome.run_id:
+            rows += [("Run", outcome.run_id, False),
+                     ("Undo with", command(f"rollback {outcome.run_id}"), True),
+                     ("Run log", outcome.log_path, False),
+                     ("Backups", f"{outcome.log_path.rsplit('/', 1)[0]}/backup", False)]
+        if app.saved_answers:
+            rows += [("Answers", app.saved_answers, False),
+                     ("Replay with", command(f"--answers {quote(app.saved_answers)}"), True)]
+        firewall = self.firewall_summary()
+        if firewall:
+            rows.append(("Firewall", firewall, False))
+        return rows
+
     def farewell(self, answers) -> list[str]:
         """What stays on the terminal once the wizard has gone: where things are and the
         commands, each on one line (copied from the scrollback, they paste as printed)."""
         app = self.app
-        outcome = app.outcome
-        command = app.session.command
         lines = ["jitsi-wizard: done."]
         if answers.is_bridge:
             lines.append(f"  Videobridge for: {answers.bridge.main}")
         else:
             lines.append(f"  Meetings:    https://{answers.host.hostname}/")
-        if outcome is not None and outcome.run_id:
-            lines += [f"  Run:         {outcome.run_id}",
-                      f"  Undo with:   {command(f'rollback {outcome.run_id}')}",
-                      f"  Run log:     {outcome.log_path}"]
-        if app.saved_answers:
-            lines += [f"  Answers:     {app.saved_answers}",
-                      f"  Replay with: {command(f'--answers {quote(app.saved_answers)}')}"]
-        firewall = self.firewall_summary()
-        if firewall:
-            lines.append(f"  Firewall:    {firewall}")
+        lines += [f"  {label + ':':<12} {value}" for label, value, _ in self.places()]
         lines += [f"  note: {note}" for note in app.saved_notes]
         if app.session.demo and not app.session.demo_kept:
             lines.append("  note: the demo's tree is removed now: start it with --keep-demo "
@@ -151,25 +160,12 @@ class DoneScreen(WizardScreen):
         app = self.app
         text = Text()
         plan, outcome, redact = app.plan, app.outcome, app.redact or (lambda t: t)
-        command = app.session.command
         width = max(40, self.app.size.width - 4)  # the body's padding and scroll bar
         if app.session.demo and not app.session.demo_kept:  # first: in view at 80x24
             text.append("note: the demo removes its tree when you quit; start it with "
                         "--keep-demo to try these commands afterwards\n", "yellow")
-        if outcome is not None and outcome.run_id:
-            run_dir = outcome.log_path.rsplit("/", 1)[0]
-            _line(text, "Run", outcome.run_id, width)
-            _line(text, "Undo with", command(f"rollback {outcome.run_id}"), width,
-                  command=True)
-            _line(text, "Run log", outcome.log_path, width)
-            _line(text, "Backups", f"{run_dir}/backup", width)
-        if app.saved_answers:
-            _line(text, "Answers", app.saved_answers, width)
-            _line(text, "Replay with", command(f"--answers {quote(app.saved_answers)}"),
-                  width, command=True)
-        firewall = self.firewall_summary()
-        if firewall:
-            _line(text, "Firewall", firewall, width)
+        for label, value, is_command in self.places():
+            _line(text, label, value, width, command=is_command)
         for note in app.saved_notes:
             text.append(f"note: {note}\n", "yellow")
         text.append("\nNext steps\n", "bold underline")
