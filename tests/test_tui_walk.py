@@ -97,8 +97,9 @@ async def auth_step(pilot, policy: str, guests: bool, ldap_url: str) -> None:
         await type_into(pilot, "#password", USER_PASSWORD)
         await type_into(pilot, "#again", USER_PASSWORD)
         await press(pilot, "enter")
-        await wait_until(pilot, lambda: getattr(pilot.app.screen, "NAME", "") == "auth",
-                         "the dialog to close")
+        await wait_until(pilot, lambda: getattr(pilot.app.screen, "NAME", "") == "auth"
+                         and any(u.name == "alice" for u in pilot.app.form.answers.auth.users),
+                         "the dialog to close and alice to be in the list")
     elif policy == "ldap":
         await type_into(pilot, "#ldap-url", ldap_url)
         await type_into(pilot, "#ldap-bind-dn", "cn=jitsi,ou=services,dc=example,dc=org")
