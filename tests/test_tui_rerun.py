@@ -112,7 +112,9 @@ def plain_ldap_host(tmp_path: Path) -> tuple[Path, Path]:
     the bind password given by reference to a file (the answers saved by the run keep the
     reference). Returns (root, the password file)."""
     root = fixtures.build(tmp_path / "root")
-    secret = tmp_path / "bind.secret"
+    # A path longer than the password box, as an admin's secrets directory may well be.
+    secret = tmp_path / "secrets-kept-out-of-the-answers-file" / "bind.secret"
+    secret.parent.mkdir()
     secret.write_text(BIND_PASSWORD + "\n")
     secret.chmod(0o600)
     text = answers_toml("ldap", ldap_password=f"file:{secret}").replace(
@@ -142,7 +144,11 @@ async def test_a_rerun_on_a_plain_ldap_host_shows_its_settings_and_next_goes_on(
         password = screen.query_one("#ldap-bind-pw", Input)
         # Kept, not asked for again: the field is empty and says what it keeps.
         assert password.value == ""
-        assert password.placeholder == f"(unchanged: file:{secret})"
+        # A long path loses its middle, not its file name, and the hint fits the box.
+        hint = password.placeholder
+        assert len(f"file:{secret}") > 60
+        assert hint.startswith("(unchanged: file:…") and hint.endswith("/bind.secret)"), hint
+        assert len(hint) <= password.content_size.width, (hint, password.content_size)
         assert app.form.answers.auth.ldap.bind_password.value == BIND_PASSWORD
 
         await press(pilot, "ctrl+n")

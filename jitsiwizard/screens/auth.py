@@ -51,6 +51,20 @@ LDAP_FIELDS = (
 SECRET_FIELDS = {"bind_password", "test_password"}
 
 
+# A placeholder is one line: at 80 columns the password box shows about 57 characters.
+REF_SHOWN = 44
+
+
+def short_ref(ref: str) -> str:
+    """A secret's reference (`file:PATH`, `env:NAME`) as it fits the box: a long path loses
+    its middle, never its scheme or its file name, which is what the admin recognises."""
+    if len(ref) <= REF_SHOWN:
+        return ref
+    scheme, _, rest = ref.partition(":")
+    keep = REF_SHOWN - len(scheme) - 2
+    return f"{scheme}:…{rest[-keep:]}"
+
+
 def answers_key(attr: str) -> str:
     """The answers key of an LDAP setting (its problems show under its widget)."""
     return "auth.ldap." + ("url" if attr == "urls" else attr)
@@ -158,10 +172,11 @@ class AuthScreen(WizardScreen):
                 given = self._given.get(attr)
                 unreadable = self.form.unresolved.get(f"auth.ldap.{attr}")
                 if value is None and unreadable:
-                    box.placeholder = f"(not readable here: {unreadable}; type it)"
+                    box.placeholder = f"(type it; {short_ref(unreadable)} is not readable here)"
                     value = ""
                 elif value is not None and value is given:
-                    box.placeholder = ("(unchanged: " + given.ref + ")" if given.ref != "literal"
+                    box.placeholder = (f"(unchanged: {short_ref(given.ref)})"
+                                       if given.ref != "literal"
                                        else "(unchanged: given in the answers file)")
                     value = ""
                 else:
