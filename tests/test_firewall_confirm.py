@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from jitsiwizard import fixtures
 from jitsiwizard.answers.load import loads
 from jitsiwizard.apply import apply
@@ -122,6 +124,57 @@ def test_the_change_is_undone_after_the_wizard_is_killed(tmp_path, ufw):
     outcome = Session(root).firewall.outcome(run_id, timeout=20)
     assert outcome == "reverted", f"after {time.monotonic() - started:.1f} s: {outcome}"
     assert ufw_state(ufw)["enabled"] is False
+
+
+@pytest.mark.parametrize("confirmed", [True, False], ids=["confirmed", "not-confirmed"])
+def test_a_change_handed_to_another_process_outlives_the_wizard_until_its_deadline(
+        tmp_path, ufw, confirmed):
+    """The Ansible module's case: the wizard ends once the run is applied, and the play
+    confirms later over a new connection. The wizard's end is expected then: a confirmation
+    keeps the change, and without one the deadline undoes it."""
+    root = host(tmp_path)
+    window = 30 if confirmed else 3
+    child = subprocess.Popen([sys.executable, "-c", HANDED_OFF, str(root.base), str(window)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                             cwd=Path(__file__).resolve().parent.parent)
+    try:
+        child.stdin.write(ANSWERS.replace("\n", "\\n") + "\n")
+        child.stdin.close()
+        run_id = child.stdout.readline().strip()
+        assert run_id, "the child did not apply"
+        assert child.wait(timeout=30) == 0
+    finally:
+        if child.poll() is None:
+            child.kill()
+    session = Session(root)
+    # The guard has seen the wizard gone (it looks every 0.2 s) and waits on.
+    assert session.firewall.outcome(run_id, timeout=1) is None
+    assert session.firewall.guard_alive(run_id) and ufw_state(ufw)["enabled"]
+    if confirmed:
+        assert session.firewall.confirm(run_id)
+        assert session.firewall.outcome(run_id, timeout=20) == "confirmed"
+        assert ufw_state(ufw)["enabled"]
+    else:
+        assert session.firewall.outcome(run_id, timeout=20) == "reverted"
+        assert ufw_state(ufw)["enabled"] is False
+
+
+HANDED_OFF = """
+import sys
+from jitsiwizard.answers.load import loads
+from jitsiwizard.apply import apply
+from jitsiwizard.rootfs import Root
+from jitsiwizard.apply.runner import Runner
+from jitsiwizard.workflow.session import Session
+from tests.test_firewall_confirm import guarded
+root = Root(sys.argv[1])
+session = Session(root, firewall_window=float(sys.argv[2]), confirm_firewall="elsewhere")
+planned = session.plan(loads(sys.stdin.readline().replace("\\\\n", "\\n")))
+outcome = apply(planned.plan, root, Runner(root), redact=planned.redact,
+                phases=guarded(session, planned))
+session.firewall.start_countdown(outcome)
+print(outcome.run_id, flush=True)  # and ends, as the module does
+"""
 
 
 def test_replay_without_a_terminal_refuses_an_unconfirmable_change(tmp_path, ufw, capsys,

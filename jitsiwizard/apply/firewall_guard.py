@@ -10,6 +10,9 @@ newest first, marks them undone in the run's journal (a later rollback does not 
 again), and records that it reverted. Only the firewall is reverted: the rest of the run
 stays applied. When the wizard dies before anyone confirmed (SIGKILL while applying, a
 hang-up at the question), nobody can confirm any more: the guard undoes the change at once.
+A run that hands the confirmation to another process (Ansible's module ends, and the play
+confirms over a new connection) says so with its countdown: then the wizard's end is
+expected, and only the deadline undoes the change.
 When the run is rolled back instead, the rollback undid the change and the guard ends.
 The wizard watches its guard in turn: if the guard dies before a decision, the wizard undoes
 the change itself at the deadline, and says so at once (see firewall_state).
@@ -96,12 +99,13 @@ def undo_commands(root: Root, run_id: str) -> list[str]:
     return [" ".join(quote(str(a)) for a in argv) for _, argv in firewall_undos(entries)]
 
 
-def start_countdown(root: Root, run_id: str, seconds: float = WINDOW) -> float:
-    """The run is applied: the admin has `seconds` to confirm. Returns the deadline
-    (time.time())."""
+def start_countdown(root: Root, run_id: str, seconds: float = WINDOW, *,
+                    elsewhere: bool = False) -> float:
+    """The run is applied: the admin has `seconds` to confirm; `elsewhere`: from another
+    process, after this one has ended. Returns the deadline (time.time())."""
     deadline = time.time() + seconds
     write_private(_run_dir(root, run_id) / COUNTDOWN,
-                  json.dumps({"deadline": deadline}).encode())
+                  json.dumps({"deadline": deadline, "elsewhere": elsewhere}).encode())
     return deadline
 
 
@@ -236,11 +240,11 @@ def _decide(root: Root, run_id: str, wizard_pid: int) -> str | None:
     status = state.get("status") if state is not None else None
     if status == "rolled-back" or state is None:
         return "gone"  # the rollback undid the firewall with the rest
-    if not alive(wizard_pid):
-        return "undo"  # nobody is left to confirm, or to roll the run back now
     countdown = read_json(run_dir / COUNTDOWN)
-    if status == "applied" and isinstance(countdown, dict) and \
-            time.time() >= float(countdown.get("deadline", 0)):
+    counting = status == "applied" and isinstance(countdown, dict)
+    if not alive(wizard_pid) and not (counting and countdown.get("elsewhere") is True):
+        return "undo"  # nobody is left to confirm, or to roll the run back now
+    if counting and time.time() >= float(countdown.get("deadline", 0)):
         return "undo"
     return None
 

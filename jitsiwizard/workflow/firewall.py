@@ -13,8 +13,10 @@ if TYPE_CHECKING:
 
 
 class FirewallConfirmation:
-    """`mode` is "ask" (the change must be confirmed within `window` seconds) or "skip"
-    (no confirmation, no guard); with `simulate` nothing is guarded either."""
+    """`mode` is "ask" (the change must be confirmed from this process within `window`
+    seconds), "elsewhere" (the same, but from another process once this one has ended: the
+    Ansible module's play confirms over a new connection) or "skip" (no confirmation, no
+    guard); with `simulate` nothing is guarded either."""
 
     def __init__(self, root: Root, *, simulate: bool, mode: str = "ask",
                  window: float = 60.0):
@@ -54,7 +56,8 @@ class FirewallConfirmation:
         if (outcome.status != "applied" or not self.guarded
                 or firewall_guard.guard_alive(self.root, outcome.run_id) is None):
             return None
-        return firewall_guard.start_countdown(self.root, outcome.run_id, self.window)
+        return firewall_guard.start_countdown(self.root, outcome.run_id, self.window,
+                                              elsewhere=self.mode == "elsewhere")
 
     def guard_alive(self, run_id: str) -> bool:
         from jitsiwizard.apply import firewall_guard

@@ -80,7 +80,8 @@ class Session:
     endpoints: Endpoints | None = None  # where the verification looks; None: this host's
     keep_on_failure: bool = False  # a failed verification keeps the changes
     # A firewall change must be confirmed from the running session within firewall_window
-    # seconds, or a guard that outlives the wizard undoes it ("skip": no confirmation).
+    # seconds, or a guard that outlives the wizard undoes it ("elsewhere": from another
+    # process, after this one ends; "skip": no confirmation).
     confirm_firewall: str = "ask"
     firewall_window: float = 60.0
     main_certificate_file: str | None = None  # a bridge host: the main's PEM, not fetched

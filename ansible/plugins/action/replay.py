@@ -31,17 +31,22 @@ class ActionModule(ActionBase):
                 module_args={"run_id": pending["run_id"], "root": pending["root"]})
         except AnsibleConnectionFailure as exc:
             confirmed = {"failed": True, "msg": str(exc), "unreachable": True}
-        if confirmed.get("failed") or confirmed.get("unreachable"):
-            result["failed"] = True
-            result["firewall"] = dict(pending, state="not confirmed")
-            result["msg"] = (
+        rollback = f"`jitsi-wizard rollback {pending['run_id']}` on the host undoes the rest"
+        if confirmed.get("unreachable"):
+            result.update(failed=True, firewall=dict(pending, state="not confirmed"), msg=(
                 "the run changed the firewall and the host could not be reached over a new "
                 f"connection ({confirmed.get('msg', 'no answer')}): the wizard's guard undoes "
-                "the firewall change at its deadline; the rest of the run stays applied")
-            result["fix"] = ("check the firewall answers (firewall.ssh_port must be the port "
-                             "Ansible connects to); `jitsi-wizard rollback "
-                             f"{pending['run_id']}` on the host undoes the rest; "
-                             "confirm_firewall=later lets the play decide")
+                "the firewall change at its deadline; the rest of the run stays applied"),
+                fix=("check the firewall answers (firewall.ssh_port must be the port Ansible "
+                     f"connects to); {rollback}; confirm_firewall=later lets the play decide"))
+            return result
+        if confirmed.get("failed"):  # reached, but the change could not be kept
+            result.update(failed=True, msg=(
+                "the run changed the firewall and the host was reached over a new connection, "
+                f"but the change was not kept: {confirmed.get('msg', 'no answer')}; the rest "
+                "of the run stays applied"),
+                firewall=dict(pending, state=confirmed.get("state", "not confirmed")),
+                fix=f"{confirmed.get('fix') or 'check `ufw status` on the host'}; {rollback}")
             return result
         result["firewall"] = dict(pending, state=confirmed.get("state", "confirmed"))
         return result

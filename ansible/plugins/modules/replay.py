@@ -413,8 +413,10 @@ def replay(module):
     session = Session(Root(params["root"]), simulate=simulate, force=params["force"],
                       endpoints=_endpoints(params["endpoints"]),
                       keep_on_failure=params["keep_on_failure"],
+                      # The play confirms once this module has ended (the action
+                      # plugin over a new connection, or a later task).
                       confirm_firewall="skip" if params["confirm_firewall"] == "skip"
-                      else "ask",
+                      else "elsewhere",
                       main_certificate_file=params["main_certificate"])
     loaded = _load(params)
     for secret in loaded.answers.secrets():  # Ansible masks them wherever it prints
