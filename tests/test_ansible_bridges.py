@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import ssl
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import tomli_w
 
 from jitsiwizard.checks.xmpp import probe
 from jitsiwizard.health import Endpoints
@@ -29,9 +33,16 @@ from jitsiwizard.workflow.bridges import list_bridges
 from jitsiwizard.workflow.session import Session
 from tests.lab import netns, ssh
 from tests.lab.fleet import ADDRESSES, BRIDGES, PLAYBOOK, fleet
+from tests.lab.hostroot import host_root
+from tests.lab.ufw_standin import state as ufw_state
 
 from .conftest import HOST, snapshot
 from .test_bridge_lab import shard
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    import tomli as tomllib
 
 pytestmark = pytest.mark.lab
 
@@ -224,8 +235,70 @@ def test_a_meeting_server_with_two_bridges_by_the_playbook(lab):
     assert removed.results("again")["meet"]["changed"] is False
     assert [r["name"] for r in removed.results("list")["meet"]["bridges"]] == ["bridge1"]
 
+    outputs.append(firewall_kept_over_a_new_connection(lab, roots["bridge1"]))
+
     # No password in anything Ansible printed, at -vvv; the tasks that carry one say so.
     assert "the output has been hidden" in applied.output
     for text in outputs:
         for account, password in kept.items():
             assert password not in text, account
+
+
+def firewall_kept_over_a_new_connection(lab, tree) -> str:
+    """The replay module's own confirmation, whole: a run that changes the firewall is a run
+    for real, so this bridge host is a whole filesystem (an overlay, tests/lab/hostroot.py)
+    shaped like the configured bridge tree, with its own sshd, and the wizard works on `/`.
+    Only ufw's commands are planned (everything else is in place); ufw is the stand-in
+    (tests/lab/ufw_standin.py), installed in that host's /usr/sbin. The action plugin closes
+    the connection the module ran over, reaches the host over a new one and confirms; the
+    guard keeps the change. Returns what Ansible printed."""
+    from tests.conftest import SESSION_MARK
+
+    workdir = lab.workdir / "whole-host"
+    with host_root(workdir / "fs", tree) as merged:
+        status = merged / "var/lib/dpkg/status"  # ufw is installed, as the stand-in
+        status.write_text(status.read_text().rstrip("\n") + "\n\nPackage: ufw\nStatus: "
+                          "install ok installed\nPriority: optional\nArchitecture: all\n"
+                          "Version: 0.36.2-1\nDescription: ufw\n")
+        standin = Path(__file__).resolve().parent / "lab" / "ufw_standin.py"
+        ufw = merged / "usr/sbin/ufw"
+        ufw.write_text(f'#!/bin/sh\nexec {sys.executable} {standin} "$@"\n')
+        ufw.chmod(0o755)
+        state = workdir / "ufw-state.json"  # under /tmp, which that host shares
+        port = 2222  # beside the namespace's own sshd; the wizard must keep it open
+        saved = tomllib.loads((tree / "var/lib/jitsi-wizard/answers.toml").read_text())
+        saved["firewall"] = {"manage": True, "ssh_port": port}
+        answers = workdir / "answers.toml"
+        answers.write_text(tomli_w.dumps(saved))
+        host = ssh.SshHost(workdir / "sshd", lab.lan.ns["bridge1"], ADDRESSES["bridge1"],
+                           lab.controller.key_pub, port=port, chroot=merged)
+        lab.controller.trust(host)
+        host.start()
+        try:
+            inventory = lab.controller.inventory({"whole": {
+                "ansible_host": ADDRESSES["bridge1"], "ansible_port": port}}, name="whole.yml")
+            play = lab.controller.playbook("firewall.yml", [{
+                "hosts": "whole", "gather_facts": False,
+                # A guard left behind by a failure here carries the suite's mark, so the
+                # suite's end finds it.
+                "environment": {"JW_UFW_STATE": str(state),
+                                SESSION_MARK: os.environ[SESSION_MARK]},
+                "tasks": [{"name": "firewall", "jitsiwizard.fleet.replay": {
+                    "answers_file": str(answers)}}]}])
+            done = lab.controller.run(play, inventory, "-vvv")
+        finally:
+            host.stop()
+        assert done.returncode == 0, done.output[-4000:]
+        result = done.results("firewall")["whole"]
+        assert result["status"] == "applied" and result["changed"], result
+        steps = result["steps"]
+        assert all("ufw " in step for step in steps), steps  # nothing else ran for real
+        assert result["firewall"]["state"] == "confirmed", result["firewall"]
+        assert f"login bridge1@auth.{HOST}" in json.dumps(result["verification"]), result
+        guard = Session(Root(str(merged))).firewall
+        assert guard.outcome(result["run_id"], timeout=20) == "confirmed"
+        kept = ufw_state(state)
+        assert kept["enabled"], kept
+        assert {"10000/udp", f"{port}/tcp"} <= set(kept["rules"]), kept
+    assert not (tree / "var/lib/jitsi-wizard/runs" / result["run_id"]).exists()
+    return done.output

@@ -46,17 +46,20 @@ def keygen(path: Path) -> str:
 
 
 class SshHost:
-    """sshd for root in namespace `ns`, listening on `address`:22."""
+    """sshd for root in namespace `ns`, listening on `address`:`port`; inside `chroot` (a
+    whole host's `/`, tests/lab/hostroot.py) when given. Its own files live under /tmp,
+    which such a root shares."""
 
-    def __init__(self, workdir: Path, ns: str, address: str, client_key_pub: str):
+    def __init__(self, workdir: Path, ns: str, address: str, client_key_pub: str, *,
+                 port: int = 22, chroot: Path | None = None):
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.ns, self.address = ns, address
+        self.ns, self.address, self.port, self.chroot = ns, address, port, chroot
         self.host_key_pub = keygen(self.dir / "host_key")
         (self.dir / "authorized_keys").write_text(client_key_pub + "\n")
         self.config = self.dir / "sshd_config"
         self.config.write_text(
-            f"ListenAddress {address}:22\nHostKey {self.dir / 'host_key'}\n"
+            f"ListenAddress {address}:{port}\nHostKey {self.dir / 'host_key'}\n"
             f"PidFile {self.dir / 'sshd.pid'}\n"
             f"AuthorizedKeysFile {self.dir / 'authorized_keys'}\n"
             "PermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\n"
@@ -66,15 +69,16 @@ class SshHost:
 
     def start(self) -> SshHost:
         os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # its privilege separation dir
-        self.proc = Proc([*netns.NetnsPair.prefix(self.ns), SSHD, "-D", "-e", "-f",
+        inside = ["chroot", str(self.chroot)] if self.chroot is not None else []
+        self.proc = Proc([*netns.NetnsPair.prefix(self.ns), *inside, SSHD, "-D", "-e", "-f",
                           str(self.config)], log=self.dir / "sshd.log")
 
         def ready():
             if not self.proc.alive():
                 raise RuntimeError(f"sshd exited early:\n{self.proc.log_text()[-2000:]}")
-            return netns.call_in(self.ns, port_open, self.address, 22)
+            return netns.call_in(self.ns, port_open, self.address, self.port)
 
-        wait_for(ready, 10, f"sshd on {self.address}:22")
+        wait_for(ready, 10, f"sshd on {self.address}:{self.port}")
         return self
 
     def stop(self) -> None:
@@ -83,7 +87,8 @@ class SshHost:
             self.proc = None
 
     def known_hosts_line(self) -> str:
-        return f"{self.address} {self.host_key_pub.rsplit(' ', 1)[0]}"
+        where = self.address if self.port == 22 else f"[{self.address}]:{self.port}"
+        return f"{where} {self.host_key_pub.rsplit(' ', 1)[0]}"
 
 
 def build_collection(out: Path) -> Path:
