@@ -39,9 +39,9 @@ from tests.lab.ufw_standin import state as ufw_state
 from .conftest import HOST, snapshot
 from .test_bridge_lab import shard
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ImportError:  # Python < 3.11
+else:
     import tomli as tomllib
 
 pytestmark = pytest.mark.lab
