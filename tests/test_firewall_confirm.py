@@ -104,16 +104,26 @@ sys.stdin.readline()  # waits for a confirmation that never comes
 """
 
 
-def test_the_change_is_undone_after_the_wizard_is_killed(tmp_path, ufw):
-    root = host(tmp_path)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(root.base), "2"],
+def applied_by_child(script: str, root: Root, window: float):
+    """A wizard in a process of its own (`script`) that applies ANSWERS with a firewall
+    window of `window` seconds: (the process, the run's id once applied)."""
+    child = subprocess.Popen([sys.executable, "-c", script, str(root.base), str(window)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                              cwd=Path(__file__).resolve().parent.parent)
+    child.stdin.write(ANSWERS.replace("\n", "\\n") + "\n")
+    child.stdin.flush()
+    run_id = child.stdout.readline().strip()
+    if not run_id:
+        child.kill()
+        child.wait(timeout=10)
+    assert run_id, "the child did not apply"
+    return child, run_id
+
+
+def test_the_change_is_undone_after_the_wizard_is_killed(tmp_path, ufw):
+    root = host(tmp_path)
+    child, run_id = applied_by_child(CHILD, root, 2)
     try:
-        child.stdin.write(ANSWERS.replace("\n", "\\n") + "\n")
-        child.stdin.flush()
-        run_id = child.stdout.readline().strip()
-        assert run_id, "the child did not apply"
         assert ufw_state(ufw)["enabled"]
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
@@ -133,15 +143,8 @@ def test_a_change_handed_to_another_process_outlives_the_wizard_until_its_deadli
     confirms later over a new connection. The wizard's end is expected then: a confirmation
     keeps the change, and without one the deadline undoes it."""
     root = host(tmp_path)
-    window = 30 if confirmed else 3
-    child = subprocess.Popen([sys.executable, "-c", HANDED_OFF, str(root.base), str(window)],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parent.parent)
+    child, run_id = applied_by_child(HANDED_OFF, root, 30 if confirmed else 3)
     try:
-        child.stdin.write(ANSWERS.replace("\n", "\\n") + "\n")
-        child.stdin.close()
-        run_id = child.stdout.readline().strip()
-        assert run_id, "the child did not apply"
         assert child.wait(timeout=30) == 0
     finally:
         if child.poll() is None:
