@@ -125,9 +125,9 @@ def terminal(tmp_path):
     silent = SilentDns().start()
 
     def run(name: str, term: str = "xterm-256color", size: tuple[int, int] = (80, 24),
-            hold: bool = False, **extra: str) -> Terminal:
+            hold: bool = False, args: tuple[str, ...] = ("--demo",), **extra: str) -> Terminal:
         env = {"TERM": term, "TMPDIR": str(tmp_path), "LANG": "C.UTF-8", **extra}
-        command = [str(WIZARD), "--demo", "--resolver", silent.resolver]
+        command = [str(WIZARD), *args, "--resolver", silent.resolver]
         status = tmp_path / f"{name}.status"
         started.append(Terminal(name, command, env, status, size, hold).start())
         return started[-1]

@@ -6,16 +6,20 @@ the same points with Pilot."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from jitsiwizard import fixtures
-from tests.lab.dns import SilentDns
 from tests.lab.hostile import Peer
 from tests.test_keep_certificate import letsencrypt_host
 from tests.test_tui_rerun import BIND_PASSWORD, certificate_files, http_400_held, plain_ldap_host
-from tests.test_tui_tmux import TITLES, WIZARD, Terminal, title, wait_title
+from tests.test_tui_tmux import (  # noqa: F401 (terminal: the fixture)
+    TITLES,
+    Terminal,
+    terminal,
+    title,
+    wait_title,
+)
 from tests.test_tui_tmux_keys import burst, row
 
 CTRL_N = "\x0e"
@@ -28,23 +32,10 @@ PASSWORD = "Pass-w0rd-123"
 
 
 @pytest.fixture
-def wizard(tmp_path):
+def wizard(terminal):  # noqa: F811 (the fixture)
     """wizard(name, root) -> a Terminal running the wizard on the tree `root`, commands
     simulated, DNS asked of a server that never answers."""
-    started: list[Terminal] = []
-    silent = SilentDns().start()
-
-    def run(name: str, root: Path) -> Terminal:
-        env = {"TERM": "xterm-256color", "TMPDIR": str(tmp_path), "LANG": "C.UTF-8"}
-        command = [str(WIZARD), "--root", str(root), "--simulate",
-                   "--resolver", silent.resolver]
-        started.append(Terminal(name, command, env, tmp_path / f"{name}.status").start())
-        return started[-1]
-
-    yield run
-    for term in started:
-        term.stop()
-    silent.stop()
+    return lambda name, root: terminal(name, args=("--root", str(root), "--simulate"))
 
 
 def forward(term: Terminal, name: str) -> str:
