@@ -88,6 +88,18 @@ def config_files(snap: dict[str, tuple]) -> dict[str, tuple]:
             if v[0] != "dir" and not k.startswith(PACKAGE_SOURCES)}
 
 
+@pytest.fixture(scope="session")
+def collections(tmp_path_factory) -> Path:
+    """The collection built from ansible/ and installed, once for the Ansible tests;
+    skipped where the SSH lab cannot run."""
+    from tests.lab import ssh
+
+    why = ssh.available()
+    if why:
+        pytest.skip(why)
+    return ssh.build_collection(tmp_path_factory.mktemp("collection"))
+
+
 @pytest.fixture
 def ufw(tmp_path, monkeypatch) -> Path:
     """`ufw` on PATH is the stand-in (tests/lab/ufw_standin.py); returns its state file."""

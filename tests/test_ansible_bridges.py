@@ -50,14 +50,6 @@ ADD = "jitsiwizard.fleet.videobridge : Add this bridge on the main host"
 CONFIGURE = "jitsiwizard.fleet.videobridge : Configure this host as the main host's videobridge"
 
 
-@pytest.fixture(scope="module")
-def collections(tmp_path_factory):
-    why = ssh.available()
-    if why:
-        pytest.skip(why)
-    return ssh.build_collection(tmp_path_factory.mktemp("collection"))
-
-
 def test_ansible_doc_documents_the_bridge_module_and_the_role(collections):
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_HOME": str(collections)}
     done = subprocess.run([str(ssh.BIN / "ansible-doc"), "--json", "jitsiwizard.fleet.bridge"],

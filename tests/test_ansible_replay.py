@@ -23,14 +23,6 @@ pytestmark = pytest.mark.lab
 MODULES = ssh.COLLECTION_SOURCE / "plugins/modules"
 
 
-@pytest.fixture(scope="module")
-def collections(tmp_path_factory):
-    why = ssh.available()
-    if why:
-        pytest.skip(why)
-    return ssh.build_collection(tmp_path_factory.mktemp("collection"))
-
-
 def test_ansible_doc_documents_every_option_and_return_value(collections):
     env = {"ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_HOME": str(collections)}
     names = ["jitsiwizard.fleet.replay", "jitsiwizard.fleet.firewall_confirm"]
