@@ -17,6 +17,7 @@ from tests.test_tui_support import (
     loaded,
     make_app,
     next_step,
+    on_step,
     press,
     screen_text,
     tui_root,
@@ -278,9 +279,7 @@ async def test_keys_typed_ahead_on_a_choice_stay_on_the_choice(request):
     pressed Next: on to Review)."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
+        await on_step(pilot, "auth")
         await focus(pilot, app.screen.query_one("#policy"), "the policy choice")
         send_burst(app, ["down", "down", "enter", "tab"])
         await wait_until(pilot, lambda: on(app, "auth")
@@ -473,9 +472,7 @@ async def test_local_users_are_checked_as_typed_and_a_adds_from_anywhere(request
 
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
+        await on_step(pilot, "auth")
         app.screen.query_one("#policy-local").value = True
         guests = app.screen.query_one("#guests")
         await focus(pilot, guests, "the guests box (not the list) to have the focus")
@@ -526,9 +523,7 @@ def test_answers_files_follow_the_same_minimum_password_length():
 async def test_own_certificate_says_what_it_needs_and_shows_only_current_problems(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
+        await on_step(pilot, "certificate")
         app.screen.query_one("#mode-own").value = True
         route = app.screen.query_one("#route")
         await wait_until(pilot, lambda: "give the certificate" in str(route.render()),
@@ -653,9 +648,7 @@ async def test_edit_opens_with_unreadable_passwords_empty_and_keeps_other_polici
 async def test_a_small_terminal_gets_a_step_line_that_fits_and_a_notice(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=(60, 20)) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
+        await on_step(pilot, "auth")
         await pilot.pause()
         first = screen_text(app).splitlines()[0]
         assert "Step 6 of 9: Auth" in first and "needs 80x24" in first, first
@@ -669,9 +662,7 @@ async def test_a_small_terminal_gets_a_step_line_that_fits_and_a_notice(request)
 async def test_disabled_boxes_read_without_colour(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
+        await on_step(pilot, "auth")
         app.screen.query_one("#policy-open").value = True
         await wait_until(pilot, lambda: "[-] Guests" in screen_text(app), "a disabled mark")
         app.screen.query_one("#policy-local").value = True
@@ -699,9 +690,7 @@ async def test_the_demo_says_its_tree_goes_when_it_ends(request, kept):
     app = make_app(tui_root(request))
     app.session.demo, app.session.demo_kept = True, kept
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("done")
-        await wait_screen(pilot, "done")
+        await on_step(pilot, "done")
         summary = str(app.screen.query_one("#done-summary").render())
         assert ("--keep-demo" in summary) == (not kept), summary
 

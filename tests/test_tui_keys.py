@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-from tests.test_tui_support import focus, loaded, make_app, tui_root, wait_screen, wait_until
+from tests.test_tui_support import focus, make_app, on_step, tui_root, wait_screen, wait_until
 
 SIZE = (80, 24)
 
@@ -42,10 +42,18 @@ async def settled(app) -> None:
 
 async def on_auth(pilot, policy_widget: str = "#policy") -> None:
     app = pilot.app
-    await loaded(pilot)
-    app.go("auth")
-    await wait_screen(pilot, "auth")
+    await on_step(pilot, "auth")
     await focus(pilot, app.screen.query_one(policy_widget), "the policy choice")
+
+
+async def on_users_list(pilot) -> None:
+    """On Authentication, local users chosen, the focus on the users list."""
+    app = pilot.app
+    await on_auth(pilot)
+    app.screen.query_one("#policy-local").value = True
+    await wait_until(pilot, lambda: app.screen.query_one("#panel-local").display,
+                     "the users list")
+    await focus(pilot, app.screen.query_one("#users"), "the users list")
 
 
 def value(app, selector: str) -> str:
@@ -96,11 +104,7 @@ async def test_fields_crossed_in_one_read_each_get_their_text(request):
 async def test_a_then_a_name_opens_the_dialog_with_the_name_typed(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await on_auth(pilot)
-        app.screen.query_one("#policy-local").value = True
-        await wait_until(pilot, lambda: app.screen.query_one("#panel-local").display,
-                         "the users list")
-        await focus(pilot, app.screen.query_one("#users"), "the users list")
+        await on_users_list(pilot)
         send_burst(app, ["a", *"bob"])
         await settled(app)
         assert app.screen.query_one("#name", Input).value == "bob"
@@ -111,9 +115,7 @@ async def test_a_burst_across_steps_lands_on_the_step_it_was_typed_for(request):
     into the next step's first field, not into the field it left."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("hostname")
-        await wait_screen(pilot, "hostname")
+        await on_step(pilot, "hostname")
         field = app.screen.query_one(Input)
         await focus(pilot, field, "the host name field")
         before = field.value
@@ -128,9 +130,7 @@ async def test_space_ticks_and_enter_goes_on_from_a_tick(request):
     leaves it as it is and goes to the next field."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("firewall")
-        await wait_screen(pilot, "firewall")
+        await on_step(pilot, "firewall")
         manage = app.screen.query_one("#manage")
         await wait_until(pilot, lambda: manage.has_focus, "the tick to have the focus first")
         before = manage.value
@@ -148,9 +148,7 @@ async def test_enter_on_the_choice_already_made_goes_on(request):
     choice Enter chooses it and stays."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
+        await on_step(pilot, "certificate")
         modes = app.screen.query_one("#mode")
         await focus(pilot, modes, "the certificate choice")
         assert app.form.answers.cert.mode == "self-signed"
@@ -167,9 +165,7 @@ async def test_enter_on_the_choice_already_made_goes_on(request):
 async def test_dns_starts_on_next_not_on_check_again(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("dns")
-        await wait_screen(pilot, "dns")
+        await on_step(pilot, "dns")
         await wait_until(pilot, lambda: app.focused is not None, "a focus")
         assert app.focused.id != "recheck"
 
@@ -178,11 +174,7 @@ async def test_capital_a_and_p_work_as_the_screen_shows_them(request):
     """The users section reads "A add, P password": Shift+A and Shift+P act as a and p."""
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await on_auth(pilot)
-        app.screen.query_one("#policy-local").value = True
-        await wait_until(pilot, lambda: app.screen.query_one("#panel-local").display,
-                         "the users list")
-        await focus(pilot, app.screen.query_one("#users"), "the users list")
+        await on_users_list(pilot)
         send_burst(app, ["A", *"bob"])
         await settled(app)
         assert app.screen.query_one("#name", Input).value == "bob"

@@ -35,6 +35,7 @@ from tests.test_tui_support import (
     loaded,
     make_app,
     next_step,
+    on_step,
     press,
     screen_text,
     tui_root,
@@ -217,9 +218,7 @@ async def test_the_ldap_test_against_a_web_server_names_the_cause(request, web_s
     app = make_app(root, checks=real_ldap_session(root))
     url = f"ldap://127.0.0.1:{web_server.port}"
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("auth")
-        await wait_screen(pilot, "auth")
+        await on_step(pilot, "auth")
         await choose(pilot, "policy-ldap")
         await type_into(pilot, "#ldap-url", url)
         if not starttls:

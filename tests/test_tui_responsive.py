@@ -17,10 +17,10 @@ from tests.test_tui_support import (
     loaded,
     make_app,
     next_step,
+    on_step,
     press,
     tui_root,
     type_into,
-    wait_screen,
     wait_until,
 )
 
@@ -59,9 +59,7 @@ async def test_ldap_test_against_a_silent_server_keeps_the_ui_responsive(request
     with SilentDns() as silent:  # its TCP side accepts connections and never answers
         app = make_app(root, resolver=silent.resolver, check_timeout=TIMEOUT)
         async with app.run_test(size=SIZE) as pilot:
-            await loaded(pilot)
-            app.go("auth")
-            await wait_screen(pilot, "auth")
+            await on_step(pilot, "auth")
             auth = app.screen
             auth.query_one("#policy-ldap").value = True
             await wait_until(pilot, lambda: auth.query_one("#panel-ldap").display,

@@ -165,6 +165,13 @@ async def loaded(pilot) -> None:
     await wait_idle(pilot)
 
 
+async def on_step(pilot, name: str) -> None:
+    """Once the first screen is up, straight to the step `name` (app.go), shown."""
+    await loaded(pilot)
+    pilot.app.go(name)
+    await wait_screen(pilot, name)
+
+
 async def next_step(pilot, name: str) -> None:
     """Ctrl+N, accepting a "continue anyway" question if one comes, until `name` shows."""
     from jitsiwizard.screens.base import ConfirmDialog

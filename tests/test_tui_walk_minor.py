@@ -11,6 +11,7 @@ from tests.test_tui_support import (
     focus,
     loaded,
     make_app,
+    on_step,
     tui_root,
     type_into,
     wait_screen,
@@ -82,9 +83,7 @@ async def review_with_a_plan(pilot) -> None:
     from tests.test_tui_support import next_step
 
     app = pilot.app
-    await loaded(pilot)
-    app.go("auth")
-    await wait_screen(pilot, "auth")
+    await on_step(pilot, "auth")
     app.screen.query_one("#policy-local").value = True
     app.form.answers.auth.users.append(LocalUser("user0", typed("pass-word-1")))
     await next_step(pilot, "review")
@@ -167,9 +166,7 @@ def test_messages_speak_the_screens_words_not_the_answers_keys():
 async def test_other_acme_url_says_what_to_type_and_whose_terms(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
+        await on_step(pilot, "certificate")
         app.screen.query_one("#mode-certbot").value = True
         await settled(app)
         route = app.screen.query_one("#route")
@@ -201,9 +198,7 @@ async def test_the_firewall_step_names_the_ports_the_plan_opens(request):
 async def test_the_terms_line_fits_80_columns(request):
     app = make_app(tui_root(request))
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
+        await on_step(pilot, "certificate")
         app.screen.query_one("#mode-letsencrypt").value = True
         await settled(app)
         from tests.test_tui_support import screen_text
@@ -286,9 +281,7 @@ async def test_own_certificate_paths_speak_as_the_host_names_them(request):
     root = tui_root(request)
     app = make_app(root)
     async with app.run_test(size=SIZE) as pilot:
-        await loaded(pilot)
-        app.go("certificate")
-        await wait_screen(pilot, "certificate")
+        await on_step(pilot, "certificate")
         app.screen.query_one("#mode-own").value = True
         await settled(app)
         await type_into(pilot, "#cert-file", "/etc/ssl/missing.crt")
