@@ -3,10 +3,8 @@ SSH delivers keys typed ahead, and every key lands where it was typed (issue #20
 
 from __future__ import annotations
 
-import time
-
 from tests.test_tui_tmux import (  # noqa: F401 (terminal: the fixture)
-    Terminal,
+    burst,
     forward,
     terminal,
     wait_title,
@@ -16,14 +14,6 @@ from tests.test_tui_tmux import (  # noqa: F401 (terminal: the fixture)
 DOWN = "\x1b[B"
 TAB = "\t"
 ENTER = "\r"
-
-
-def burst(term: Terminal, data: str) -> None:
-    """`data` written to the pane in one write: tmux pastes a buffer as it is, without the
-    bracketed-paste marks (no -p), so the wizard reads keys, not a paste."""
-    name = f"burst-{time.monotonic_ns()}"
-    term.tmux("set-buffer", "-b", name, "--", data)
-    term.tmux("paste-buffer", "-d", "-r", "-b", name)
 
 
 def row(shown: str, label: str) -> str:

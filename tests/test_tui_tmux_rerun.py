@@ -5,8 +5,6 @@ the same points with Pilot."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from jitsiwizard import fixtures
@@ -14,13 +12,13 @@ from tests.lab.hostile import Peer
 from tests.test_keep_certificate import letsencrypt_host
 from tests.test_tui_rerun import BIND_PASSWORD, certificate_files, http_400_held, plain_ldap_host
 from tests.test_tui_tmux import (  # noqa: F401 (terminal: the fixture)
-    TITLES,
     Terminal,
+    burst,
+    forward,
     terminal,
-    title,
     wait_title,
 )
-from tests.test_tui_tmux_keys import burst, row
+from tests.test_tui_tmux_keys import row
 
 CTRL_N = "\x0e"
 DOWN = "\x1b[B"
@@ -38,31 +36,13 @@ def wizard(terminal):  # noqa: F811 (the fixture)
     return lambda name, root: terminal(name, args=("--root", str(root), "--simulate"))
 
 
-def forward(term: Terminal, name: str) -> str:
-    """Ctrl+N until the step `name` shows, a "continue anyway" question (the DNS this test
-    cannot resolve) answered yes; each a burst of its own."""
-    burst(term, CTRL_N)
-    deadline = time.monotonic() + 20
-    while True:
-        shown = term.screen()
-        if "Continue anyway" in shown:
-            burst(term, RIGHT + ENTER)
-            term.wait_gone("Continue anyway")  # answered once
-            continue
-        if title(shown) == TITLES[name]:
-            return shown
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the {name} step did not show:\n{shown}")
-        time.sleep(0.05)
-
-
 def walk_to(term: Terminal, last: str) -> str:
     term.wait_for("Files under")
     burst(term, ENTER)  # Next has the focus on Welcome
     wait_title(term, "hostname")
     shown = ""
     for name in ("dns", "firewall", "certificate", "auth"):
-        shown = forward(term, name)
+        shown = forward(term, name, bursts=True)
         if name == last:
             break
     return shown
@@ -86,14 +66,14 @@ def test_a_lets_encrypt_certificate_is_kept_through_an_auth_change(wizard, tmp_p
     assert "Route: nothing to change" in shown
     assert "(*) certbot" not in shown and "(*) letsencrypt" not in shown
 
-    forward(term, "auth")
+    forward(term, "auth", bursts=True)
     term.wait_for("(*) open")
     # local, then a user added, typed ahead in one burst.
     burst(term, DOWN + ENTER + "a" + "alice" + ENTER + PASSWORD + ENTER + PASSWORD + ENTER)
     shown = term.wait_for("new, password set")
     assert "(*) local" in shown and PASSWORD not in shown
 
-    forward(term, "review")
+    forward(term, "review", bursts=True)
     shown = term.wait_for("certificate (keep): the certificate nginx serves now is kept")
     assert "certbot" not in shown
     burst(term, CTRL_N)
@@ -111,7 +91,7 @@ def test_a_lets_encrypt_certificate_is_kept_through_an_auth_change(wizard, tmp_p
     saved = (root / "var/lib/jitsi-wizard/answers.toml").read_text()
     assert 'mode = "keep"' in saved
 
-    forward(term, "done")
+    forward(term, "done", bursts=True)
     burst(term, CTRL_N)  # Quit
     assert term.exit_status() == 0
 
