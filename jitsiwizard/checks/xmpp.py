@@ -217,12 +217,7 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
     if username is not None and pin == "":
         raise XmppError("no certificate to check the server against: the password was not "
                         "sent")
-    stream = _Stream(host, port, domain, timeout)
-    try:
-        features = stream.open()
-        if features.find(f"{{{NS_TLS}}}starttls") is None:
-            raise XmppError(f"{domain} does not offer STARTTLS on {host}:{port}")
-        seen = stream.starttls(ca, pin)
+    with _secured(host, port, domain, timeout, ca, pin) as (stream, seen):
         features = stream.open()
         found = features.find(f"{{{NS_SASL}}}mechanisms")
         result = Probe(domain, True, [] if found is None else [m.text or "" for m in found],
@@ -253,24 +248,27 @@ def probe(host: str, port: int, domain: str, *, ca: str | None, timeout: float,
                 if result.joined == "joined" and while_joined is not None:
                     while_joined()
         return result
-    except XmppError as exc:
-        exc.answered = stream.received > 0
-        raise
-    finally:
-        stream.close()
 
 
 def fetch_certificate(host: str, port: int, domain: str, *, timeout: float,
                       pin: str = "") -> tuple[str, str]:
     """(PEM, SHA-256 hex) of the certificate Prosody presents for `domain` after STARTTLS.
     With `pin`, a different certificate raises PinMismatch."""
+    with _secured(host, port, domain, timeout, None, pin) as (stream, seen):
+        return ssl.DER_cert_to_PEM_cert(stream.certificate), seen
+
+
+@contextlib.contextmanager
+def _secured(host: str, port: int, domain: str, timeout: float, ca: str | None,
+             pin: str | None):
+    """(stream, the certificate's SHA-256) once STARTTLS is done, which the server must
+    offer; closed on leaving. An XmppError says whether the server answered at all."""
     stream = _Stream(host, port, domain, timeout)
     try:
         features = stream.open()
         if features.find(f"{{{NS_TLS}}}starttls") is None:
             raise XmppError(f"{domain} does not offer STARTTLS on {host}:{port}")
-        seen = stream.starttls(None, pin)
-        return ssl.DER_cert_to_PEM_cert(stream.certificate), seen
+        yield stream, stream.starttls(ca, pin)
     except XmppError as exc:
         exc.answered = stream.received > 0
         raise
